@@ -1,0 +1,86 @@
+"""The word tokenisation rule shared by the dataset, the teacher and the student.
+
+Rule (identical in Python here and in TensorFlow ops in `tokenization.tf_ops`):
+1. Every punctuation or symbol character (Unicode categories P* and S*) is a token by itself.
+2. Every character of a script written without spaces (Thai, Lao, Khmer, Myanmar, CJK
+   ideographs, Hiragana, Katakana, Hangul is *not* included: Korean uses spaces) is a
+   token by itself, together with the combining marks (M*) that follow it.
+3. Everything else is split on whitespace.
+
+Slot spans are given in characters; a slot covers the tokens whose characters it overlaps,
+and a span that starts or ends inside a token is rejected by the dataset job, so slot tags
+always align with these tokens.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import List, NamedTuple
+
+# Code point ranges of scripts written without spaces between words.
+NO_SPACE_RANGES = (
+    (0x0E00, 0x0E7F),  # Thai
+    (0x0E80, 0x0EFF),  # Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x309F),  # Hiragana
+    (0x30A0, 0x30FF),  # Katakana
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+)
+
+
+class Token(NamedTuple):
+    text: str
+    start: int
+    end: int
+
+
+def _no_space(ch: str) -> bool:
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in NO_SPACE_RANGES)
+
+
+def _standalone(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "PS"
+
+
+def tokenize(text: str) -> List[Token]:
+    """Split `text` into word tokens with character offsets."""
+    tokens: List[Token] = []
+    i, n = 0, len(text)
+    word_start = -1
+
+    def close_word(end: int) -> None:
+        nonlocal word_start
+        if word_start >= 0:
+            tokens.append(Token(text[word_start:end], word_start, end))
+            word_start = -1
+
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            close_word(i)
+            i += 1
+        elif _standalone(ch):
+            close_word(i)
+            tokens.append(Token(ch, i, i + 1))
+            i += 1
+        elif _no_space(ch):
+            close_word(i)
+            j = i + 1
+            while j < n and unicodedata.category(text[j])[0] == "M":
+                j += 1
+            tokens.append(Token(text[i:j], i, j))
+            i = j
+        else:
+            if word_start < 0:
+                word_start = i
+            i += 1
+    close_word(n)
+    return tokens
+
+
+def words(text: str) -> List[str]:
+    return [t.text for t in tokenize(text)]
