@@ -1,0 +1,402 @@
+"""Beam job: build the labelled intent + slot dataset as TFRecords split by template.
+
+    python -m beam_jobs.build_dataset --config pipeline.yaml --output_dir DIR [beam args]
+
+Writes, under DIR (the layout of a TFX `Examples` artifact):
+  Split-{train,eval,test}/data_tfrecord-*.gz   gzipped tf.train.Example
+  intent_vocab.txt, slot_tag_vocab.txt        label vocabularies ("O" first)
+  summary.json                                counts, dead letters, timing
+  dead_letter/build_dataset-*.jsonl           rejected rows with their reasons
+
+Everything is written to a staging folder first and moved into place only when the job
+succeeds, so a reader never sees half a dataset. A failed job (too many dead letters) still
+moves `dead_letter/` and `summary.json` so the user can see why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+import uuid
+from collections import Counter
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_jobs.dataset import home_assistant
+from beam_jobs.dataset.readers import PARSERS, decode_line
+from beam_jobs.dataset.rows import SPLITS, Row, RowError, assign_split, make_row, snap_spans_to_tokens, stable_hash
+from pipeline.config import Config, DataConfig, add_config_arguments, load_config_or_exit
+
+LOG = logging.getLogger(__name__)
+ROWS, DEAD = "rows", "dead"
+SUMMARY_FILE = "summary.json"
+INTENT_VOCAB = "intent_vocab.txt"
+SLOT_TAG_VOCAB = "slot_tag_vocab.txt"
+
+
+def dead_letter(stage: str, code: str, reason: str, location: str, row: Any) -> Dict[str, Any]:
+    if isinstance(row, bytes):
+        row = row.decode("utf-8", errors="backslashreplace")
+    if isinstance(row, str) and len(row) > 2000:
+        row = row[:2000] + "...[truncated]"
+    return {"stage": stage, "code": code, "reason": reason, "location": location, "row": row}
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class SampleHomeAssistant(beam.PTransform):
+    """Expand the Home Assistant templates into rows (and dead letters)."""
+
+    def __init__(self, data: DataConfig, seed: int, templates: List[home_assistant.TemplateRef]):
+        super().__init__()
+        self._data = data
+        self._seed = seed
+        self._templates = templates
+
+    def expand(self, pbegin):
+        data, seed = self._data, self._seed
+        value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
+
+        def sample(ref: home_assistant.TemplateRef) -> Iterator[Any]:
+            try:
+                utterances = home_assistant.sample_template(ref, data.home_assistant.samples_per_template, seed, value_lists)
+            except home_assistant.SkipTemplate as exc:
+                yield beam.pvalue.TaggedOutput(DEAD, dead_letter("sample", "template_error", str(exc), ref.group_id, ref.template))
+                return
+            for u in utterances:
+                try:
+                    yield make_row(
+                        text=u.text,
+                        intent=ref.intent,
+                        lang=ref.lang,
+                        source="home_assistant",
+                        spans=snap_spans_to_tokens(u.text, u.spans),
+                        group_id=ref.group_id,
+                        row_id=f"home_assistant:{ref.lang}:{stable_hash(u.text)}",
+                        max_tokens=data.max_tokens,
+                    )
+                except RowError as exc:
+                    record = {"text": u.text, "intent": ref.intent, "lang": ref.lang, "spans": u.spans, "template": ref.template}
+                    yield beam.pvalue.TaggedOutput(DEAD, dead_letter("normalize", exc.code, str(exc), ref.group_id, record))
+
+        return (
+            pbegin
+            | "Templates" >> beam.Create(self._templates, reshuffle=True)
+            | "Sample" >> beam.FlatMap(sample).with_outputs(DEAD, main=ROWS)
+        )
+
+
+def _numbered_lines(readable_file) -> Iterator[Tuple[str, bytes]]:
+    path = readable_file.metadata.path
+    with readable_file.open() as f:
+        for number, raw in enumerate(f, start=1):
+            yield f"{path}:{number}", raw
+
+
+class ReadLabelledFiles(beam.PTransform):
+    """Read JSONL / MTOP / MultiATIS++ files line by line, keeping `path:line` for errors."""
+
+    def __init__(self, data: DataConfig):
+        super().__init__()
+        self._data = data
+
+    def expand(self, pbegin):
+        data = self._data
+        parser = PARSERS[data.source]
+
+        def parse(item: Tuple[str, bytes]) -> Iterator[Any]:
+            location, raw = item
+            if not raw.strip():
+                return  # blank lines are not rows
+            try:
+                row = parser(decode_line(raw, data.max_line_bytes), location, data.default_lang, data.max_tokens)
+            except RowError as exc:
+                yield beam.pvalue.TaggedOutput(DEAD, dead_letter("read", exc.code, str(exc), location, raw))
+                return
+            if row is not None:
+                yield row
+
+        return (
+            pbegin
+            | "Patterns" >> beam.Create(data.paths)
+            | "Match" >> fileio.MatchAll()
+            | "Open" >> fileio.ReadMatches()
+            | "Lines" >> beam.FlatMap(_numbered_lines)
+            | "Parse" >> beam.FlatMap(parse).with_outputs(DEAD, main=ROWS)
+        )
+
+
+class MergeDuplicateTexts(beam.PTransform):
+    """Keep one row per (lang, text): two templates can yield the same sentence, and one text
+    in two splits would leak. The row of the smallest group id wins, so the result is
+    deterministic."""
+
+    def expand(self, rows):
+        def pick(item: Tuple[Tuple[str, str], Iterable[Row]]) -> Iterator[Any]:
+            group = sorted(item[1], key=lambda r: (r.group_id, r.intent))
+            yield group[0]
+            if len(group) > 1:
+                yield beam.pvalue.TaggedOutput("merged", len(group) - 1)
+
+        return (
+            rows
+            | "KeyByText" >> beam.Map(lambda r: ((r.lang, r.text), r))
+            | "GroupByText" >> beam.GroupByKey()
+            | "Pick" >> beam.FlatMap(pick).with_outputs("merged", main=ROWS)
+        )
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def to_tf_example(row: Row) -> bytes:
+    import tensorflow as tf
+
+    def feature(values: Sequence[str]) -> tf.train.Feature:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8") for v in values]))
+
+    features = {
+        "id": feature([row.id]),
+        "lang": feature([row.lang]),
+        "text": feature([row.text]),
+        "tokens": feature(row.tokens),
+        "intent": feature([row.intent]),
+        "slot_tags": feature(row.slot_tags),
+        "group_id": feature([row.group_id]),
+        "source": feature([row.source]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def _write_text(path: str, text: str) -> None:
+    with FileSystems.create(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+class WriteSplits(beam.PTransform):
+    def __init__(self, staging: str):
+        super().__init__()
+        self._staging = staging
+
+    def expand(self, rows):
+        by_split = rows | "BySplit" >> beam.Partition(lambda r, n: SPLITS.index(r.split), len(SPLITS))
+        for split, pcoll in zip(SPLITS, by_split):
+            _ = (
+                pcoll
+                | f"Serialize{split}" >> beam.Map(to_tf_example)
+                | f"Write{split}"
+                >> beam.io.WriteToTFRecord(
+                    FileSystems.join(self._staging, f"Split-{split}", "data_tfrecord"),
+                    file_name_suffix=".gz",
+                )
+            )
+        return rows
+
+
+class WriteVocabularies(beam.PTransform):
+    def __init__(self, staging: str):
+        super().__init__()
+        self._staging = staging
+
+    def expand(self, rows):
+        staging = self._staging
+
+        def write(labels: List[Tuple[str, str]]) -> None:
+            intents = sorted({v for k, v in labels if k == "intent"})
+            slots = sorted({v for k, v in labels if k == "slot"})
+            tags = ["O"] + [f"{p}-{s}" for s in slots for p in ("B", "I")]
+            _write_text(FileSystems.join(staging, INTENT_VOCAB), "\n".join(intents) + "\n")
+            _write_text(FileSystems.join(staging, SLOT_TAG_VOCAB), "\n".join(tags) + "\n")
+
+        return (
+            rows
+            | "Labels" >> beam.FlatMap(lambda r: [("intent", r.intent)] + [("slot", t[2:]) for t in r.slot_tags if t != "O"])
+            | "DistinctLabels" >> beam.Distinct()
+            | "AllLabels" >> beam.combiners.ToList()
+            | "WriteVocabs" >> beam.Map(write)
+        )
+
+
+class WriteCounts(beam.PTransform):
+    """Counts the driver turns into summary.json: one JSON object per key."""
+
+    def __init__(self, path: str, kind: str):
+        super().__init__()
+        self._path = path
+        self._kind = kind
+
+    def expand(self, keys):
+        kind = self._kind
+        return (
+            keys
+            | "Count" >> beam.combiners.Count.PerElement()
+            | "ToJson" >> beam.Map(lambda kv: json.dumps({"kind": kind, "key": list(kv[0]), "count": kv[1]}))
+            | "Write" >> beam.io.WriteToText(self._path, file_name_suffix=".jsonl")
+        )
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _read_jsonl(pattern: str) -> List[Dict[str, Any]]:
+    records = []
+    for match in FileSystems.match([pattern])[0].metadata_list:
+        with FileSystems.open(match.path) as f:
+            records.extend(json.loads(line) for line in f.read().decode("utf-8").splitlines() if line.strip())
+    return records
+
+
+def build_summary(counts: List[Dict[str, Any]], dead: List[Dict[str, Any]], extra: Dict[str, Any]) -> Dict[str, Any]:
+    per_split: Dict[str, Dict[str, Dict[str, int]]] = {s: {} for s in SPLITS}
+    merged = 0
+    for record in counts:
+        if record["kind"] == "rows":
+            split, lang, intent = record["key"]
+            per_split[split].setdefault(lang, {})[intent] = record["count"]
+        elif record["kind"] == "merged":
+            merged += record["count"]
+    rows_out = sum(n for langs in per_split.values() for intents in langs.values() for n in intents.values())
+    reasons = Counter(d["code"] for d in dead)
+    rows_in = rows_out + len(dead)
+    return {
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "dead_lettered": len(dead),
+        "dead_letter_ratio": len(dead) / rows_in if rows_in else 0.0,
+        "dead_letter_reasons": dict(sorted(reasons.items())),
+        "duplicate_texts_merged": merged,
+        "split_totals": {s: sum(sum(i.values()) for i in per_split[s].values()) for s in SPLITS},
+        "languages": sorted({lang for s in per_split.values() for lang in s}),
+        "intents": sorted({i for s in per_split.values() for langs in s.values() for i in langs}),
+        "counts": per_split,
+        **extra,
+    }
+
+
+def _finalize(staging: str, output_dir: str, names: List[str]) -> None:
+    sources, targets = [], []
+    for name in names:
+        src = FileSystems.join(staging, name)
+        if FileSystems.exists(src):
+            sources.append(src)
+            targets.append(FileSystems.join(output_dir, name))
+    if sources:
+        FileSystems.rename(sources, targets)
+    FileSystems.delete([staging])
+
+
+def print_summary(summary: Dict[str, Any], output_dir: str, out=sys.stdout) -> None:
+    langs = summary["languages"]
+    print(f"dataset: {output_dir}  ({summary['seconds']:.1f} s, status {summary['status']})", file=out)
+    print(
+        f"rows in {summary['rows_in']} = out {summary['rows_out']} + dead-lettered {summary['dead_lettered']}"
+        f"  (ratio {summary['dead_letter_ratio']:.4f}, limit {summary['max_dead_letter_ratio']})",
+        file=out,
+    )
+    for code, n in summary["dead_letter_reasons"].items():
+        print(f"  dead letter {code}: {n}", file=out)
+    if summary.get("templates_skipped"):
+        print(f"templates used {summary['templates_used']}, skipped {sum(summary['templates_skipped'].values())}"
+              " (lists without values)", file=out)
+    print(f"{len(summary['intents'])} intents, {len(langs)} languages", file=out)
+    print("split   " + "".join(f"{lang:>8}" for lang in langs) + "   total", file=out)
+    for split in SPLITS:
+        by_lang = summary["counts"][split]
+        cells = "".join(f"{sum(by_lang.get(lang, {}).values()):>8}" for lang in langs)
+        print(f"{split:<8}{cells}{summary['split_totals'][split]:>8}", file=out)
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> Tuple[argparse.Namespace, List[str]]:
+    parser = argparse.ArgumentParser(prog="python -m beam_jobs.build_dataset", description=__doc__.split("\n\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--output_dir", required=True, help="where the dataset is written (local path, gs://, s3://)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in --output_dir")
+    return parser.parse_known_args(argv)
+
+
+def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipeline] = None) -> Dict[str, Any]:
+    """Build the dataset; returns the summary. Exits 1 when too many rows were dead-lettered."""
+    args, beam_args = parse_args(argv)
+    config: Config = load_config_or_exit(args.config, args.overrides)
+    data = config.data
+    output_dir = args.output_dir.rstrip("/")
+    if FileSystems.exists(FileSystems.join(output_dir, SUMMARY_FILE)):
+        if not args.overwrite:
+            print(f"error: {output_dir} already holds a dataset; pass --overwrite or choose another --output_dir", file=sys.stderr)
+            raise SystemExit(2)
+        old = [FileSystems.join(output_dir, n) for n in [f"Split-{s}" for s in SPLITS] + [INTENT_VOCAB, SLOT_TAG_VOCAB, SUMMARY_FILE, "dead_letter"]]
+        FileSystems.delete([p for p in old if FileSystems.exists(p)])
+    staging = FileSystems.join(output_dir, f".staging-{uuid.uuid4().hex[:8]}")
+    started = time.time()
+
+    extra: Dict[str, Any] = {"source": data.source, "seed": config.project.seed}
+    templates: List[home_assistant.TemplateRef] = []
+    if data.source == "home_assistant":
+        value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
+        templates, skipped = home_assistant.list_templates(data.languages, value_lists, data.home_assistant.skip_wildcards)
+        extra["templates_used"] = len(templates)
+        extra["templates_skipped"] = dict(skipped.most_common())
+
+    pipeline = test_pipeline or beam.Pipeline(options=PipelineOptions(config.beam_args() + beam_args))
+    with pipeline as p:
+        if data.source == "home_assistant":
+            parsed = p | "SampleHomeAssistant" >> SampleHomeAssistant(data, config.project.seed, templates)
+            merged = parsed[ROWS] | "MergeDuplicateTexts" >> MergeDuplicateTexts()
+            rows = merged[ROWS]
+            _ = (
+                merged["merged"]
+                | "MergedKeys" >> beam.FlatMap(lambda n: [("merged",)] * n)
+                | "CountMerged" >> WriteCounts(FileSystems.join(staging, "_counts", "merged"), "merged")
+            )
+        else:
+            parsed = p | "ReadLabelledFiles" >> ReadLabelledFiles(data)
+            rows = parsed[ROWS]
+        split = data.split
+        rows = rows | "AssignSplit" >> beam.Map(lambda r: dataclasses.replace(r, split=assign_split(r.group_id, split.train, split.eval)))
+        _ = rows | "WriteSplits" >> WriteSplits(staging)
+        _ = rows | "WriteVocabularies" >> WriteVocabularies(staging)
+        _ = rows | "RowKeys" >> beam.Map(lambda r: (r.split, r.lang, r.intent)) | "CountRows" >> WriteCounts(
+            FileSystems.join(staging, "_counts", "rows"), "rows"
+        )
+        _ = (
+            parsed[DEAD]
+            | "DeadToJson" >> beam.Map(json.dumps, ensure_ascii=False)
+            | "WriteDead" >> beam.io.WriteToText(FileSystems.join(staging, "dead_letter", "build_dataset"), file_name_suffix=".jsonl")
+        )
+
+    counts = _read_jsonl(FileSystems.join(staging, "_counts", "*.jsonl"))
+    dead = _read_jsonl(FileSystems.join(staging, "dead_letter", "*.jsonl"))
+    summary = build_summary(counts, dead, extra)
+    summary["seconds"] = round(time.time() - started, 1)
+    summary["max_dead_letter_ratio"] = data.max_dead_letter_ratio
+    failed = summary["dead_letter_ratio"] > data.max_dead_letter_ratio
+    summary["status"] = "failed" if failed else "ok"
+    _write_text(FileSystems.join(staging, SUMMARY_FILE), json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    keep = [SUMMARY_FILE, "dead_letter"]
+    if not failed:
+        keep += [f"Split-{s}" for s in SPLITS] + [INTENT_VOCAB, SLOT_TAG_VOCAB]
+    _finalize(staging, output_dir, keep)
+    print_summary(summary, output_dir)
+    if failed:
+        print(
+            f"error: {summary['dead_lettered']} of {summary['rows_in']} rows dead-lettered "
+            f"({summary['dead_letter_ratio']:.1%} > data.max_dead_letter_ratio={data.max_dead_letter_ratio:.1%}); "
+            f"see {FileSystems.join(output_dir, 'dead_letter')}",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    return summary
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    run()
