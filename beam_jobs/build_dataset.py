@@ -70,8 +70,8 @@ class SampleHomeAssistant(beam.PTransform):
             try:
                 utterances = home_assistant.sample_template(ref, data.home_assistant.samples_per_template, seed, value_lists)
             except home_assistant.SkipTemplate as exc:
+                utterances = []
                 yield beam.pvalue.TaggedOutput(DEAD, dead_letter("sample", "template_error", str(exc), ref.group_id, ref.template))
-                return
             for u in utterances:
                 try:
                     yield make_row(
@@ -113,17 +113,15 @@ class ReadLabelledFiles(beam.PTransform):
         data = self._data
         parser = PARSERS[data.source]
 
-        def parse(item: Tuple[str, bytes]) -> Iterator[Any]:
+        def parse(item: Tuple[str, bytes]) -> List[Any]:
             location, raw = item
             if not raw.strip():
-                return  # blank lines are not rows
+                return []  # blank lines are not rows
             try:
                 row = parser(decode_line(raw, data.max_line_bytes), location, data.default_lang, data.max_tokens)
             except RowError as exc:
-                yield beam.pvalue.TaggedOutput(DEAD, dead_letter("read", exc.code, str(exc), location, raw))
-                return
-            if row is not None:
-                yield row
+                return [beam.pvalue.TaggedOutput(DEAD, dead_letter("read", exc.code, str(exc), location, raw))]
+            return [] if row is None else [row]  # None: a header line
 
         return (
             pbegin
