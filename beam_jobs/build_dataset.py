@@ -304,7 +304,7 @@ def print_summary(summary: Dict[str, Any], output_dir: str, out=sys.stdout) -> N
         print(f"  dead letter {code}: {n}", file=out)
     if summary.get("templates_skipped"):
         print(f"templates used {summary['templates_used']}, skipped {sum(summary['templates_skipped'].values())}"
-              " (lists without values)", file=out)
+              " (wildcard lists or lists without values; see summary.json)", file=out)
     print(f"{len(summary['intents'])} intents, {len(langs)} languages", file=out)
     print("split   " + "".join(f"{lang:>8}" for lang in langs) + "   total", file=out)
     for split in SPLITS:
