@@ -1,0 +1,109 @@
+"""tf.data input for the student from the dataset job's tf.Examples (gzipped TFRecords).
+
+Each batch is (features [b, T, B], targets) with targets:
+  slot_mask [b, W] float (1 at words), intent [b] int (-1 = none/unknown),
+  slots [b, W] int (-1 = none), has_gold [b] float (0 for augmented rows) and, with
+  `soft_labels`, teacher_intent_logits [b, C] and teacher_slot_logits [b, W, S].
+W is the longest row of the batch after keeping `projection.max_words` words, which is
+exactly the width of the model's word-aligned slot logits for these features.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import tensorflow as tf
+
+from pqrnn.projection import Projection
+
+
+def read_vocabulary(path: str) -> List[str]:
+    """One label per line (the dataset job's intent_vocab.txt / slot_tag_vocab.txt)."""
+    with tf.io.gfile.GFile(path) as f:
+        return [line.rstrip("\n") for line in f if line.rstrip("\n")]
+
+
+def _table(vocabulary: Sequence[str]) -> tf.lookup.StaticHashTable:
+    init = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(vocabulary)), tf.range(len(vocabulary), dtype=tf.int64)
+    )
+    return tf.lookup.StaticHashTable(init, default_value=-1)
+
+
+def _fit_width(x: tf.Tensor, width: tf.Tensor, fill) -> tf.Tensor:
+    """Cut or pad axis 1 of a dense [b, w, ...] tensor to `width`."""
+    x = x[:, :width]
+    pad = [[0, 0], [0, width - tf.shape(x)[1]]] + [[0, 0]] * (len(x.shape) - 2)
+    return tf.pad(x, pad, constant_values=fill)
+
+
+class ExampleDecoder:
+    """Serialized tf.Example batch -> (features, targets); usable inside `Dataset.map`."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        intent_vocab: Sequence[str],
+        tag_vocab: Sequence[str],
+        soft_labels: bool = False,
+    ):
+        self.projection = projection
+        self.num_intents = len(intent_vocab)
+        self.num_tags = len(tag_vocab)
+        self.soft_labels = soft_labels
+        self.intent_table = _table(intent_vocab)
+        self.tag_table = _table(tag_vocab)
+
+    def spec(self) -> Dict[str, object]:
+        spec = {
+            "tokens": tf.io.RaggedFeature(tf.string),
+            "intent": tf.io.FixedLenFeature([], tf.string, default_value=""),
+            "slot_tags": tf.io.RaggedFeature(tf.string),
+            "augmented": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+        }
+        if self.soft_labels:
+            spec["teacher_intent_logits"] = tf.io.FixedLenFeature([self.num_intents], tf.float32)
+            spec["teacher_slot_logits"] = tf.io.RaggedFeature(tf.float32)
+        return spec
+
+    def __call__(self, serialized: tf.Tensor, training: bool = False) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+        ex = tf.io.parse_example(serialized, self.spec())
+        max_words = self.projection.max_words
+        tokens = ex["tokens"]
+        features = self.projection(tokens, training=training)
+        lengths = tf.minimum(tokens.row_lengths(), max_words)
+        width = tf.cast(tf.reduce_max(tf.concat([lengths, [0]], 0)), tf.int32)
+        targets = {
+            "slot_mask": tf.sequence_mask(lengths, width, dtype=tf.float32),
+            "intent": self.intent_table.lookup(ex["intent"]),
+            "slots": _fit_width(self.tag_table.lookup(ex["slot_tags"][:, :max_words]).to_tensor(-1), width, -1),
+            "has_gold": 1.0 - tf.cast(ex["augmented"], tf.float32),
+        }
+        if self.soft_labels:
+            targets["teacher_intent_logits"] = ex["teacher_intent_logits"]
+            flat = ex["teacher_slot_logits"]
+            per_token = tf.RaggedTensor.from_row_lengths(
+                tf.reshape(flat.flat_values, [-1, self.num_tags]), flat.row_lengths() // self.num_tags
+            )
+            targets["teacher_slot_logits"] = _fit_width(per_token[:, :max_words].to_tensor(0.0), width, 0.0)
+        return features, targets
+
+
+def make_dataset(
+    file_pattern: str,
+    decoder: ExampleDecoder,
+    batch_size: int,
+    training: bool,
+    shuffle_buffer: int = 10000,
+    seed: Optional[int] = None,
+) -> tf.data.Dataset:
+    """Batches of (features, targets) from gzipped TFRecords; shuffled and distorted if training."""
+    files = sorted(tf.io.gfile.glob(file_pattern))
+    if not files:
+        raise FileNotFoundError(f"no TFRecord file matches {file_pattern}")
+    ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda s: decoder(s, training=training), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,152 @@
+"""Exports: a SavedModel that serves raw text / tokens / tf.Examples, and an int8 TFLite encoder.
+
+SavedModel signatures (load with plain `tf.saved_model.load`; only stock TF ops inside):
+  serving_default(text: string [b])                         raw UTF-8 utterances
+  serve_tokens(tokens: string [b, n], num_tokens: int32 [b]) pre-tokenised words
+  serve_examples(examples: string [b])                      serialized tf.Example (`tokens`)
+each returning intent (string [b]), intent_probabilities [b, C], slot_tags (string [b, W],
+"" past a row's words), tokens (string [b, W]), num_tokens (int32 [b]), intent_logits,
+slot_logits; and
+  project_text(text: string [b]) -> features [b, max_tokens, B], num_tokens
+which is the projection the TFLite encoder expects as input. Label vocabularies and the
+student config are also written to `assets.extra/`.
+
+TFLite: the string hashing is not expressible in TFLite builtins, so the int8 model is the
+encoder only (features -> intent_logits, slot_logits) with builtin int8 kernels; the
+projection runs before it (`project_text`, or any port of the documented hash). Weights are
+per-channel int8, activations int8 calibrated on representative features; inputs and
+outputs stay float32 so clients need no (de)quantization parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Dict, Iterable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from pqrnn.model import PQRNNStudent
+from pqrnn.projection import Projection
+from tokenization import tf_ops
+
+
+def pad_features(features: np.ndarray, max_tokens: int) -> np.ndarray:
+    """Zero-pad (or cut) features [b, T, B] to [b, max_tokens, B] (zeros are padding)."""
+    features = np.asarray(features, dtype=np.float32)[:, :max_tokens]
+    return np.pad(features, [(0, 0), (0, max_tokens - features.shape[1]), (0, 0)])
+
+
+class StudentServer(tf.Module):
+    """The student with its projection, tokenizer and label vocabularies, as a tf.Module."""
+
+    def __init__(self, model: PQRNNStudent, intent_vocab: Sequence[str], tag_vocab: Sequence[str]):
+        super().__init__()
+        if len(intent_vocab) != model.num_intents or len(tag_vocab) != model.num_tags:
+            raise ValueError("vocabulary sizes do not match the model's heads")
+        self.model = model
+        self.projection = Projection.from_config(model.student_config)
+        self.intent_labels = tf.constant(list(intent_vocab))
+        self.tag_labels = tf.constant(list(tag_vocab))
+        b = model.student_config.projection.feature_size
+        self.serving_default = tf.function(self._serve_text, input_signature=[tf.TensorSpec([None], tf.string, "text")])
+        self.serve_tokens = tf.function(
+            self._serve_tokens,
+            input_signature=[tf.TensorSpec([None, None], tf.string, "tokens"), tf.TensorSpec([None], tf.int32, "num_tokens")],
+        )
+        self.serve_examples = tf.function(self._serve_examples, input_signature=[tf.TensorSpec([None], tf.string, "examples")])
+        self.project_text = tf.function(self._project_text, input_signature=[tf.TensorSpec([None], tf.string, "text")])
+        self.feature_size = b
+
+    def predict(self, tokens: tf.RaggedTensor) -> Dict[str, tf.Tensor]:
+        tokens = tokens[:, : self.projection.max_words]
+        out = self.model(self.projection(tokens, training=False), training=False)
+        slot_logits = out["slot_logits"]
+        lengths = tf.cast(tokens.row_lengths(), tf.int32)
+        width = tf.shape(slot_logits)[1]
+        words = tokens.to_tensor("")[:, :width]
+        words = tf.pad(words, [[0, 0], [0, width - tf.shape(words)[1]]])
+        is_word = tf.sequence_mask(lengths, width)
+        tags = tf.gather(self.tag_labels, tf.argmax(slot_logits, -1))
+        return {
+            "intent": tf.gather(self.intent_labels, tf.argmax(out["intent_logits"], -1)),
+            "intent_probabilities": tf.nn.softmax(out["intent_logits"], -1),
+            "slot_tags": tf.where(is_word, tags, ""),
+            "tokens": words,
+            "num_tokens": lengths,
+            "intent_logits": out["intent_logits"],
+            "slot_logits": slot_logits,
+        }
+
+    def _serve_text(self, text):
+        return self.predict(tf_ops.tokenize(text))
+
+    def _serve_tokens(self, tokens, num_tokens):
+        return self.predict(tf.RaggedTensor.from_tensor(tokens, lengths=num_tokens))
+
+    def _serve_examples(self, examples):
+        parsed = tf.io.parse_example(examples, {"tokens": tf.io.RaggedFeature(tf.string)})
+        return self.predict(parsed["tokens"])
+
+    def _project_text(self, text):
+        tokens = tf_ops.tokenize(text)[:, : self.projection.max_words]
+        features = self.projection(tokens, training=False)
+        max_tokens = self.projection.max_tokens
+        features = tf.pad(features, [[0, 0], [0, max_tokens - tf.shape(features)[1]], [0, 0]])
+        return {"features": features, "num_tokens": tf.cast(tokens.row_lengths(), tf.int32)}
+
+
+def export_saved_model(model: PQRNNStudent, intent_vocab: Sequence[str], tag_vocab: Sequence[str], path: str) -> str:
+    """Write the serving SavedModel (signatures in the module docstring) to `path`."""
+    server = StudentServer(model, intent_vocab, tag_vocab)
+    signatures = {
+        "serving_default": server.serving_default,
+        "serve_tokens": server.serve_tokens,
+        "serve_examples": server.serve_examples,
+        "project_text": server.project_text,
+    }
+    tf.saved_model.save(server, path, signatures=signatures)
+    extra = os.path.join(path, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    for name, vocab in (("intent_vocab.txt", intent_vocab), ("slot_tag_vocab.txt", tag_vocab)):
+        with tf.io.gfile.GFile(os.path.join(extra, name), "w") as f:
+            f.write("".join(f"{label}\n" for label in vocab))
+    with tf.io.gfile.GFile(os.path.join(extra, "student_config.json"), "w") as f:
+        json.dump(dataclasses.asdict(model.student_config), f, indent=2)
+    return path
+
+
+def export_tflite_int8(model: PQRNNStudent, representative_features: Iterable[np.ndarray], path: str) -> bytes:
+    """Convert the encoder to an int8 TFLite flatbuffer at `path` and return its bytes.
+
+    `representative_features`: arrays [1, T, B] (e.g. `project_text` outputs of typical
+    utterances, a few hundred) used to calibrate activation ranges. The model's input is
+    features [b, max_tokens, B] float32 (pad with `pad_features`); its outputs are
+    intent_logits [b, C] and slot_logits [b, max_tokens - 2, S] (word-aligned).
+    """
+    config = model.student_config
+    spec = tf.TensorSpec([None, config.max_tokens, config.projection.feature_size], tf.float32, name="features")
+
+    @tf.function(input_signature=[spec])
+    def encoder(features):
+        return model(features, training=False)
+
+    samples = [pad_features(f, config.max_tokens) for f in representative_features]
+    if not samples:
+        raise ValueError("representative_features is empty")
+
+    def representative_dataset():
+        for sample in samples:
+            for row in range(sample.shape[0]):
+                yield [sample[row : row + 1]]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([encoder.get_concrete_function()], model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    flatbuffer = converter.convert()
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(flatbuffer)
+    return flatbuffer

@@ -1,0 +1,85 @@
+"""Building blocks of the student: masked batch norm, quantization-aware dense, pooling."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from pqrnn.quantization import ActivationQuantizer, fake_quant_weight
+
+
+def dense_last(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """x[..., in] @ kernel[in, out] as a 2-D matmul (a TFLite FULLY_CONNECTED)."""
+    shape = tf.shape(x)
+    y = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
+    return tf.reshape(y, tf.concat([shape[:-1], [kernel.shape[1]]], 0))
+
+
+class MaskedBatchNorm(tf.keras.layers.Layer):
+    """Batch norm whose batch statistics cover valid (unmasked) positions only.
+
+    Unlike the reference (which divides by E[x^2] and keeps near-last-batch averages) this
+    uses the true masked variance and a standard exponential moving average, so inference
+    normalisation is the usual one and padding never enters the statistics.
+    """
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        dim = int(input_shape[-1])
+        self.gamma = self.add_weight("gamma", shape=[dim], initializer="ones")
+        self.beta = self.add_weight("beta", shape=[dim], initializer="zeros")
+        self.moving_mean = self.add_weight("moving_mean", shape=[dim], initializer="zeros", trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", shape=[dim], initializer="ones", trainable=False)
+        super().build(input_shape)
+
+    def call(self, x: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:
+        if training:
+            w = tf.expand_dims(mask, -1)
+            axes = list(range(len(x.shape) - 1))
+            count = tf.maximum(tf.reduce_sum(w), 1.0)
+            mean = tf.reduce_sum(x * w, axes) / count
+            variance = tf.reduce_sum(tf.square(x - mean) * w, axes) / count
+            self.moving_mean.assign(self.momentum * self.moving_mean + (1.0 - self.momentum) * mean)
+            self.moving_variance.assign(self.momentum * self.moving_variance + (1.0 - self.momentum) * variance)
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        scale = self.gamma * tf.math.rsqrt(variance + self.epsilon)
+        return x * scale + (self.beta - mean * scale)
+
+
+class QuantDense(tf.keras.layers.Layer):
+    """Dense layer with per-tensor 8-bit fake-quantized kernel and tracked output range."""
+
+    def __init__(self, units: int, use_bias: bool = True, quantize: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.use_bias = use_bias
+        self.quantize = quantize
+        self.output_quantizer = ActivationQuantizer(quantize, name="output_quant") if use_bias else None
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            "kernel", shape=[int(input_shape[-1]), self.units], initializer="glorot_uniform"
+        )
+        self.bias = self.add_weight("bias", shape=[self.units], initializer="zeros") if self.use_bias else None
+        super().build(input_shape)
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        y = dense_last(x, fake_quant_weight(self.kernel, self.quantize))
+        if self.bias is None:
+            return y  # a batch norm follows and quantizes after itself
+        return self.output_quantizer(y + self.bias, training=training)
+
+
+def masked_attention_pool(scores: tf.Tensor, values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Softmax-weighted sum of values [b, T, D] over valid positions; scores [b, T].
+
+    Softmax over all positions, then zero padding and renormalise: equal to a masked
+    softmax, without the huge negative constant that would wreck an int8 range.
+    """
+    weights = tf.nn.softmax(scores, axis=-1) * mask
+    weights = weights / (tf.reduce_sum(weights, axis=-1, keepdims=True) + 1e-9)
+    return tf.reduce_sum(tf.expand_dims(weights, -1) * values, axis=1)

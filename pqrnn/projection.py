@@ -1,0 +1,135 @@
+"""Weight-free ternary projection of word tokens, in stock TensorFlow ops.
+
+The hash (see also DESIGN.md): a token is lower-cased (`tf.strings.lower`, UTF-8 aware),
+and for word index j = 0, 1, ..., ceil(B/32)-1 the bytes `token + 0xFF + byte(j)` are hashed
+with FarmHash Fingerprint64 (`tf.fingerprint`, which TF documents as stable across
+platforms and releases; it reads bytes as unsigned and loads words little-endian, so no
+`char` signedness or endianness enters). The 0xFF separator never occurs in UTF-8, so
+salted inputs of different tokens cannot coincide. The 8 fingerprint bytes, in
+little-endian order, give four 2-bit fields each (least significant bits first); field
+value v maps to (v & 1) - (v >> 1), i.e. 00->0, 01->+1, 10->-1, 11->0, so P(0)=1/2 and
+P(+1)=P(-1)=1/4. Feature i of the token is field i of the concatenated fields (j-major),
+truncated to B. Empty tokens hash as NULL_TOKEN, and BOS/EOS as BOS_TOKEN/EOS_TOKEN: the
+markers start with byte 0xFE, which no UTF-8 text contains, so no user token collides.
+
+Training-only distortion (probability p per token): one random character edit of the
+lower-cased token, chosen uniformly among delete a character, move a character to another
+slot, insert a character drawn from the other characters of the batch (the reference
+inserts a "remembered" character; drawing from the batch is the stateless equivalent).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import tensorflow as tf
+
+BOS_TOKEN = b"\xfebos"
+EOS_TOKEN = b"\xfeeos"
+NULL_TOKEN = b"\xfenull"
+_SALT_SEPARATOR = b"\xff"
+FIELDS_PER_HASH = 32  # 64-bit fingerprint, 2 bits per feature
+
+
+def salts(feature_size: int) -> list:
+    """The byte suffixes appended to a token, one per 64-bit hash word."""
+    return [_SALT_SEPARATOR + bytes([j]) for j in range(math.ceil(feature_size / FIELDS_PER_HASH))]
+
+
+def hash_features(tokens: tf.Tensor, feature_size: int) -> tf.Tensor:
+    """Ternary features [N, feature_size] (float32) of a flat string tensor [N] of tokens."""
+    if math.ceil(feature_size / FIELDS_PER_HASH) > 256:
+        raise ValueError("feature_size above 8192 is not supported (one salt byte)")
+    suffix = tf.constant(salts(feature_size))
+    salted = tf.reshape(tf.expand_dims(tokens, 1) + tf.expand_dims(suffix, 0), [-1])
+    digest = tf.cast(tf.fingerprint(salted), tf.int32)  # [N * words, 8] little-endian bytes
+    digest = tf.reshape(digest, [-1, suffix.shape[0] * 8, 1])
+    fields = tf.bitwise.bitwise_and(tf.bitwise.right_shift(digest, tf.constant([0, 2, 4, 6])), 3)
+    values = tf.bitwise.bitwise_and(fields, 1) - tf.bitwise.right_shift(fields, 1)
+    return tf.cast(tf.reshape(values, [-1, suffix.shape[0] * FIELDS_PER_HASH])[:, :feature_size], tf.float32)
+
+
+def distort(tokens: tf.Tensor, probability: float, seed: Optional[int] = None) -> tf.Tensor:
+    """Apply one random character edit to each token of a flat string tensor with `probability`."""
+    chars = tf.strings.unicode_decode(tokens, "UTF-8", errors="replace")
+    n = tf.shape(tokens, out_type=tf.int64)[0]
+    lengths = chars.row_lengths()
+    rng = tf.random.uniform([4, n], seed=seed)
+    apply = (rng[0] < probability) & (lengths > 0)
+    op = tf.cast(rng[1] * 3.0, tf.int64)  # 0 delete, 1 move, 2 insert
+    lengths_f = tf.cast(lengths, tf.float32)
+    pick = tf.minimum(tf.cast(rng[2] * lengths_f, tf.int64), tf.maximum(lengths - 1, 0))
+    slot = tf.minimum(tf.cast(rng[3] * (lengths_f + 1.0), tf.int64), lengths)
+
+    rows = chars.value_rowids()
+    pos = tf.range(tf.size(chars.flat_values, out_type=tf.int64)) - tf.gather(chars.row_starts(), rows)
+    removed = tf.gather(apply & (op < 2), rows) & tf.equal(pos, tf.gather(pick, rows))
+    keep = tf.logical_not(removed)
+    # Keys order characters within a token: original char i at 2i+1, an inserted one at 2*slot.
+    pool = chars.flat_values
+    pool_size = tf.maximum(tf.size(pool, out_type=tf.int64), 1)
+    donor = tf.gather(pool, tf.random.uniform([n], maxval=pool_size, dtype=tf.int64, seed=seed) % pool_size)
+    picked = tf.gather(pool, chars.row_starts() + pick)
+    extra = apply & (op > 0)
+    extra_rows = tf.boolean_mask(tf.range(n), extra)
+    extra_chars = tf.boolean_mask(tf.where(op == 1, picked, donor), extra)
+    extra_keys = tf.boolean_mask(2 * slot, extra)
+
+    all_rows = tf.concat([tf.boolean_mask(rows, keep), extra_rows], 0)
+    all_keys = tf.concat([tf.boolean_mask(2 * pos + 1, keep), extra_keys], 0)
+    all_chars = tf.concat([tf.boolean_mask(pool, keep), extra_chars], 0)
+    stride = 2 * tf.reduce_max(tf.concat([lengths, [0]], 0)) + 2
+    order = tf.argsort(all_rows * stride + all_keys, stable=True)
+    edited = tf.RaggedTensor.from_value_rowids(
+        tf.gather(all_chars, order), tf.gather(all_rows, order), nrows=n
+    )
+    return tf.strings.unicode_encode(edited, "UTF-8")
+
+
+class Projection:
+    """Word tokens -> ternary features [batch, T, feature_size], zero at padding positions.
+
+    T = min(longest row, max_tokens) (+2 with BOS/EOS); at most `max_words` words are kept.
+    """
+
+    def __init__(
+        self,
+        feature_size: int,
+        max_tokens: int,
+        add_bos_eos: bool = True,
+        distortion_probability: float = 0.0,
+    ):
+        self.feature_size = feature_size
+        self.max_tokens = max_tokens
+        self.add_bos_eos = add_bos_eos
+        self.distortion_probability = distortion_probability
+        self.max_words = max_tokens - (2 if add_bos_eos else 0)
+        if self.max_words < 1:
+            raise ValueError(f"max_tokens={max_tokens} leaves no room for words")
+
+    @classmethod
+    def from_config(cls, student_config) -> "Projection":
+        p = student_config.projection
+        return cls(p.feature_size, student_config.max_tokens, p.add_bos_eos, p.distortion_probability)
+
+    def __call__(self, tokens: tf.RaggedTensor, training: bool = False, seed: Optional[int] = None) -> tf.Tensor:
+        tokens = tokens[:, : self.max_words]
+        flat = tf.strings.lower(tokens.flat_values, encoding="utf-8")
+        if training and self.distortion_probability > 0:
+            flat = distort(flat, self.distortion_probability, seed)
+        flat = tf.where(tf.equal(flat, ""), NULL_TOKEN, flat)
+        tokens = tokens.with_flat_values(flat)
+        if self.add_bos_eos:
+            nrows = tokens.nrows()
+            bos = tf.RaggedTensor.from_row_lengths(tf.fill([nrows], BOS_TOKEN), tf.ones([nrows], tf.int64))
+            eos = tf.RaggedTensor.from_row_lengths(tf.fill([nrows], EOS_TOKEN), tf.ones([nrows], tf.int64))
+            tokens = tf.concat([bos, tokens.with_row_splits_dtype(tf.int64), eos], axis=1)
+        features = tokens.with_flat_values(hash_features(tokens.flat_values, self.feature_size))
+        return features.to_tensor(shape=[None, None, self.feature_size])
+
+
+def token_mask(features: tf.Tensor) -> tf.Tensor:
+    """1.0 where a position holds a token: a real token's ternary vector is never all zero
+    (probability 2^-B), so padding is recognisable from the features alone."""
+    return tf.cast(tf.reduce_max(tf.abs(features), axis=-1) > 0, features.dtype)
