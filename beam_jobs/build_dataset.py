@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import sys
 import time
-import uuid
 from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -31,23 +29,16 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs.dataset import home_assistant
+from beam_jobs.dataset.examples import WriteExamples
 from beam_jobs.dataset.readers import PARSERS, decode_line
 from beam_jobs.dataset.rows import SPLITS, Row, RowError, assign_split, make_row, snap_spans_to_tokens, stable_hash
+from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl, write_text
 from pipeline.config import Config, DataConfig, add_config_arguments, load_config_or_exit
 
 LOG = logging.getLogger(__name__)
 ROWS, DEAD = "rows", "dead"
-SUMMARY_FILE = "summary.json"
 INTENT_VOCAB = "intent_vocab.txt"
 SLOT_TAG_VOCAB = "slot_tag_vocab.txt"
-
-
-def dead_letter(stage: str, code: str, reason: str, location: str, row: Any) -> Dict[str, Any]:
-    if isinstance(row, bytes):
-        row = row.decode("utf-8", errors="backslashreplace")
-    if isinstance(row, str) and len(row) > 2000:
-        row = row[:2000] + "...[truncated]"
-    return {"stage": stage, "code": code, "reason": reason, "location": location, "row": row}
 
 
 # --------------------------------------------------------------------------- sources
@@ -156,28 +147,11 @@ class MergeDuplicateTexts(beam.PTransform):
 # --------------------------------------------------------------------------- outputs
 
 
-def to_tf_example(row: Row) -> bytes:
-    import tensorflow as tf
-
-    def feature(values: Sequence[str]) -> tf.train.Feature:
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8") for v in values]))
-
-    features = {
-        "id": feature([row.id]),
-        "lang": feature([row.lang]),
-        "text": feature([row.text]),
-        "tokens": feature(row.tokens),
-        "intent": feature([row.intent]),
-        "slot_tags": feature(row.slot_tags),
-        "group_id": feature([row.group_id]),
-        "source": feature([row.source]),
+def row_features(row: Row) -> Dict[str, Any]:
+    return {
+        "id": row.id, "lang": row.lang, "text": row.text, "tokens": row.tokens, "intent": row.intent,
+        "slot_tags": row.slot_tags, "group_id": row.group_id, "source": row.source,
     }
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
-
-
-def _write_text(path: str, text: str) -> None:
-    with FileSystems.create(path) as f:
-        f.write(text.encode("utf-8"))
 
 
 class WriteSplits(beam.PTransform):
@@ -190,12 +164,8 @@ class WriteSplits(beam.PTransform):
         for split, pcoll in zip(SPLITS, by_split):
             _ = (
                 pcoll
-                | f"Serialize{split}" >> beam.Map(to_tf_example)
-                | f"Write{split}"
-                >> beam.io.WriteToTFRecord(
-                    FileSystems.join(self._staging, f"Split-{split}", "data_tfrecord"),
-                    file_name_suffix=".gz",
-                )
+                | f"ToDict{split}" >> beam.Map(row_features)
+                | f"Write{split}" >> WriteExamples(self._staging, split)
             )
         return rows
 
@@ -212,8 +182,8 @@ class WriteVocabularies(beam.PTransform):
             intents = sorted({v for k, v in labels if k == "intent"})
             slots = sorted({v for k, v in labels if k == "slot"})
             tags = ["O"] + [f"{p}-{s}" for s in slots for p in ("B", "I")]
-            _write_text(FileSystems.join(staging, INTENT_VOCAB), "\n".join(intents) + "\n")
-            _write_text(FileSystems.join(staging, SLOT_TAG_VOCAB), "\n".join(tags) + "\n")
+            write_text(FileSystems.join(staging, INTENT_VOCAB), "\n".join(intents) + "\n")
+            write_text(FileSystems.join(staging, SLOT_TAG_VOCAB), "\n".join(tags) + "\n")
 
         return (
             rows
@@ -224,12 +194,12 @@ class WriteVocabularies(beam.PTransform):
         )
 
 
-class WriteCounts(beam.PTransform):
+class CountToJson(beam.PTransform):
     """Counts the driver turns into summary.json: one JSON object per key."""
 
-    def __init__(self, path: str, kind: str):
+    def __init__(self, prefix: str, kind: str):
         super().__init__()
-        self._path = path
+        self._prefix = prefix
         self._kind = kind
 
     def expand(self, keys):
@@ -237,20 +207,12 @@ class WriteCounts(beam.PTransform):
         return (
             keys
             | "Count" >> beam.combiners.Count.PerElement()
-            | "ToJson" >> beam.Map(lambda kv: json.dumps({"kind": kind, "key": list(kv[0]), "count": kv[1]}))
-            | "Write" >> beam.io.WriteToText(self._path, file_name_suffix=".jsonl")
+            | "ToRecord" >> beam.Map(lambda kv: {"kind": kind, "key": list(kv[0]), "count": kv[1]})
+            | "Write" >> WriteJsonLines(self._prefix)
         )
 
 
 # --------------------------------------------------------------------------- driver
-
-
-def _read_jsonl(pattern: str) -> List[Dict[str, Any]]:
-    records = []
-    for match in FileSystems.match([pattern])[0].metadata_list:
-        with FileSystems.open(match.path) as f:
-            records.extend(json.loads(line) for line in f.read().decode("utf-8").splitlines() if line.strip())
-    return records
 
 
 def build_summary(counts: List[Dict[str, Any]], dead: List[Dict[str, Any]], extra: Dict[str, Any]) -> Dict[str, Any]:
@@ -278,18 +240,6 @@ def build_summary(counts: List[Dict[str, Any]], dead: List[Dict[str, Any]], extr
         "counts": per_split,
         **extra,
     }
-
-
-def _finalize(staging: str, output_dir: str, names: List[str]) -> None:
-    sources, targets = [], []
-    for name in names:
-        src = FileSystems.join(staging, name)
-        if FileSystems.exists(src):
-            sources.append(src)
-            targets.append(FileSystems.join(output_dir, name))
-    if sources:
-        FileSystems.rename(sources, targets)
-    FileSystems.delete([staging])
 
 
 def print_summary(summary: Dict[str, Any], output_dir: str, out=sys.stdout) -> None:
@@ -326,14 +276,8 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
     args, beam_args = parse_args(argv)
     config: Config = load_config_or_exit(args.config, args.overrides)
     data = config.data
-    output_dir = args.output_dir.rstrip("/")
-    if FileSystems.exists(FileSystems.join(output_dir, SUMMARY_FILE)):
-        if not args.overwrite:
-            print(f"error: {output_dir} already holds a dataset; pass --overwrite or choose another --output_dir", file=sys.stderr)
-            raise SystemExit(2)
-        old = [FileSystems.join(output_dir, n) for n in [f"Split-{s}" for s in SPLITS] + [INTENT_VOCAB, SLOT_TAG_VOCAB, SUMMARY_FILE, "dead_letter"]]
-        FileSystems.delete([p for p in old if FileSystems.exists(p)])
-    staging = FileSystems.join(output_dir, f".staging-{uuid.uuid4().hex[:8]}")
+    published = [f"Split-{s}" for s in SPLITS] + [INTENT_VOCAB, SLOT_TAG_VOCAB]
+    out = StagedOutput(args.output_dir, published, args.overwrite)
     started = time.time()
 
     extra: Dict[str, Any] = {"source": data.source, "seed": config.project.seed}
@@ -353,42 +297,36 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
             _ = (
                 merged["merged"]
                 | "MergedKeys" >> beam.FlatMap(lambda n: [("merged",)] * n)
-                | "CountMerged" >> WriteCounts(FileSystems.join(staging, "_counts", "merged"), "merged")
+                | "CountMerged" >> CountToJson(out.path("_counts", "merged"), "merged")
             )
         else:
             parsed = p | "ReadLabelledFiles" >> ReadLabelledFiles(data)
             rows = parsed[ROWS]
         split = data.split
-        rows = rows | "AssignSplit" >> beam.Map(lambda r: dataclasses.replace(r, split=assign_split(r.group_id, split.train, split.eval)))
-        _ = rows | "WriteSplits" >> WriteSplits(staging)
-        _ = rows | "WriteVocabularies" >> WriteVocabularies(staging)
-        _ = rows | "RowKeys" >> beam.Map(lambda r: (r.split, r.lang, r.intent)) | "CountRows" >> WriteCounts(
-            FileSystems.join(staging, "_counts", "rows"), "rows"
+        rows = rows | "AssignSplit" >> beam.Map(
+            lambda r: dataclasses.replace(r, split=assign_split(r.group_id, split.train, split.eval))
         )
+        _ = rows | "WriteSplits" >> WriteSplits(out.staging)
+        _ = rows | "WriteVocabularies" >> WriteVocabularies(out.staging)
         _ = (
-            parsed[DEAD]
-            | "DeadToJson" >> beam.Map(json.dumps, ensure_ascii=False)
-            | "WriteDead" >> beam.io.WriteToText(FileSystems.join(staging, "dead_letter", "build_dataset"), file_name_suffix=".jsonl")
+            rows
+            | "RowKeys" >> beam.Map(lambda r: (r.split, r.lang, r.intent))
+            | "CountRows" >> CountToJson(out.path("_counts", "rows"), "rows")
         )
+        _ = parsed[DEAD] | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "build_dataset"))
 
-    counts = _read_jsonl(FileSystems.join(staging, "_counts", "*.jsonl"))
-    dead = _read_jsonl(FileSystems.join(staging, "dead_letter", "*.jsonl"))
-    summary = build_summary(counts, dead, extra)
+    summary = build_summary(read_jsonl(out.path("_counts", "*.jsonl")), out.dead_letters(), extra)
     summary["seconds"] = round(time.time() - started, 1)
     summary["max_dead_letter_ratio"] = data.max_dead_letter_ratio
     failed = summary["dead_letter_ratio"] > data.max_dead_letter_ratio
     summary["status"] = "failed" if failed else "ok"
-    _write_text(FileSystems.join(staging, SUMMARY_FILE), json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    keep = [SUMMARY_FILE, "dead_letter"]
-    if not failed:
-        keep += [f"Split-{s}" for s in SPLITS] + [INTENT_VOCAB, SLOT_TAG_VOCAB]
-    _finalize(staging, output_dir, keep)
-    print_summary(summary, output_dir)
+    out.publish(summary, [] if failed else published)
+    print_summary(summary, out.output_dir)
     if failed:
         print(
             f"error: {summary['dead_lettered']} of {summary['rows_in']} rows dead-lettered "
             f"({summary['dead_letter_ratio']:.1%} > data.max_dead_letter_ratio={data.max_dead_letter_ratio:.1%}); "
-            f"see {FileSystems.join(output_dir, 'dead_letter')}",
+            f"see {FileSystems.join(out.output_dir, DEAD_LETTER_DIR)}",
             file=sys.stderr,
         )
         raise SystemExit(1)
