@@ -70,10 +70,20 @@ class DataConfig:
 
 
 @dataclass
+class RoundTripRoute:
+    lang: str  # rows of this language are paraphrased
+    pivot: str
+    to_pivot: str  # local Hugging Face seq2seq folders
+    from_pivot: str
+
+
+@dataclass
 class RoundTripConfig:
-    # Pivot language -> pair of local seq2seq model folders (to pivot, back to source).
-    pivots: Dict[str, List[str]] = field(default_factory=dict)
+    # How many paraphrases per training row of a routed language.
+    amount: float = 1.0
+    routes: List[RoundTripRoute] = field(default_factory=list)
     num_beams: int = 1
+    batch_size: int = 16
 
 
 @dataclass
@@ -92,8 +102,17 @@ class TeacherFinetuneConfig:
     epochs: float = 2.0
     batch_size: int = 32
     learning_rate: float = 5e-5
+    # The freshly initialised heads learn faster than the pretrained encoder.
+    head_learning_rate: float = 1e-3
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    # Sub-tokens incl. special tokens; longer inputs are cut (their last words get "O").
     max_length: int = 48
+    # The word embeddings are most of a multilingual encoder (96M of e5-small's 118M).
     freeze_word_embeddings: bool = True
+    eval_batch_size: int = 128
+    # CPU threads for torch; 0 = every core this process may use.
+    num_threads: int = 0
 
 
 @dataclass
@@ -116,7 +135,9 @@ class TeacherConfig:
 
 @dataclass
 class ProjectionConfig:
-    feature_size: int = 512
+    # Ternary features per token (2 hash bits each); 1024 puts the default student at ~1.05M
+    # parameters, inside the paper's 1-2M range.
+    feature_size: int = 1024
     add_bos_eos: bool = True
     distortion_probability: float = 0.25
 
@@ -135,7 +156,9 @@ class StudentConfig:
     bottleneck_size: int = 128
     qrnn: QRNNConfig = field(default_factory=QRNNConfig)
     max_tokens: int = 64
+    # Quantization-aware training (8-bit fake quantization of weights and activations).
     quantize: bool = True
+    batch_norm_momentum: float = 0.99
 
 
 @dataclass
@@ -284,9 +307,12 @@ def _build(cls: type, raw: Any, path: str) -> Any:
             known = ", ".join(sorted(fields))
             raise ConfigError(f"{path}.{key}" if path else str(key), f"unknown key (known keys: {known})")
     kwargs = {}
-    for name in fields:
+    for name, f in fields.items():
+        key_path = f"{path}.{name}" if path else name
         if name in raw:
-            kwargs[name] = _convert(raw[name], hints[name], f"{path}.{name}" if path else name)
+            kwargs[name] = _convert(raw[name], hints[name], key_path)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(key_path, "missing required key")
     return cls(**kwargs)
 
 
@@ -330,6 +356,10 @@ def _check_semantics(config: Config, base_dir: str) -> None:
         raise ConfigError("data.max_dead_letter_ratio", f"must be within [0, 1], got {data.max_dead_letter_ratio}")
     if config.beam.profile not in config.beam.profiles:
         raise ConfigError("beam.profile", f"{config.beam.profile!r} is not one of beam.profiles ({', '.join(config.beam.profiles)})")
+    for i, route in enumerate(config.augmentation.round_trip.routes):
+        for key in ("to_pivot", "from_pivot"):
+            if not os.path.isdir(os.path.join(base_dir, getattr(route, key))):
+                raise ConfigError(f"augmentation.round_trip.routes[{i}].{key}", f"folder not found: {getattr(route, key)!r}")
     if config.teacher.finetuned_path and not os.path.isdir(os.path.join(base_dir, config.teacher.finetuned_path)):
         raise ConfigError("teacher.finetuned_path", f"folder not found: {config.teacher.finetuned_path!r}")
 
@@ -343,6 +373,8 @@ def _resolve_paths(config: Config, base_dir: str) -> None:
     config.data.paths = [resolve(p) for p in config.data.paths]
     if config.data.home_assistant.value_lists != "builtin":
         config.data.home_assistant.value_lists = resolve(config.data.home_assistant.value_lists)
+    for route in config.augmentation.round_trip.routes:
+        route.to_pivot, route.from_pivot = resolve(route.to_pivot), resolve(route.from_pivot)
     if config.teacher.finetuned_path:
         config.teacher.finetuned_path = resolve(config.teacher.finetuned_path)
     config.teacher.cache_dir = resolve(config.teacher.cache_dir)
