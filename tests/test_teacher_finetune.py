@@ -1,0 +1,120 @@
+"""Fine-tuning on a toy dataset (gzipped TFRecords as the dataset job writes them)."""
+
+import json
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from teacher import data as data_lib  # noqa: E402
+from teacher.__main__ import main  # noqa: E402
+from teacher.finetune import evaluate, finetune, pick_device  # noqa: E402
+from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
+from teacher.tiny import make_tiny_base  # noqa: E402
+from tokenization import words  # noqa: E402
+
+AREAS_EN = ["kitchen", "bedroom", "living room", "garage"]
+AREAS_TH = ["ครัว", "ห้องนอน", "โรงรถ"]
+INTENTS = ["TurnOn", "TurnOff", "Weather"]
+TAGS = ["O", "B-area", "I-area"]
+
+
+def _example(lang, prefix, area, suffix, intent):
+    sep = "" if lang == "th" else " "
+    text = sep.join(p for p in (prefix, area, suffix) if p)
+    before, area_words, after = words(prefix), words(area), words(suffix)
+    tags = ["O"] * len(before) + ["B-area"] + ["I-area"] * (len(area_words) - 1) + ["O"] * len(after)
+    return {"lang": lang, "text": text, "tokens": before + area_words + after, "intent": intent, "slot_tags": tags}
+
+
+def _toy_rows():
+    rows = []
+    for area in AREAS_EN:
+        rows.append(_example("en", "turn on the", area, "light", "TurnOn"))
+        rows.append(_example("en", "turn off the", area, "light", "TurnOff"))
+        rows.append(_example("en", "switch off the light in the", area, "", "TurnOff"))
+    for area in AREAS_TH:
+        rows.append(_example("th", "เปิดไฟ", area, "", "TurnOn"))
+        rows.append(_example("th", "ปิดไฟ", area, "", "TurnOff"))
+    for text in ("what is the weather", "how is the weather today", "อากาศเป็นอย่างไร"):
+        lang = "th" if text.startswith("อ") else "en"
+        rows.append({"lang": lang, "text": text, "tokens": words(text), "intent": "Weather",
+                     "slot_tags": ["O"] * len(words(text))})
+    return rows
+
+
+def _write_dataset(folder, splits):
+    import tensorflow as tf
+
+    def feature(values):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8") for v in values]))
+
+    for split, rows in splits.items():
+        os.makedirs(os.path.join(folder, f"Split-{split}"), exist_ok=True)
+        path = os.path.join(folder, f"Split-{split}", "data_tfrecord-00000-of-00001.gz")
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for i, row in enumerate(rows):
+                ex = tf.train.Example(features=tf.train.Features(feature={
+                    "id": feature([f"{split}-{i}"]), "lang": feature([row["lang"]]), "text": feature([row["text"]]),
+                    "tokens": feature(row["tokens"]), "intent": feature([row["intent"]]),
+                    "slot_tags": feature(row["slot_tags"]), "group_id": feature([f"g{i}"]),
+                    "source": feature(["toy"]),
+                }))
+                writer.write(ex.SerializeToString())
+    with open(os.path.join(folder, "intent_vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(INTENTS) + "\n")
+    with open(os.path.join(folder, "slot_tag_vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(TAGS) + "\n")
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    rows = _toy_rows()
+    # Every third row is held out; the rest (x3) is the train split.
+    splits = {"train": [r for i, r in enumerate(rows) if i % 3] * 3, "eval": rows[::3], "test": rows[::3]}
+    _write_dataset(str(root / "dataset"), splits)
+    base = make_tiny_base(str(root / "base"), [r["text"] for r in rows], vocab_size=200)
+    return str(root / "dataset"), base, splits
+
+
+def test_reader_reads_what_tensorflow_wrote(toy):
+    dataset, _, splits = toy
+    got = data_lib.read_split(dataset, "eval")
+    assert [(e.lang, e.text, e.tokens, e.intent, e.slot_tags) for e in got] == [
+        (r["lang"], r["text"], r["tokens"], r["intent"], r["slot_tags"]) for r in splits["eval"]
+    ]
+    assert data_lib.read_label_vocabs(dataset) == (INTENTS, TAGS)
+
+
+def test_finetune_cli_raises_exact_match(toy, tmp_path, write_config):
+    dataset, base, _ = toy
+    eval_examples = data_lib.read_split(dataset, "eval")
+    torch.manual_seed(42)
+    untrained = JointTeacher.from_base(base, INTENTS, TAGS)
+    before = evaluate(untrained, load_tokenizer(base), eval_examples, 32, 64, pick_device())["all"]["exact_match"]
+
+    config = write_config({"teacher": {"base": base, "finetune": {
+        "epochs": 25.0, "batch_size": 8, "learning_rate": 2.0e-3, "head_learning_rate": 1.0e-2,
+        "max_length": 32, "freeze_word_embeddings": False, "num_threads": 1}}})
+    out = tmp_path / "teacher"
+    assert main(["finetune", "--config", config, "--dataset", dataset, "--output", str(out)]) == 0
+
+    report = json.loads((out / "metrics.json").read_text())
+    after = report["eval"]["all"]["exact_match"]
+    assert set(report["eval"]) == {"en", "th", "all"}
+    assert after >= 0.8 and after > before + 0.3, (before, after)
+    model, tokenizer = load_teacher(str(out))  # the saved folder is a complete teacher
+    assert evaluate(model, tokenizer, eval_examples, 32, 64, pick_device())["all"]["exact_match"] == after
+
+
+def test_finetuned_path_skips_training(tmp_path, write_config):
+    from pipeline.config import load_config
+
+    existing = tmp_path / "my_teacher"
+    existing.mkdir()
+    config = load_config(write_config({"teacher": {"finetuned_path": "my_teacher", "base": "/does/not/exist"}}))
+    out = tmp_path / "out"
+    assert finetune(config, str(tmp_path / "no_dataset"), str(out)) == str(existing)
+    assert not out.exists()
