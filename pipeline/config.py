@@ -8,6 +8,7 @@ full key path in the form users see in the YAML, e.g.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import typing
@@ -423,6 +424,16 @@ def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Co
     _check_semantics(config, base_dir)
     _resolve_paths(config, base_dir)
     return config
+
+
+def config_from_json(text: str) -> Config:
+    """Rebuild a `Config` passed between processes (e.g. as a TFX exec property); its paths
+    were resolved when it was first loaded, so no file system checks are repeated."""
+    return _build(Config, json.loads(text), "")
+
+
+def config_to_json(config: Config) -> str:
+    return json.dumps(config.to_dict(), sort_keys=True)
 
 
 def load_config_or_exit(path: Optional[str], overrides: Sequence[str] = ()) -> Config:

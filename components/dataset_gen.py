@@ -1,0 +1,43 @@
+"""DatasetGen: an ExampleGen-style component around `beam_jobs.build_dataset`."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from beam_jobs import build_dataset
+from components.job_runner import run_job
+
+SPLITS = ["train", "eval", "test"]
+
+
+class DatasetGenSpec(types.ComponentSpec):
+    PARAMETERS = {"config_json": ExecutionParameter(type=str)}
+    INPUTS: Dict[str, ChannelParameter] = {}
+    OUTPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
+
+
+class DatasetGenExecutor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(output_dict["examples"])
+        summary = run_job(
+            build_dataset.run, exec_properties["config_json"], ["--output_dir", examples.uri], self._make_beam_pipeline()
+        )
+        examples.split_names = artifact_utils.encode_split_names(SPLITS)
+        for key in ("rows_in", "rows_out", "dead_lettered"):
+            examples.set_int_custom_property(key, summary[key])
+
+
+class DatasetGen(base_beam_component.BaseBeamComponent):
+    """Builds the labelled dataset (train/eval/test by template) as an `Examples` artifact."""
+
+    SPEC_CLASS = DatasetGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(DatasetGenExecutor)
+
+    def __init__(self, config_json: str):
+        super().__init__(spec=DatasetGenSpec(config_json=config_json, examples=types.Channel(type=standard_artifacts.Examples)))

@@ -1,0 +1,102 @@
+"""`create_pipeline(config)`: the distillation pipeline as a pure function, for any runner.
+
+DatasetGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
+Transform (label vocabularies) -> TeacherFinetune (or an Importer of a fine-tuned teacher)
+-> Augment -> TeacherInference (soft labels) -> Trainer (pQRNN by distillation) ->
+Evaluator (fraction of teacher, blessing) -> AtomicPusher.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from tfx import v1 as tfx
+from tfx.types import standard_artifacts
+
+import schemas
+from components.anomalies_gate import AnomaliesGate
+from components.atomic_pusher import AtomicPusher
+from components.augment import Augment
+from components.dataset_gen import DatasetGen
+from components.teacher_finetune import TeacherFinetune
+from components.teacher_inference import TeacherInference
+from pipeline.config import Config, config_to_json
+from pipeline.model import fraction_of_teacher
+
+PREPROCESSING_FN = "pipeline.model.preprocessing.preprocessing_fn"
+RUN_FN = "pipeline.model.train.run_fn"
+
+
+def create_components(config: Config, serving_dir: str) -> List[tfx.dsl.components.base.base_node.BaseNode]:
+    config_json = config_to_json(config)
+    dataset = DatasetGen(config_json=config_json)
+    statistics = tfx.components.StatisticsGen(examples=dataset.outputs["examples"])
+    schema = tfx.components.ImportSchemaGen(schema_file=schemas.DATASET_SCHEMA)
+    validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
+    gate = AnomaliesGate(anomalies=validator.outputs["anomalies"])
+    transform = tfx.components.Transform(
+        examples=dataset.outputs["examples"],
+        schema=schema.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"]),
+        materialize=False,
+    )
+    transform.add_upstream_node(gate)
+    if config.teacher.finetuned_path:
+        teacher = tfx.dsl.Importer(source_uri=config.teacher.finetuned_path, artifact_type=standard_artifacts.Model).with_id(
+            "TeacherImporter"
+        )
+        teacher_model = teacher.outputs["result"]
+    else:
+        teacher = TeacherFinetune(
+            examples=dataset.outputs["examples"], transform_graph=transform.outputs["transform_graph"], config_json=config_json
+        )
+        teacher_model = teacher.outputs["model"]
+    augment = Augment(examples=dataset.outputs["examples"], config_json=config_json)
+    inference = TeacherInference(
+        examples=dataset.outputs["examples"],
+        augmented_examples=augment.outputs["augmented_examples"],
+        teacher=teacher_model,
+        config_json=config_json,
+    )
+    soft_labels = inference.outputs["soft_label_examples"]
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=soft_labels,
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={"config_json": config_json},
+    )
+    evaluator = tfx.components.Evaluator(
+        examples=soft_labels,
+        model=trainer.outputs["model"],
+        eval_config=fraction_of_teacher.eval_config(
+            config.evaluation.fraction_of_teacher_threshold, config.evaluation.per_language_floor
+        ),
+        example_splits=["eval"],
+    )
+    pusher = AtomicPusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+    )
+    return [dataset, statistics, schema, validator, gate, transform, teacher, augment, inference, trainer, evaluator, pusher]
+
+
+def create_pipeline(
+    config: Config,
+    pipeline_root: str,
+    serving_dir: str,
+    metadata_connection_config: Optional[object] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """The whole pipeline; the runner (local or Kubeflow) only chooses where it runs."""
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.project.name,
+        pipeline_root=pipeline_root,
+        components=create_components(config, serving_dir),
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=config.beam_args(),
+    )
