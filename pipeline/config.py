@@ -120,6 +120,8 @@ class TeacherFinetuneConfig:
 class TeacherInferenceConfig:
     min_batch_size: int = 16
     max_batch_size: int = 64
+    # Sub-tokens per row at inference; longer than fine-tuning so long rows still fit.
+    max_length: int = 128
     device: Literal["auto", "CPU", "GPU"] = "auto"
 
 

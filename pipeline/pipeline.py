@@ -63,7 +63,6 @@ def create_components(config: Config, serving_dir: str) -> List[tfx.dsl.componen
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=soft_labels,
-        transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={"config_json": config_json},
