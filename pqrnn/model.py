@@ -83,7 +83,7 @@ class PQRNNStudent(tf.keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def _losses(self, outputs, targets):
+    def _loss_terms(self, outputs, targets):
         d = self.distillation
         return distillation_loss(
             outputs["intent_logits"],
@@ -119,7 +119,7 @@ class PQRNNStudent(tf.keras.Model):
         features, targets = data
         with tf.GradientTape() as tape:
             outputs = self(features, training=True)
-            terms = self._losses(outputs, targets)
+            terms = self._loss_terms(outputs, targets)
         grads = tape.gradient(terms["loss"], self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._update_trackers(outputs, targets, terms)
@@ -127,7 +127,7 @@ class PQRNNStudent(tf.keras.Model):
     def test_step(self, data):
         features, targets = data
         outputs = self(features, training=False)
-        return self._update_trackers(outputs, targets, self._losses(outputs, targets))
+        return self._update_trackers(outputs, targets, self._loss_terms(outputs, targets))
 
 
 def build_student(config: StudentConfig, num_intents: int, num_tags: int) -> PQRNNStudent:

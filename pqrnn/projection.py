@@ -70,7 +70,8 @@ def distort(tokens: tf.Tensor, probability: float, seed: Optional[int] = None) -
     pool = chars.flat_values
     pool_size = tf.maximum(tf.size(pool, out_type=tf.int64), 1)
     donor = tf.gather(pool, tf.random.uniform([n], maxval=pool_size, dtype=tf.int64, seed=seed) % pool_size)
-    picked = tf.gather(pool, chars.row_starts() + pick)
+    # Rows without characters never edit; clamping only keeps their gather in bounds.
+    picked = tf.gather(pool, tf.minimum(chars.row_starts() + pick, pool_size - 1))
     extra = apply & (op > 0)
     extra_rows = tf.boolean_mask(tf.range(n), extra)
     extra_chars = tf.boolean_mask(tf.where(op == 1, picked, donor), extra)
