@@ -123,17 +123,19 @@ def export_tflite_int8(model: PQRNNStudent, representative_features: Iterable[np
 
     `representative_features`: arrays [1, T, B] (e.g. `project_text` outputs of typical
     utterances, a few hundred) used to calibrate activation ranges. The model's input is
-    features [b, max_tokens, B] float32 (pad with `pad_features`); its outputs are
-    intent_logits [b, C] and slot_logits [b, max_tokens - 2, S] (word-aligned).
+    features [b, T, B] float32 with T <= max_tokens (zero rows are padding; resize the
+    interpreter's input, or pad every query to max_tokens with `pad_features`); its outputs
+    are intent_logits [b, C] and word-aligned slot_logits [b, T - 2, S] (T with no BOS/EOS).
     """
     config = model.student_config
-    spec = tf.TensorSpec([None, config.max_tokens, config.projection.feature_size], tf.float32, name="features")
+    # Time is dynamic (any T <= max_tokens): a query pays for its own length, not max_tokens.
+    spec = tf.TensorSpec([None, None, config.projection.feature_size], tf.float32, name="features")
 
     @tf.function(input_signature=[spec])
     def encoder(features):
         return model(features, training=False)
 
-    samples = [pad_features(f, config.max_tokens) for f in representative_features]
+    samples = [np.asarray(f, dtype=np.float32)[:, : config.max_tokens] for f in representative_features]
     if not samples:
         raise ValueError("representative_features is empty")
 

@@ -31,8 +31,12 @@ class MaskedBatchNorm(tf.keras.layers.Layer):
         dim = int(input_shape[-1])
         self.gamma = self.add_weight("gamma", shape=[dim], initializer="ones")
         self.beta = self.add_weight("beta", shape=[dim], initializer="zeros")
-        self.moving_mean = self.add_weight("moving_mean", shape=[dim], initializer="zeros", trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", shape=[dim], initializer="ones", trainable=False)
+        # ON_READ + MEAN, as Keras' own BatchNormalization: per-replica updates under
+        # MirroredStrategy, averaged when read.
+        stat = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+                    aggregation=tf.VariableAggregation.MEAN)
+        self.moving_mean = self.add_weight("moving_mean", shape=[dim], initializer="zeros", **stat)
+        self.moving_variance = self.add_weight("moving_variance", shape=[dim], initializer="ones", **stat)
         super().build(input_shape)
 
     def call(self, x: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:

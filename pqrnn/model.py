@@ -120,7 +120,9 @@ class PQRNNStudent(tf.keras.Model):
         with tf.GradientTape() as tape:
             outputs = self(features, training=True)
             terms = self._loss_terms(outputs, targets)
-        grads = tape.gradient(terms["loss"], self.trainable_variables)
+            # Replica gradients are summed under a distribution strategy; keep their scale.
+            scaled = terms["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._update_trackers(outputs, targets, terms)
 

@@ -44,9 +44,11 @@ class ActivationQuantizer(tf.keras.layers.Layer):
             # A model that never trained still runs with a generic range; the first
             # training batch then sets the range outright instead of averaging with it.
             const = tf.keras.initializers.Constant
-            self.range_min = self.add_weight("range_min", shape=[], initializer=const(-6.0), trainable=False)
-            self.range_max = self.add_weight("range_max", shape=[], initializer=const(6.0), trainable=False)
-            self.seen = self.add_weight("seen", shape=[], initializer=const(0.0), trainable=False)
+            stat = dict(shape=[], trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+                        aggregation=tf.VariableAggregation.MEAN)  # per replica, averaged when read
+            self.range_min = self.add_weight("range_min", initializer=const(-6.0), **stat)
+            self.range_max = self.add_weight("range_max", initializer=const(6.0), **stat)
+            self.seen = self.add_weight("seen", initializer=const(0.0), **stat)
         super().build(input_shape)
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
