@@ -145,6 +145,10 @@ loaded = tf.saved_model.load(sys.argv[1])
 texts = json.loads(sys.stdin.read())
 out = loaded.signatures["serving_default"](text=tf.constant(texts))
 tok = loaded.signatures["serve_tokens"](tokens=out["tokens"], num_tokens=out["num_tokens"])
+examples = [tf.train.Example(features=tf.train.Features(feature={"tokens": tf.train.Feature(
+    bytes_list=tf.train.BytesList(value=list(row[:n])))})).SerializeToString()
+    for row, n in zip(out["tokens"].numpy(), out["num_tokens"].numpy())]
+ex = loaded.signatures["serve_examples"](examples=tf.constant(examples))
 assert not any(m.split(".")[0] in ("pqrnn", "tokenization", "pipeline") for m in sys.modules)
 print(json.dumps({
     "intent": [x.decode() for x in out["intent"].numpy()],
@@ -152,6 +156,7 @@ print(json.dumps({
     "tokens": [[t.decode() for t in row] for row in out["tokens"].numpy()],
     "probabilities": out["intent_probabilities"].numpy().tolist(),
     "token_probabilities": tok["intent_probabilities"].numpy().tolist(),
+    "example_probabilities": ex["intent_probabilities"].numpy().tolist(),
 }))
 """
 
@@ -176,6 +181,7 @@ def test_saved_model_serves_raw_text_from_a_fresh_process(trained, tmp_path):
     expected = tf.nn.softmax(model(features)["intent_logits"]).numpy()
     np.testing.assert_allclose(np.array(served["probabilities"][:50]), expected, atol=1e-5)
     np.testing.assert_allclose(served["token_probabilities"], served["probabilities"], atol=1e-6)
+    np.testing.assert_allclose(served["example_probabilities"], served["probabilities"], atol=1e-6)
 
 
 def test_int8_tflite_agrees_with_float_model(trained, tmp_path):
