@@ -4,7 +4,6 @@ ExampleValidator records anomalies but lets the run go on; a distillation run on
 data wastes the teacher's and the trainer's time, so this gate fails with a readable list.
 """
 
-from __future__ import annotations
 
 import os
 

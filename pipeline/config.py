@@ -202,7 +202,7 @@ class BeamConfig:
     profile: str = "local"
     profiles: Dict[str, List[str]] = field(
         default_factory=lambda: {
-            "local": ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+            "local": ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
         }
     )
 
@@ -380,6 +380,9 @@ def _resolve_paths(config: Config, base_dir: str) -> None:
         route.to_pivot, route.from_pivot = resolve(route.to_pivot), resolve(route.from_pivot)
     if config.teacher.finetuned_path:
         config.teacher.finetuned_path = resolve(config.teacher.finetuned_path)
+    # teacher.base is a known name or a folder; only a folder that exists is a path.
+    if os.path.isdir(os.path.join(base_dir, config.teacher.base)):
+        config.teacher.base = resolve(config.teacher.base)
     config.teacher.cache_dir = resolve(config.teacher.cache_dir)
     config.project.work_dir = resolve(config.project.work_dir)
     config.push.serving_dir = resolve(config.push.serving_dir)

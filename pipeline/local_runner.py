@@ -72,7 +72,7 @@ def _dir_bytes(path: str, suffixes=(".safetensors", ".bin", ".pt")) -> int:
 
 def _metric_values(metrics) -> Dict[str, float]:
     values = metrics.get("", {}).get("", {})
-    return {k: v.get("doubleValue", float("nan")) for k, v in values.items() if isinstance(v, dict)}
+    return {k: float(v.get("doubleValue", "nan")) for k, v in values.items() if isinstance(v, dict)}
 
 
 def summarize(config: Config) -> RunSummary:

@@ -3,8 +3,8 @@
     python -m teacher finetune --config pipeline.yaml --dataset runs/dataset --output runs/teacher
 
 Speed on CPU comes from: frozen word embeddings (no optimizer state or gradient for the
-biggest matrix), dynamic padding, and batches of similar length (shuffled, then sorted
-within windows of 50 batches, so padding stays small but batches still vary).
+biggest matrix), dynamic padding, and batches drawn from length buckets (little padding,
+while batches still mix intents and languages).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from teacher.metrics import NluMetrics, format_table
 from teacher.model import JointTeacher, load_tokenizer
 
 METRICS_FILE = "metrics.json"
-_SORT_WINDOW = 50  # batches per length-sorting window
+_BUCKET_WIDTH = 8  # sub-tokens per length bucket of the training batches
 
 
 def pick_device() -> torch.device:
@@ -70,18 +70,22 @@ def encode_examples(
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, rng: Optional[random.Random]) -> List[List[int]]:
-    """Index batches of similar length. With `rng`: shuffled, sorted within windows, batch
-    order shuffled (training); without: globally sorted (evaluation)."""
+    """Index batches of similar length.
+
+    Training (`rng` given): examples are shuffled, then grouped by length bucket
+    (`_BUCKET_WIDTH` sub-tokens wide) and the batch order is shuffled. Buckets, not an
+    exact sort: sorting exactly makes batches of one template / intent (same length),
+    which was measured to stall learning; within a bucket batches stay random.
+    Evaluation (`rng` None): sorted exactly.
+    """
     order = list(range(len(lengths)))
     if rng is None:
         order.sort(key=lambda i: lengths[i])
-    else:
-        rng.shuffle(order)
-        window = batch_size * _SORT_WINDOW
-        order = [i for s in range(0, len(order), window) for i in sorted(order[s : s + window], key=lambda i: lengths[i])]
+        return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    rng.shuffle(order)
+    order.sort(key=lambda i: lengths[i] // _BUCKET_WIDTH)  # stable: random within a bucket
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
-    if rng is not None:
-        rng.shuffle(batches)
+    rng.shuffle(batches)
     return batches
 
 
@@ -147,9 +151,17 @@ def _optimizer(model: JointTeacher, cfg: TeacherFinetuneConfig) -> torch.optim.O
 
 
 def train(
-    base_dir: str, dataset_dir: str, output_dir: str, cfg: TeacherFinetuneConfig, seed: int = 42
+    base_dir: str,
+    dataset_dir: str,
+    output_dir: str,
+    cfg: TeacherFinetuneConfig,
+    seed: int = 42,
+    labels: Optional[Tuple[List[str], List[str]]] = None,
 ) -> Dict[str, Any]:
     """Fine-tune a base encoder folder into a joint teacher saved at `output_dir`.
+
+    `labels` (intents, slot tags with "O" first) fixes the label order, e.g. the pipeline's
+    Transform vocabularies; by default the dataset's own vocabulary files are used.
 
     Returns (and writes to `output_dir/metrics.json`) the eval metrics and timings.
     """
@@ -160,7 +172,7 @@ def train(
     torch.set_num_threads(cfg.num_threads or len(os.sched_getaffinity(0)))
     device = pick_device()
 
-    intent_labels, slot_labels = data_lib.read_label_vocabs(dataset_dir)
+    intent_labels, slot_labels = labels or data_lib.read_label_vocabs(dataset_dir)
     train_examples = data_lib.read_split(dataset_dir, "train")
     eval_examples = data_lib.read_split(dataset_dir, "eval")
     tokenizer = load_tokenizer(base_dir)

@@ -10,7 +10,7 @@ from beam_jobs import augment, augmentation
 from beam_jobs.dataset.examples import decode, encode
 from tokenization import words
 
-BEAM = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+BEAM = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]
 
 
 def _row(i, text, intent, tags, split, lang="en"):

@@ -11,7 +11,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from beam_jobs import build_dataset
 from tests.conftest import FIXTURES
 
-BEAM = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+BEAM = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]
 
 
 def _pipeline():

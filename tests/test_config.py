@@ -11,7 +11,7 @@ def test_shipped_config_loads_with_defaults():
     config = load_config(str(REPO / "pipeline.yaml"))
     assert config.data.source == "home_assistant"
     assert len(config.data.languages) >= 6
-    assert config.beam_args()[0] == "--runner=DirectRunner"
+    assert config.beam_args()[0] == "--runner=FnApiRunner"
     assert config.evaluation.fraction_of_teacher_threshold == 0.95
 
 

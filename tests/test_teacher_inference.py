@@ -12,7 +12,7 @@ from teacher.model import JointTeacher, load_tokenizer
 from teacher.tiny import make_tiny_base
 from tests.test_augment import _row, write_dataset
 
-BEAM = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+BEAM = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]
 INTENTS = ["off", "on"]
 TAGS = ["O", "B-area", "I-area"]
 

@@ -10,7 +10,6 @@ This module is installed with the project so it imports wherever the Evaluator r
 
 from __future__ import annotations
 
-import math
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import apache_beam as beam
@@ -132,9 +131,10 @@ def metric_names() -> List[str]:
     return list(scores(_Counts()))
 
 
-def _computations(name: str = NAME, eval_config=None, model_names: Optional[List[str]] = None, **_) -> metric_types.MetricComputations:
+def _computations(name: str = NAME, eval_config=None, model_names: Optional[List[str]] = None) -> metric_types.MetricComputations:
     model_name = (model_names or [""])[0]
-    keys = {n: metric_types.MetricKey(name=n, model_name=model_name) for n in metric_names()}
+    # example_weighted=None: the keys TFMA builds for thresholds named in a MetricsSpec.
+    keys = {n: metric_types.MetricKey(name=n, model_name=model_name, example_weighted=None) for n in metric_names()}
     return [
         metric_types.MetricComputation(
             keys=list(keys.values()),
@@ -154,21 +154,20 @@ class FractionOfTeacher(metric_types.Metric):
 metric_types.register_metric(FractionOfTeacher)
 
 
-def is_nan(value: float) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
 def eval_config(threshold: float, per_language_floor: Optional[float]) -> tfma.EvalConfig:
     """The Evaluator's config: overall, per-language and per-intent slices; the blessing gate."""
     lower = lambda v: tfma.MetricThreshold(  # noqa: E731
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": v})
     )
+    # Thresholds in `per_slice_thresholds` bind to the named slices only: the gate is on the
+    # overall slice, the optional floor on every language slice (not on the intent slices).
     spec = tfma.MetricsSpec(
         metrics=[tfma.MetricConfig(class_name="FractionOfTeacher", module=__name__)],
-        thresholds={HEADLINE: lower(threshold)},
     )
+    thresholds = spec.per_slice_thresholds[HEADLINE].thresholds
+    thresholds.append(tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=lower(threshold)))
     if per_language_floor is not None:
-        spec.per_slice_thresholds[HEADLINE].thresholds.append(
+        thresholds.append(
             tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec(feature_keys=["lang"])], threshold=lower(per_language_floor))
         )
     return tfma.EvalConfig(

@@ -1,0 +1,121 @@
+"""The real pipeline with LocalDagRunner on tiny data and a tiny teacher: every component runs
+with MLMD, the student is blessed and pushed, re-runs hit the cache, an impossible threshold
+pushes nothing, and a schema anomaly stops the run at validation."""
+
+import os
+import subprocess
+import sys
+
+import ml_metadata as mlmd
+import pytest
+from tfx import v1 as tfx
+
+from pipeline.config import load_config
+from pipeline.local_runner import run_local, run_paths, summarize
+from beam_jobs.dataset import home_assistant as ha
+from teacher.tiny import make_tiny_base
+
+COMPONENTS = {
+    "DatasetGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
+    "TeacherFinetune", "Augment", "TeacherInference", "Trainer", "Evaluator", "AtomicPusher",
+}
+EXPENSIVE = {"DatasetGen", "TeacherFinetune", "TeacherInference", "Trainer", "Transform"}
+
+
+def _tiny_sections(tmp):
+    return {
+        "project": {"work_dir": str(tmp / "work")},
+        "data": {"languages": ["en"], "home_assistant": {"samples_per_template": 1}},
+        "augmentation": {"slot_resample": 0.3, "word_dropout": 0.2, "word_swap": 0.0, "char_distortion": 0.0},
+        "teacher": {"base": str(tmp / "base"), "finetune": {"epochs": 8.0, "learning_rate": 2e-3, "max_length": 32,
+                                                               "freeze_word_embeddings": False}},
+        "student": {"projection": {"feature_size": 64}, "bottleneck_size": 32, "qrnn": {"state_size": 32, "num_layers": 1},
+                    "max_tokens": 32},
+        "training": {"epochs": 2, "batch_size": 64},
+        "evaluation": {"fraction_of_teacher_threshold": 0.0},
+        "push": {"serving_dir": str(tmp / "serving")},
+    }
+
+
+def _executions_of_last_run(config):
+    store = mlmd.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(run_paths(config).metadata_path))
+    run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    out = {}
+    for execution in store.get_executions_by_context(run.id):
+        out[types[execution.type_id].rsplit(".", 1)[-1]] = mlmd.proto.Execution.State.Name(execution.last_known_state)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    # A WordPiece vocabulary from the same templates, so the tiny teacher can learn the task.
+    values = ha.load_value_lists("builtin")
+    templates, _ = ha.list_templates(["en"], values)
+    corpus = [u.text for t in templates for u in ha.sample_template(t, 2, 0, values)]
+    make_tiny_base(str(tmp / "base"), corpus, vocab_size=1500, hidden_size=64)
+    return tmp
+
+
+def _config(tiny, overrides=()):
+    import yaml
+
+    path = tiny / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(_tiny_sections(tiny)))
+    return load_config(str(path), list(overrides))
+
+
+def _versions(serving_dir):
+    return sorted(os.listdir(serving_dir)) if os.path.isdir(serving_dir) else []
+
+
+def test_pipeline_blesses_pushes_caches_and_gates(tiny):
+    config = _config(tiny)
+    run_local(config)
+    executions = _executions_of_last_run(config)
+    assert COMPONENTS <= set(executions), executions
+    assert all(state == "COMPLETE" for state in executions.values()), executions
+    summary = summarize(config)
+    assert summary.blessed
+    assert summary.overall["teacher_exact_match"] > 0 and summary.student_int8_bytes > 0
+    versions = _versions(config.push.serving_dir)
+    assert len(versions) == 1 and versions[0].isdigit(), versions  # no half-written ".incoming-*" left
+    pushed = os.path.join(config.push.serving_dir, versions[0])
+    assert summary.pushed_to == pushed
+    assert os.path.exists(os.path.join(pushed, "assets.extra", "student_int8.tflite"))
+
+    # The pushed SavedModel answers raw text in a fresh process without project code.
+    code = (
+        "import sys, tensorflow as tf; m = tf.saved_model.load(sys.argv[1]);"
+        "out = m.signatures['serving_default'](text=tf.constant(['turn on the kitchen light']));"
+        "print(out['intent'].numpy()[0].decode())"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, pushed], capture_output=True, text=True, timeout=300, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().startswith("Hass")
+
+    # Unchanged inputs: every expensive component is served from the cache.
+    run_local(config)
+    executions = _executions_of_last_run(config)
+    assert all(executions[name] == "CACHED" for name in EXPENSIVE), executions
+
+    # An impossible threshold: not blessed, nothing new pushed.
+    strict = _config(tiny, ["evaluation.fraction_of_teacher_threshold=1.01"])
+    run_local(strict)
+    assert not summarize(strict).blessed
+    assert summarize(strict).pushed_to is None
+    assert _versions(config.push.serving_dir) == versions
+
+
+def test_schema_anomaly_stops_the_run_at_validation(tiny, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    good = "".join(f'{{"text": "turn on light number {i}", "intent": "on"}}\n' for i in range(20))
+    rows.write_text(good + '{"text": "' + " ".join(["very"] * 80) + ' long", "intent": "on"}\n')
+    config = _config(tiny, ["data.source=jsonl", f"data.paths=[{rows}]", "data.max_tokens=200",
+                                  f"project.work_dir={tmp_path / 'work'}"])
+    with pytest.raises(RuntimeError, match="schema anomalies") as err:
+        run_local(config)
+    assert "'tokens'" in str(err.value)
+    executions = _executions_of_last_run(config)
+    assert "Transform" not in executions and "Trainer" not in executions
