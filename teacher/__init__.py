@@ -12,3 +12,7 @@ import os
 # (slow, and TF's own startup noise); both only apply if transformers is not yet loaded.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("USE_TF", "0")
+# torch's OpenMP threads otherwise spin while waiting: on a machine whose cores are shared
+# (2 cores, another busy process) a training step was measured 10x slower with 2 spinning
+# threads than with passive ones. Only effective before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

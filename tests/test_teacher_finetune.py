@@ -15,7 +15,7 @@ from teacher.tiny import make_tiny_base  # noqa: E402
 from tokenization import words  # noqa: E402
 
 AREAS_EN = ["kitchen", "bedroom", "living room", "garage"]
-AREAS_TH = ["ครัว", "ห้องนอน", "โรงรถ"]
+AREAS_TH = ["ครัว", "ห้องนอน", "โรงรถ", "ห้องน้ำ"]
 INTENTS = ["TurnOn", "TurnOff", "Weather"]
 TAGS = ["O", "B-area", "I-area"]
 
@@ -30,15 +30,17 @@ def _example(lang, prefix, area, suffix, intent):
 
 def _toy_rows():
     rows = []
-    for area in AREAS_EN:
-        rows.append(_example("en", "turn on the", area, "light", "TurnOn"))
-        rows.append(_example("en", "turn off the", area, "light", "TurnOff"))
-        rows.append(_example("en", "switch off the light in the", area, "", "TurnOff"))
-    for area in AREAS_TH:
-        rows.append(_example("th", "เปิดไฟ", area, "", "TurnOn"))
-        rows.append(_example("th", "ปิดไฟ", area, "", "TurnOff"))
-    for text in ("what is the weather", "how is the weather today", "อากาศเป็นอย่างไร"):
-        lang = "th" if text.startswith("อ") else "en"
+    for area_en, area_th in zip(AREAS_EN, AREAS_TH):
+        rows.append(_example("en", "turn on the", area_en, "light", "TurnOn"))
+        rows.append(_example("en", "turn off the", area_en, "light", "TurnOff"))
+        rows.append(_example("en", "switch off the light in the", area_en, "", "TurnOff"))
+        rows.append(_example("th", "เปิดไฟ", area_th, "", "TurnOn"))
+        rows.append(_example("th", "ช่วยเปิดไฟ", area_th, "หน่อย", "TurnOn"))
+        rows.append(_example("th", "ปิดไฟ", area_th, "", "TurnOff"))
+    weather = ["what is the weather", "how is the weather today", "what is the weather like",
+               "อากาศเป็นอย่างไร", "วันนี้อากาศเป็นอย่างไร", "อากาศวันนี้"]
+    for text in weather:
+        lang = "en" if text.isascii() else "th"
         rows.append({"lang": lang, "text": text, "tokens": words(text), "intent": "Weather",
                      "slot_tags": ["O"] * len(words(text))})
     return rows
@@ -72,8 +74,10 @@ def _write_dataset(folder, splits):
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     rows = _toy_rows()
-    # Every third row is held out; the rest (x3) is the train split.
-    splits = {"train": [r for i, r in enumerate(rows) if i % 3] * 3, "eval": rows[::3], "test": rows[::3]}
+    # Every fifth row is held out: a template + area combination whose template and area
+    # both occur in train (or one of several weather questions). The rest (x3) is train.
+    held_out = rows[::5]
+    splits = {"train": [r for i, r in enumerate(rows) if i % 5] * 3, "eval": held_out, "test": held_out}
     _write_dataset(str(root / "dataset"), splits)
     base = make_tiny_base(str(root / "base"), [r["text"] for r in rows], vocab_size=200)
     return str(root / "dataset"), base, splits
@@ -104,7 +108,7 @@ def test_finetune_cli_raises_exact_match(toy, tmp_path, write_config):
     report = json.loads((out / "metrics.json").read_text())
     after = report["eval"]["all"]["exact_match"]
     assert set(report["eval"]) == {"en", "th", "all"}
-    assert after >= 0.8 and after > before + 0.3, (before, after)
+    assert after >= 0.6 and after >= before + 0.5, (before, after)
     model, tokenizer = load_teacher(str(out))  # the saved folder is a complete teacher
     assert evaluate(model, tokenizer, eval_examples, 32, 64, pick_device())["all"]["exact_match"] == after
 
