@@ -1,4 +1,9 @@
-"""`python -m pipeline run [--config pipeline.yaml] [--set key=value ...]`."""
+"""`python -m pipeline run|compile|submit`: run locally, compile for Kubeflow, submit a run.
+
+    python -m pipeline run [--config pipeline.yaml] [--set key=value ...]
+    python -m pipeline compile [--config pipeline.yaml] [--set key=value ...] [--output FILE]
+    python -m pipeline submit --host URL [--spec FILE] [--experiment NAME] [--param k=v ...] [--wait]
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,23 @@ from typing import List, Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from pipeline.config import add_config_arguments, load_config_or_exit  # noqa: E402
+from pipeline.config import Config, ConfigError, add_config_arguments, load_config_or_exit  # noqa: E402
+from pipeline.kubeflow_submit import DEFAULT_SPEC, add_submit_arguments, main_submit  # noqa: E402
+
+
+def _compile(config: Config, output: str) -> int:
+    from pipeline.kubeflow_runner import compile_pipeline
+
+    try:
+        spec = compile_pipeline(config, output)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    executors = spec["deploymentSpec"]["executors"].values()
+    images = sorted({e["container"]["image"] for e in executors if "container" in e})
+    print(f"wrote {output}: {len(spec['root']['dag']['tasks'])} tasks, images {', '.join(images)}")
+    print(f"pipeline root: {spec['defaultPipelineRoot']}")
+    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -18,8 +39,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner, sqlite MLMD, caching)")
     add_config_arguments(run)
+    compile_ = commands.add_parser("compile", help="compile the pipeline into a Kubeflow Pipelines (KFP v2) spec")
+    add_config_arguments(compile_)
+    compile_.add_argument("--output", default=DEFAULT_SPEC, help=f"spec file to write (default {DEFAULT_SPEC})")
+    submit = commands.add_parser("submit", help="submit a compiled spec to Kubeflow Pipelines (and follow it)")
+    add_submit_arguments(submit)
     args = parser.parse_args(argv)
+    if args.command == "submit":
+        return main_submit(args)
     config = load_config_or_exit(args.config, args.overrides)
+    if args.command == "compile":
+        return _compile(config, args.output)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     from pipeline.local_runner import format_summary, run_local, summarize

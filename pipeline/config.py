@@ -205,6 +205,9 @@ class BeamConfig:
             "local": ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
         }
     )
+    # Component id -> profile for that component only (e.g. TeacherInference on Dataflow GPU
+    # workers); its arguments come after the pipeline's, so its flags win.
+    component_profiles: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -218,11 +221,16 @@ class ResourceConfig:
 @dataclass
 class KubeflowConfig:
     pipeline_root: str = "gs://YOUR_BUCKET/pqrnn-distill"
+    # Where AtomicPusher publishes blessed students on Kubeflow (push.serving_dir is local).
+    serving_dir: str = "gs://YOUR_BUCKET/pqrnn-distill/serving"
     cpu_image: str = "REGISTRY/pqrnn-distill:latest"
     gpu_image: str = "REGISTRY/pqrnn-distill-gpu:latest"
+    cpu_resources: ResourceConfig = field(default_factory=ResourceConfig)
     gpu_resources: ResourceConfig = field(
         default_factory=lambda: ResourceConfig(cpu="8", memory="32G", gpu_type="nvidia.com/gpu", gpu_count=1)
     )
+    # Components that run on gpu_image with gpu_resources; all others use the CPU ones.
+    gpu_components: List[str] = field(default_factory=lambda: ["TeacherFinetune", "TeacherInference", "Trainer"])
 
 
 @dataclass
@@ -359,11 +367,17 @@ def _check_semantics(config: Config, base_dir: str) -> None:
         raise ConfigError("data.max_dead_letter_ratio", f"must be within [0, 1], got {data.max_dead_letter_ratio}")
     if config.beam.profile not in config.beam.profiles:
         raise ConfigError("beam.profile", f"{config.beam.profile!r} is not one of beam.profiles ({', '.join(config.beam.profiles)})")
+    for component_id, profile in config.beam.component_profiles.items():
+        if profile not in config.beam.profiles:
+            raise ConfigError(
+                f"beam.component_profiles.{component_id}", f"{profile!r} is not one of beam.profiles ({', '.join(config.beam.profiles)})"
+            )
     for i, route in enumerate(config.augmentation.round_trip.routes):
         for key in ("to_pivot", "from_pivot"):
             if not os.path.isdir(os.path.join(base_dir, getattr(route, key))):
                 raise ConfigError(f"augmentation.round_trip.routes[{i}].{key}", f"folder not found: {getattr(route, key)!r}")
-    if config.teacher.finetuned_path and not os.path.isdir(os.path.join(base_dir, config.teacher.finetuned_path)):
+    finetuned = config.teacher.finetuned_path
+    if finetuned and "://" not in finetuned and not os.path.isdir(os.path.join(base_dir, finetuned)):
         raise ConfigError("teacher.finetuned_path", f"folder not found: {config.teacher.finetuned_path!r}")
 
 
@@ -439,6 +453,15 @@ def config_from_json(text: str) -> Config:
 
 def config_to_json(config: Config) -> str:
     return json.dumps(config.to_dict(), sort_keys=True)
+
+
+def override_config_json(text: str, overrides: Sequence[str]) -> Config:
+    """A serialised config with `key.path=value` overrides applied and types validated; its
+    paths are taken as given (they name places where the config is used, not this machine)."""
+    raw = json.loads(text)
+    for override in overrides:
+        _apply_override(raw, override)
+    return _build(Config, raw, "")
 
 
 def load_config_or_exit(path: Optional[str], overrides: Sequence[str] = ()) -> Config:

@@ -8,9 +8,10 @@ Evaluator (fraction of teacher, blessing) -> AtomicPusher.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Union
 
 from tfx import v1 as tfx
+from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
 import schemas
@@ -20,15 +21,19 @@ from components.augment import Augment
 from components.dataset_gen import DatasetGen
 from components.teacher_finetune import TeacherFinetune
 from components.teacher_inference import TeacherInference
-from pipeline.config import Config, config_to_json
+from pipeline.config import Config, ConfigError, config_to_json
 from pipeline.model import fraction_of_teacher
 
 PREPROCESSING_FN = "pipeline.model.preprocessing.preprocessing_fn"
 RUN_FN = "pipeline.model.train.run_fn"
 
 
-def create_components(config: Config, serving_dir: str) -> List[tfx.dsl.components.base.base_node.BaseNode]:
-    config_json = config_to_json(config)
+def create_components(
+    config: Config, serving_dir: str, config_parameter: Optional[data_types.RuntimeParameter] = None
+) -> List[tfx.dsl.components.base.base_node.BaseNode]:
+    """`config_parameter`: a runtime parameter carrying the config JSON (Kubeflow), so a run can
+    change the config the components read without recompiling; the graph still follows `config`."""
+    config_json: Union[str, data_types.RuntimeParameter] = config_to_json(config) if config_parameter is None else config_parameter
     dataset = DatasetGen(config_json=config_json)
     statistics = tfx.components.StatisticsGen(examples=dataset.outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=schemas.DATASET_SCHEMA)
@@ -65,7 +70,8 @@ def create_components(config: Config, serving_dir: str) -> List[tfx.dsl.componen
         examples=soft_labels,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={"config_json": config_json},
+        # The config itself is the custom config, so one runtime parameter can carry it too.
+        custom_config=config.to_dict() if config_parameter is None else config_parameter,
     )
     evaluator = tfx.components.Evaluator(
         examples=soft_labels,
@@ -80,7 +86,15 @@ def create_components(config: Config, serving_dir: str) -> List[tfx.dsl.componen
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
     )
-    return [dataset, statistics, schema, validator, gate, transform, teacher, augment, inference, trainer, evaluator, pusher]
+    components = [dataset, statistics, schema, validator, gate, transform, teacher, augment, inference, trainer, evaluator, pusher]
+    by_id = {component.id: component for component in components}
+    for component_id, profile in config.beam.component_profiles.items():
+        component = by_id.get(component_id)
+        if not hasattr(component, "with_beam_pipeline_args"):
+            beam_ids = ", ".join(i for i, c in by_id.items() if hasattr(c, "with_beam_pipeline_args"))
+            raise ConfigError(f"beam.component_profiles.{component_id}", f"not a Beam component of this pipeline ({beam_ids})")
+        component.with_beam_pipeline_args(config.beam.profiles[profile])
+    return components
 
 
 def create_pipeline(
@@ -89,12 +103,13 @@ def create_pipeline(
     serving_dir: str,
     metadata_connection_config: Optional[object] = None,
     enable_cache: bool = True,
+    config_parameter: Optional[data_types.RuntimeParameter] = None,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline; the runner (local or Kubeflow) only chooses where it runs."""
     return tfx.dsl.Pipeline(
         pipeline_name=config.project.name,
         pipeline_root=pipeline_root,
-        components=create_components(config, serving_dir),
+        components=create_components(config, serving_dir, config_parameter),
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_args(),

@@ -9,6 +9,7 @@ the int8 TFLite encoder in `assets.extra/student_int8.tflite`. TensorBoard logs 
 
 from __future__ import annotations
 
+import json
 import os
 from typing import List
 
@@ -66,7 +67,7 @@ def train_student(config: Config, train_pattern: str, eval_pattern: str, vocab_d
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    config = config_from_json(fn_args.custom_config["config_json"])
+    config = config_from_json(json.dumps(fn_args.custom_config))
     train_student(
         config,
         train_pattern=fn_args.train_files[0],

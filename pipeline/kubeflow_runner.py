@@ -1,0 +1,141 @@
+"""Compile the pipeline of `create_pipeline(config)` into a KFP v2 pipeline spec (YAML).
+
+TFX's KubeflowV2DagRunner does the compiling; this module only chooses where each component
+runs: the CPU image by default, the GPU image and GPU resources for `kubeflow.gpu_components`,
+object-store roots, and the config as the `config_json` run parameter.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Dict
+
+import yaml
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx import v1 as tfx
+from tfx.dsl.components.base import base_component
+from tfx.orchestration import data_types
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_builder
+
+from pipeline.config import Config, ConfigError, ResourceConfig, config_to_json
+from pipeline.pipeline import create_pipeline
+
+CONFIG_PARAMETER = "config_json"
+OBJECT_STORES = ("gs://", "s3://")
+ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+
+# Config keys the compiled graph or compiled arguments depend on: changing them in the
+# `config_json` run parameter would not change what runs, so `submit --set` refuses them.
+COMPILE_TIME_KEYS = ("project.name", "teacher.finetuned_path", "evaluation", "push", "beam", "kubeflow")
+
+_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]i?)?$")
+_MEMORY_UNITS = {None: 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3,
+                 "Ki": 2**10 / 1e9, "Mi": 2**20 / 1e9, "Gi": 2**30 / 1e9, "Ti": 2**40 / 1e9}
+
+
+def _require_object_store(uri: str, key: str) -> None:
+    if not uri.startswith(OBJECT_STORES):
+        raise ConfigError(
+            key,
+            f"{uri!r} is not a gs:// or s3:// URI. Kubeflow pods cannot see this machine's files, and "
+            "TFX executors open artifacts with tf.io.gfile/Beam IO, which cannot read KFP's default "
+            "minio:// root; use a gs:// or s3:// bucket (for MinIO, its S3 endpoint via s3://).",
+        )
+
+
+def check_kubeflow_config(config: Config) -> None:
+    """Raise ConfigError for settings that cannot work inside Kubeflow pods."""
+    _require_object_store(config.kubeflow.pipeline_root, "kubeflow.pipeline_root")
+    _require_object_store(config.kubeflow.serving_dir, "kubeflow.serving_dir")
+    for i, path in enumerate(config.data.paths):
+        _require_object_store(path, f"data.paths[{i}]")
+    if config.teacher.finetuned_path:
+        _require_object_store(config.teacher.finetuned_path, "teacher.finetuned_path")
+    if os.path.isabs(config.teacher.base):  # the loader made a local folder absolute
+        raise ConfigError(
+            "teacher.base", f"local folder {config.teacher.base!r} is not in the image; use a built-in base or bake it in"
+        )
+
+
+def _cpu(value: str, key: str) -> float:
+    match = _CPU.match(value.strip())
+    if not match:
+        raise ConfigError(key, f"expected CPUs like '4' or '500m', got {value!r}")
+    return float(match.group(1)) / (1000.0 if match.group(2) else 1.0)
+
+
+def _memory_gb(value: str, key: str) -> float:
+    match = _MEMORY.match(value.strip())
+    if not match:
+        raise ConfigError(key, f"expected memory like '16G' or '512Mi', got {value!r}")
+    return float(match.group(1)) * _MEMORY_UNITS[match.group(2)]
+
+
+def resource_spec(resources: ResourceConfig, key: str) -> ResourceSpec:
+    """`ResourceConfig` -> KFP ResourceSpec (limits; memory in GB as KFP expects)."""
+    spec = ResourceSpec(cpu_limit=_cpu(resources.cpu, f"{key}.cpu"), memory_limit=_memory_gb(resources.memory, f"{key}.memory"))
+    if resources.gpu_count:
+        if not resources.gpu_type:
+            raise ConfigError(f"{key}.gpu_type", "required when gpu_count > 0 (e.g. nvidia.com/gpu)")
+        spec.accelerator.type = resources.gpu_type
+        spec.accelerator.count = resources.gpu_count
+    return spec
+
+
+def kubeflow_pipeline(config: Config) -> tfx.dsl.Pipeline:
+    """`create_pipeline(config)` with object-store roots, per-component resources and the
+    config as a run parameter (its default is this config)."""
+    check_kubeflow_config(config)
+    parameter = data_types.RuntimeParameter(
+        name=CONFIG_PARAMETER,
+        ptype=str,
+        default=config_to_json(config),
+        description="pipeline.yaml as JSON; `python -m pipeline submit --set key=value` edits it",
+    )
+    pipeline = create_pipeline(
+        config,
+        pipeline_root=config.kubeflow.pipeline_root,
+        serving_dir=config.kubeflow.serving_dir,
+        config_parameter=parameter,
+    )
+    cpu = resource_spec(config.kubeflow.cpu_resources, "kubeflow.cpu_resources")
+    gpu = resource_spec(config.kubeflow.gpu_resources, "kubeflow.gpu_resources")
+    containers = {c.id: c for c in pipeline.components if isinstance(c, base_component.BaseComponent)}
+    for i, component_id in enumerate(config.kubeflow.gpu_components):
+        if component_id not in containers:
+            raise ConfigError(f"kubeflow.gpu_components[{i}]", f"{component_id!r} is not a component ({', '.join(containers)})")
+    for component_id, component in containers.items():
+        component.with_platform_config(gpu if component_id in config.kubeflow.gpu_components else cpu)
+    return pipeline
+
+
+def component_images(config: Config) -> Dict[str, str]:
+    """KubeflowV2DagRunner's image map: GPU components -> gpu_image, the rest -> cpu_image."""
+    images = {component_id: config.kubeflow.gpu_image for component_id in config.kubeflow.gpu_components}
+    images[pipeline_builder.DEFAULT_IMAGE_PATH_KEY] = config.kubeflow.cpu_image
+    return images
+
+
+def compile_pipeline(config: Config, output_path: str) -> Dict[str, Any]:
+    """Write the KFP v2 PipelineSpec YAML that `kfp.Client` and the KFP UI upload; returns it."""
+    pipeline = kubeflow_pipeline(config)
+    runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+        kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=component_images(config), use_pipeline_spec_2_1=True)
+    )
+    # The runner returns a Vertex PipelineJob; KFP's API takes the PipelineSpec inside it,
+    # with the pipeline root as its default (a run may still override it).
+    spec = runner.run(pipeline, write_out=False)["pipelineSpec"]
+    spec["defaultPipelineRoot"] = config.kubeflow.pipeline_root
+    # TFX keeps parameter defaults in the PipelineJob's runtime config, which KFP never sees.
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    for component in pipeline.components:
+        for value in component.exec_properties.values():
+            if isinstance(value, data_types.RuntimeParameter):
+                declared[value.name].update(defaultValue=value.default, description=value.description)
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    with open(output_path, "w", encoding="utf-8") as f:
+        f.write(f"# KFP v2 pipeline spec of {config.project.name}, compiled by `python -m pipeline compile`.\n")
+        yaml.safe_dump(spec, f, sort_keys=True)
+    return spec
