@@ -6,7 +6,11 @@ export PYTHONWARNINGS := ignore::FutureWarning
 PY := .venv/bin/python
 OUT ?= runs/dataset
 
-.PHONY: setup run test
+.PHONY: setup run test image
+
+# Images for Kubeflow (see README "Kubeflow"): make image REGISTRY=gcr.io/my-project [TAG=v1]
+REGISTRY ?=
+TAG ?= latest
 
 setup:
 	@scripts/setup.sh
@@ -16,3 +20,10 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+image:
+	@test -n "$(REGISTRY)" || { echo "usage: make image REGISTRY=<registry, e.g. gcr.io/my-project> [TAG=latest]" >&2; exit 2; }
+	docker build -f docker/Dockerfile -t $(REGISTRY)/pqrnn-distill:$(TAG) .
+	docker build -f docker/Dockerfile.gpu -t $(REGISTRY)/pqrnn-distill-gpu:$(TAG) .
+	docker push $(REGISTRY)/pqrnn-distill:$(TAG)
+	docker push $(REGISTRY)/pqrnn-distill-gpu:$(TAG)

@@ -7,6 +7,7 @@ object-store roots, and the config as the `config_json` run parameter.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from typing import Any, Dict
@@ -18,11 +19,15 @@ from tfx.dsl.components.base import base_component
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_builder
 
+import schemas
 from pipeline.config import Config, ConfigError, ResourceConfig, config_to_json
 from pipeline.pipeline import create_pipeline
 
 CONFIG_PARAMETER = "config_json"
+# Where docker/Dockerfile* put the project (installed editable, so packaged files stay here).
+IMAGE_SOURCE_DIR = "/pipeline"
 OBJECT_STORES = ("gs://", "s3://")
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
 # Config keys the compiled graph or compiled arguments depend on: changing them in the
@@ -88,6 +93,9 @@ def kubeflow_pipeline(config: Config) -> tfx.dsl.Pipeline:
     """`create_pipeline(config)` with object-store roots, per-component resources and the
     config as a run parameter (its default is this config)."""
     check_kubeflow_config(config)
+    config = copy.deepcopy(config)
+    # The compiling machine's cache folder means nothing inside a pod.
+    config.teacher.cache_dir = f"{IMAGE_SOURCE_DIR}/.cache/teachers"
     parameter = data_types.RuntimeParameter(
         name=CONFIG_PARAMETER,
         ptype=str,
@@ -99,6 +107,7 @@ def kubeflow_pipeline(config: Config) -> tfx.dsl.Pipeline:
         pipeline_root=config.kubeflow.pipeline_root,
         serving_dir=config.kubeflow.serving_dir,
         config_parameter=parameter,
+        dataset_schema=os.path.join(IMAGE_SOURCE_DIR, os.path.relpath(schemas.DATASET_SCHEMA, PROJECT_DIR)),
     )
     cpu = resource_spec(config.kubeflow.cpu_resources, "kubeflow.cpu_resources")
     gpu = resource_spec(config.kubeflow.gpu_resources, "kubeflow.gpu_resources")

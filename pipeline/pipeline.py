@@ -29,14 +29,18 @@ RUN_FN = "pipeline.model.train.run_fn"
 
 
 def create_components(
-    config: Config, serving_dir: str, config_parameter: Optional[data_types.RuntimeParameter] = None
+    config: Config,
+    serving_dir: str,
+    config_parameter: Optional[data_types.RuntimeParameter] = None,
+    dataset_schema: str = schemas.DATASET_SCHEMA,
 ) -> List[tfx.dsl.components.base.base_node.BaseNode]:
     """`config_parameter`: a runtime parameter carrying the config JSON (Kubeflow), so a run can
-    change the config the components read without recompiling; the graph still follows `config`."""
+    change the config the components read without recompiling; the graph still follows `config`.
+    `dataset_schema`: the schema file as the executors see it (inside the image on Kubeflow)."""
     config_json: Union[str, data_types.RuntimeParameter] = config_to_json(config) if config_parameter is None else config_parameter
     dataset = DatasetGen(config_json=config_json)
     statistics = tfx.components.StatisticsGen(examples=dataset.outputs["examples"])
-    schema = tfx.components.ImportSchemaGen(schema_file=schemas.DATASET_SCHEMA)
+    schema = tfx.components.ImportSchemaGen(schema_file=dataset_schema)
     validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
     gate = AnomaliesGate(anomalies=validator.outputs["anomalies"])
     transform = tfx.components.Transform(
@@ -104,12 +108,13 @@ def create_pipeline(
     metadata_connection_config: Optional[object] = None,
     enable_cache: bool = True,
     config_parameter: Optional[data_types.RuntimeParameter] = None,
+    dataset_schema: str = schemas.DATASET_SCHEMA,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline; the runner (local or Kubeflow) only chooses where it runs."""
     return tfx.dsl.Pipeline(
         pipeline_name=config.project.name,
         pipeline_root=pipeline_root,
-        components=create_components(config, serving_dir, config_parameter),
+        components=create_components(config, serving_dir, config_parameter, dataset_schema),
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_args(),
