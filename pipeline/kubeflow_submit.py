@@ -22,6 +22,7 @@ import kfp_server_api
 import urllib3
 import yaml
 from google.protobuf import json_format
+import kfp.client
 from kfp.client import client as kfp_client
 from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
 from kfp.pipeline_spec import pipeline_spec_pb2
@@ -76,7 +77,7 @@ def find_credential(token_file: Optional[str], cookie_file: Optional[str], env: 
         return Credential(f"bearer token from ${TOKEN_ENV}", token=env[TOKEN_ENV].strip())
     if env.get(COOKIE_ENV, "").strip():
         return Credential(f"session cookie from ${COOKIE_ENV}", cookie=env[COOKIE_ENV].strip())
-    sa_path = env.get(kfp_client.KF_PIPELINES_SA_TOKEN_ENV) or kfp_client.KF_PIPELINES_SA_TOKEN_PATH
+    sa_path = env.get(kfp.client.KF_PIPELINES_SA_TOKEN_ENV) or kfp.client.KF_PIPELINES_SA_TOKEN_PATH
     if os.path.isfile(sa_path):
         return Credential(f"in-cluster service-account token {sa_path}", token_path=sa_path)
     return Credential("no credentials")
@@ -273,9 +274,10 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cookie-file", help=f"file holding a session cookie, e.g. authservice_session=... (or ${COOKIE_ENV})")
 
 
-def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: TextIO = sys.stdout) -> int:
+def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: Optional[TextIO] = None) -> int:
     """Submit (and with --wait follow) one run; returns the exit code."""
     env = dict(os.environ) if env is None else env
+    out = out or sys.stdout
     spec = load_spec(args.spec)
     arguments = run_parameters(spec, args.param, args.overrides)
     if args.pipeline_root and not args.pipeline_root.startswith(("gs://", "s3://")):
