@@ -21,47 +21,18 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_build
 
 import schemas
 from pipeline.config import Config, ConfigError, ResourceConfig, config_to_json
+from pipeline.kubeflow_settings import CONFIG_PARAMETER, check_kubeflow_config
 from pipeline.pipeline import create_pipeline
 
-CONFIG_PARAMETER = "config_json"
 # Where docker/Dockerfile* put the project (installed editable, so packaged files stay here).
 IMAGE_SOURCE_DIR = "/pipeline"
-OBJECT_STORES = ("gs://", "s3://")
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
-
-# Config keys the compiled graph or compiled arguments depend on: changing them in the
-# `config_json` run parameter would not change what runs, so `submit --set` refuses them.
-COMPILE_TIME_KEYS = ("project.name", "teacher.finetuned_path", "evaluation", "push", "beam", "kubeflow")
 
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]i?)?$")
 _MEMORY_UNITS = {None: 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3,
                  "Ki": 2**10 / 1e9, "Mi": 2**20 / 1e9, "Gi": 2**30 / 1e9, "Ti": 2**40 / 1e9}
-
-
-def _require_object_store(uri: str, key: str) -> None:
-    if not uri.startswith(OBJECT_STORES):
-        raise ConfigError(
-            key,
-            f"{uri!r} is not a gs:// or s3:// URI. Kubeflow pods cannot see this machine's files, and "
-            "TFX executors open artifacts with tf.io.gfile/Beam IO, which cannot read KFP's default "
-            "minio:// root; use a gs:// or s3:// bucket (for MinIO, its S3 endpoint via s3://).",
-        )
-
-
-def check_kubeflow_config(config: Config) -> None:
-    """Raise ConfigError for settings that cannot work inside Kubeflow pods."""
-    _require_object_store(config.kubeflow.pipeline_root, "kubeflow.pipeline_root")
-    _require_object_store(config.kubeflow.serving_dir, "kubeflow.serving_dir")
-    for i, path in enumerate(config.data.paths):
-        _require_object_store(path, f"data.paths[{i}]")
-    if config.teacher.finetuned_path:
-        _require_object_store(config.teacher.finetuned_path, "teacher.finetuned_path")
-    if os.path.isabs(config.teacher.base):  # the loader made a local folder absolute
-        raise ConfigError(
-            "teacher.base", f"local folder {config.teacher.base!r} is not in the image; use a built-in base or bake it in"
-        )
 
 
 def _cpu(value: str, key: str) -> float:

@@ -28,13 +28,14 @@ from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentia
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline.config import ConfigError, config_to_json, override_config_json
-from pipeline.kubeflow_runner import COMPILE_TIME_KEYS, CONFIG_PARAMETER, check_kubeflow_config
+from pipeline.kubeflow_settings import COMPILE_TIME_KEYS, CONFIG_PARAMETER, OBJECT_STORES, check_kubeflow_config
 
 DEFAULT_SPEC = os.path.join("build", "kubeflow", "pipeline.yaml")
 TOKEN_ENV = "KF_PIPELINES_TOKEN"
 COOKIE_ENV = "KF_PIPELINES_COOKIE"
 IN_CLUSTER_HOST = "http://ml-pipeline.kubeflow:8888"
 FINAL_STATES = {"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"}
+MAX_POLL_FAILURES = 5
 
 
 class SubmitError(Exception):
@@ -235,8 +236,20 @@ def follow_run(client: kfp.Client, run_id: str, task_names: List[str], poll_s: f
     """Print a line whenever the run's state or task progress changes; return the final state."""
     started = time.monotonic()
     last = None
+    failures = 0
     while True:
-        run = client.get_run(run_id)
+        try:
+            run = client.get_run(run_id)
+            failures = 0
+        except (urllib3.exceptions.HTTPError, kfp_server_api.ApiException) as exc:
+            # A long run outlives API restarts and network blips; only give up on a streak.
+            status = getattr(exc, "status", None)
+            if failures >= MAX_POLL_FAILURES or (status is not None and status < 500):
+                raise
+            failures += 1
+            print(f"(status check failed, retrying: {status or exc})", file=out, flush=True)
+            time.sleep(poll_s)
+            continue
         state = str(run.state or "PENDING")
         line = f"{state:<10} {_task_progress(run, task_names)}"
         if line != last:
@@ -280,7 +293,7 @@ def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: 
     out = out or sys.stdout
     spec = load_spec(args.spec)
     arguments = run_parameters(spec, args.param, args.overrides)
-    if args.pipeline_root and not args.pipeline_root.startswith(("gs://", "s3://")):
+    if args.pipeline_root and not args.pipeline_root.startswith(OBJECT_STORES):
         raise SubmitError(f"--pipeline-root {args.pipeline_root!r}: must be a gs:// or s3:// URI", 2)
     host = args.host or env.get(kfp_client.KF_PIPELINES_ENDPOINT_ENV)
     if not host:
@@ -319,6 +332,8 @@ def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: 
         state = follow_run(client, result.run_id, task_names, args.poll_interval, args.timeout, out)
     except kfp_server_api.ApiException as exc:
         raise SubmitError(f"following run {result.run_id}: {_describe_http_error(host, credential, exc.status, exc.reason)}") from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise SubmitError(f"following run {result.run_id}: lost the KFP API at {host}: {exc}") from None
     print(f"run {result.run_id} {state.lower()}", file=out)
     return 0 if state == "SUCCEEDED" else 1
 

@@ -11,7 +11,8 @@ import yaml
 
 from pipeline.__main__ import main
 from pipeline.config import ConfigError, config_from_json, config_to_json, load_config
-from pipeline.kubeflow_runner import CONFIG_PARAMETER, IMAGE_SOURCE_DIR, kubeflow_pipeline
+from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, kubeflow_pipeline
+from pipeline.kubeflow_settings import CONFIG_PARAMETER
 from pipeline.pipeline import create_pipeline
 from tests.conftest import REPO
 

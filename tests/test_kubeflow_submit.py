@@ -53,7 +53,10 @@ class FakeKfp:
                     return self._answer(fake.status, {"error": "denied", "code": 16, "message": "denied"})
                 if fake.html:
                     return self._answer(200, b"<html><body>Log in</body></html>", "text/html")
-                return self._answer(200, fake.route(method, url.path, body))
+                answer = fake.route(method, url.path, body)
+                if answer is None:
+                    return self._answer(503, {"error": "unavailable", "code": 14, "message": "unavailable"})
+                return self._answer(200, answer)
 
             def do_GET(self):
                 self._handle("GET")
@@ -79,6 +82,8 @@ class FakeKfp:
         if path == f"{API}/runs/run-1":
             gets = sum(1 for r in self.requests if r["path"] == path)
             state, tasks = self.run_states[min(gets, len(self.run_states)) - 1]
+            if state == "UNAVAILABLE":
+                return None
             run = {"run_id": "run-1", "state": state,
                    "run_details": {"task_details": [{"display_name": n, "state": s} for n, s in tasks.items()]}}
             if state == "FAILED":
@@ -179,6 +184,7 @@ def test_existing_experiment_is_reused_and_params_pass_through(kfp_api, spec_pat
 def test_wait_follows_the_run_to_success(kfp_api, spec_path, clean_env, capsys):
     kfp_api.run_states = [
         ("RUNNING", {"DatasetGen": "SUCCEEDED", "StatisticsGen": "RUNNING"}),
+        ("UNAVAILABLE", {}),  # an API restart while following
         ("RUNNING", {"DatasetGen": "SUCCEEDED", "StatisticsGen": "SUCCEEDED", "ImportSchemaGen": "SUCCEEDED"}),
         ("SUCCEEDED", {name: "SUCCEEDED" for name in yaml.safe_load(spec_path.read_text())["root"]["dag"]["tasks"]}),
     ]
@@ -186,6 +192,7 @@ def test_wait_follows_the_run_to_success(kfp_api, spec_path, clean_env, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "RUNNING    1/12 tasks done, running: StatisticsGen" in out
+    assert "(status check failed, retrying: 503)" in out
     assert "RUNNING    3/12 tasks done" in out
     assert "SUCCEEDED  12/12 tasks done" in out
     assert "run run-1 succeeded" in out
