@@ -4,9 +4,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning
 PY := .venv/bin/python
-OUT ?= runs/dataset
-
-.PHONY: setup run test image
+.PHONY: setup run test dataset image
 
 # Images for Kubeflow (see README "Kubeflow"): make image REGISTRY=gcr.io/my-project [TAG=v1]
 REGISTRY ?=
@@ -16,7 +14,10 @@ setup:
 	@scripts/setup.sh
 
 run: setup
-	$(PY) -m beam_jobs.build_dataset --config pipeline.yaml --output_dir $(OUT) --overwrite
+	$(PY) -m pipeline run --config pipeline.yaml
+
+dataset: setup
+	$(PY) -m beam_jobs.build_dataset --config pipeline.yaml --output_dir runs/dataset --overwrite
 
 test: setup
 	$(PY) -m pytest -q tests

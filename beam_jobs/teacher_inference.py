@@ -39,6 +39,7 @@ SPLITS = ("train", "eval", "test")
 INTENT_VOCAB = "intent_vocab.txt"
 SLOT_TAG_VOCAB = "slot_tag_vocab.txt"
 Row = Dict[str, List[Any]]
+PROGRESS_EVERY = 2000
 
 
 def inference_device(setting: str) -> str:
@@ -123,12 +124,20 @@ class ToSoftLabelRow(beam.DoFn):
         self._intents = intents
         self._tags = tags
         self._check: Optional[SchemaCheck] = None
+        self._labelled = beam.metrics.Metrics.counter("teacher_inference", "rows_labelled")
 
     def setup(self) -> None:
         self._check = SchemaCheck(schemas.SOFT_LABEL_SCHEMA)
+        self._done = 0
+        self._started = time.time()
 
     def process(self, item: Tuple[Row, PredictionResult]) -> Iterator[Any]:
         row, result = item
+        self._labelled.inc()
+        self._done += 1
+        if self._done % PROGRESS_EVERY == 0:  # progress per worker; Beam's counter has the total
+            rate = self._done / max(time.time() - self._started, 1e-9)
+            print(f"teacher inference: {self._done} rows labelled by this worker ({rate:.0f} rows/s)", flush=True)
         intent_logits, slot_logits = result.inference["intent_logits"], result.inference["slot_logits"]
         out: Dict[str, Any] = {k: v for k, v in row.items() if k not in ("augmented", "aug_method")}
         out["teacher_intent_logits"] = [float(x) for x in intent_logits]
