@@ -12,6 +12,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -156,14 +157,17 @@ def run_parameters(spec: Dict[str, Any], params: Sequence[str], overrides: Seque
 
 
 def _describe_http_error(host: str, credential: Credential, status: int, reason: str) -> str:
+    if status in (401, 403) and not (credential.token or credential.cookie or credential.token_path):
+        return (
+            f"the KFP API at {host} answered {status} {reason} to a request without credentials; "
+            f"pass --token-file F, ${TOKEN_ENV} or a session cookie (${COOKIE_ENV})"
+        )
     if status in (401, 403):
         verb = "rejected" if status == 401 else "refused access with"
         return (
             f"the KFP API at {host} {verb} the {credential.source} ({status} {reason}); "
             "check that it is current and allowed in this namespace"
         )
-    if status == 404:
-        return f"{host} has no KFP API (404 for /apis/v2beta1/healthz); use the pipelines endpoint, e.g. https://HOST/pipeline"
     return f"the KFP API at {host} answered {status} {reason}"
 
 
@@ -187,9 +191,13 @@ def check_connection(host: str, credential: Credential, timeout_s: float) -> Non
     except kfp_server_api.ApiException as exc:
         if exc.status == 0:  # TLS failure
             raise SubmitError(f"cannot reach the KFP API at {host}: {exc.reason.splitlines()[0]}") from None
+        if exc.status == 404:
+            raise SubmitError(
+                f"{host} has no KFP API (404 for /apis/v2beta1/healthz); use the pipelines endpoint, e.g. https://HOST/pipeline"
+            ) from None
         raise SubmitError(_describe_http_error(host, credential, exc.status, exc.reason)) from None
     except urllib3.exceptions.HTTPError as exc:
-        reason = getattr(exc, "reason", None) or exc
+        reason = re.sub(r"^<[^>]*>: ", "", str(getattr(exc, "reason", None) or exc))  # drop urllib3's object repr
         raise SubmitError(f"cannot reach the KFP API at {host}: {reason}") from None
     try:
         json.loads(response.data)

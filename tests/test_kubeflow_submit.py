@@ -253,6 +253,12 @@ def test_http_errors_say_which_credential_without_showing_it(
     assert kfp_api.calls() == [("GET", f"{API}/healthz")]  # one try, no run created
 
 
+def test_401_without_credentials_says_how_to_pass_one(kfp_api, spec_path, clean_env, capsys):
+    kfp_api.status = 401
+    assert submit(spec_path, "--host", kfp_api.host) == 1
+    assert "answered 401 Unauthorized to a request without credentials; pass --token-file F" in capsys.readouterr().err
+
+
 def test_login_page_instead_of_the_api(kfp_api, spec_path, clean_env, capsys):
     kfp_api.html = True
     assert submit(spec_path, "--host", kfp_api.host) == 1
@@ -264,7 +270,8 @@ def test_unreachable_host(spec_path, clean_env, capsys):
     port = server.server_address[1]
     server.server_close()  # a port nobody listens on
     assert submit(spec_path, "--host", f"http://127.0.0.1:{port}") == 1
-    assert f"submit failed: cannot reach the KFP API at http://127.0.0.1:{port}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"submit failed: cannot reach the KFP API at http://127.0.0.1:{port}: Failed to establish a new connection" in err
 
 
 @pytest.mark.parametrize(
