@@ -1,0 +1,118 @@
+"""Teacher-inference throughput: the Beam job (RunInference) vs a plain transformers loop.
+
+    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.teacher_inference_benchmark \
+        --teacher_dir DIR [--dataset_dir runs/dataset] [--rows 2000] [--batch_size 32]
+
+Same model, same rows, same batch size (the Beam handler's min = max batch size), same
+word encoding. The plain loop is `encode_words` + `collate` + `model(**batch)` under
+`torch.no_grad()`; the Beam number is the whole `beam_jobs.teacher_inference` job on the
+in-process runner (reading and writing TFRecords included). Without --teacher_dir the
+converted multilingual-e5-small base gets fresh heads (speed does not depend on them).
+Writes bench/results/teacher_inference.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from typing import List
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from beam_jobs import teacher_inference  # noqa: E402
+from beam_jobs.dataset.examples import decode  # noqa: E402
+from pipeline.config import add_config_arguments, load_config_or_exit  # noqa: E402
+from teacher.inputs import collate, encode_words  # noqa: E402
+from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
+
+
+def _rows(dataset_dir: str, n: int) -> List[bytes]:
+    files = sorted(tf.io.gfile.glob(os.path.join(dataset_dir, "Split-train", "*")))
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(n)]
+
+
+def _write_dataset(root: str, records: List[bytes]) -> None:
+    for split in ("train", "eval", "test"):
+        os.makedirs(os.path.join(root, f"Split-{split}"))
+        with tf.io.TFRecordWriter(os.path.join(root, f"Split-{split}", "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
+            for record in records if split == "train" else []:
+                w.write(record)
+
+
+def plain_loop(teacher_dir: str, token_lists: List[List[str]], batch_size: int, max_length: int) -> float:
+    """Rows per second of a straightforward batched transformers loop."""
+    model, tokenizer = load_teacher(teacher_dir)
+    started = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(token_lists), batch_size):
+            batch = collate([encode_words(t, tokenizer, max_length) for t in token_lists[i : i + batch_size]],
+                            tokenizer.pad_token_id)
+            model(**batch)
+    return len(token_lists) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--teacher_dir")
+    parser.add_argument("--dataset_dir", default="runs/dataset")
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--output", default="bench/results/teacher_inference.md")
+    args = parser.parse_args()
+    config = load_config_or_exit(args.config, args.overrides)
+    records = _rows(args.dataset_dir, args.rows)
+    token_lists = [decode(r)["tokens"] for r in records]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        teacher_dir = args.teacher_dir
+        if not teacher_dir:
+            from teacher.bases import resolve_base
+
+            base = resolve_base(config.teacher.base, config.teacher.cache_dir)
+            teacher_dir = os.path.join(tmp, "teacher")
+            JointTeacher.from_base(base, ["a", "b"], ["O", "B-x", "I-x"]).save_pretrained(teacher_dir)
+            load_tokenizer(base).save_pretrained(teacher_dir)
+        torch.set_num_threads(os.cpu_count() or 1)
+        max_length = config.teacher.inference.max_length
+        plain = plain_loop(teacher_dir, token_lists, args.batch_size, max_length)
+
+        dataset = os.path.join(tmp, "dataset")
+        _write_dataset(dataset, records)
+        cfg = config.to_dict()
+        cfg["teacher"]["inference"].update(min_batch_size=args.batch_size, max_batch_size=args.batch_size)
+        cfg_path = os.path.join(tmp, "pipeline.yaml")
+        with open(cfg_path, "w") as f:
+            yaml.safe_dump(cfg, f)
+        started = time.perf_counter()
+        summary = teacher_inference.run(["--config", cfg_path, "--dataset_dir", dataset, "--teacher_dir", teacher_dir,
+                                         "--output_dir", os.path.join(tmp, "out")])
+        beam = summary["rows_out"] / (time.perf_counter() - started)
+
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, device {summary['device']}"
+    table = "\n".join([
+        f"Teacher inference, {len(records)} rows, batch {args.batch_size} ({machine}):",
+        "",
+        "| path | rows/s |",
+        "|---|---:|",
+        f"| plain transformers loop | {plain:.1f} |",
+        f"| Beam RunInference job (end to end) | {beam:.1f} |",
+        f"| ratio Beam / plain | {beam / plain:.2f} |",
+        "",
+    ])
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    with open(args.output, "w") as f:
+        f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
