@@ -1,8 +1,10 @@
-"""`python -m pipeline run|compile|submit`: run locally, compile for Kubeflow, submit a run.
+"""`python -m pipeline run|compile|submit|report`: run locally, compile for Kubeflow, submit a run,
+review a run.
 
     python -m pipeline run [--config pipeline.yaml] [--set key=value ...]
     python -m pipeline compile [--config pipeline.yaml] [--set key=value ...] [--output FILE]
     python -m pipeline submit --host URL [--spec FILE] [--experiment NAME] [--param k=v ...] [--wait]
+    python -m pipeline report [--config pipeline.yaml] [--pipeline-root DIR] [--run latest|ID] [--output report.html] [--baseline ID]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from pipeline.config import Config, ConfigError, add_config_arguments, load_config_or_exit  # noqa: E402
 from pipeline.kubeflow_submit import DEFAULT_SPEC, add_submit_arguments, main_submit  # noqa: E402
+from pipeline.report import add_report_arguments  # noqa: E402
 
 
 def _compile(config: Config, output: str) -> int:
@@ -44,12 +47,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     compile_.add_argument("--output", default=DEFAULT_SPEC, help=f"spec file to write (default {DEFAULT_SPEC})")
     submit = commands.add_parser("submit", help="submit a compiled spec to Kubeflow Pipelines (and follow it)")
     add_submit_arguments(submit)
+    report = commands.add_parser("report", help="write an HTML + JSON review of a run (verdict, metrics, size, data, lineage)")
+    add_config_arguments(report)
+    add_report_arguments(report)
     args = parser.parse_args(argv)
     if args.command == "submit":
         return main_submit(args)
     config = load_config_or_exit(args.config, args.overrides)
     if args.command == "compile":
         return _compile(config, args.output)
+    if args.command == "report":
+        from pipeline.report import main_report
+
+        return main_report(args, config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     from pipeline.local_runner import format_summary, run_local, summarize
