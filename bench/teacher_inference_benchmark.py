@@ -18,7 +18,7 @@ import os
 import platform
 import tempfile
 import time
-from typing import List
+from typing import Any, Dict, List, Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,7 +29,7 @@ import yaml  # noqa: E402
 
 from beam_jobs import teacher_inference  # noqa: E402
 from beam_jobs.dataset.examples import decode  # noqa: E402
-from pipeline.config import add_config_arguments, load_config_or_exit  # noqa: E402
+from pipeline.config import Config, add_config_arguments, load_config_or_exit  # noqa: E402
 from teacher.inputs import collate, encode_words  # noqa: E402
 from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
 
@@ -59,6 +59,38 @@ def plain_loop(teacher_dir: str, token_lists: List[List[str]], batch_size: int, 
     return len(token_lists) / (time.perf_counter() - started)
 
 
+def measure(config: Config, teacher_dir: Optional[str], dataset_dir: str, rows: int, batch_size: int) -> Dict[str, Any]:
+    """Rows per second of the plain loop and of the Beam job on the same rows and teacher."""
+    records = _rows(dataset_dir, rows)
+    token_lists = [decode(r)["tokens"] for r in records]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if not teacher_dir:
+            from teacher.bases import resolve_base
+
+            base = resolve_base(config.teacher.base, config.teacher.cache_dir)
+            teacher_dir = os.path.join(tmp, "teacher")
+            JointTeacher.from_base(base, ["a", "b"], ["O", "B-x", "I-x"]).save_pretrained(teacher_dir)
+            load_tokenizer(base).save_pretrained(teacher_dir)
+        torch.set_num_threads(os.cpu_count() or 1)
+        max_length = config.teacher.inference.max_length
+        plain = plain_loop(teacher_dir, token_lists, batch_size, max_length)
+
+        dataset = os.path.join(tmp, "dataset")
+        _write_dataset(dataset, records)
+        cfg = config.to_dict()
+        cfg["teacher"]["inference"].update(min_batch_size=batch_size, max_batch_size=batch_size)
+        cfg_path = os.path.join(tmp, "pipeline.yaml")
+        with open(cfg_path, "w") as f:
+            yaml.safe_dump(cfg, f)
+        started = time.perf_counter()
+        summary = teacher_inference.run(["--config", cfg_path, "--dataset_dir", dataset, "--teacher_dir", teacher_dir,
+                                         "--output_dir", os.path.join(tmp, "out")])
+        beam = summary["rows_out"] / (time.perf_counter() - started)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, device {summary['device']}"
+    return {"rows": len(records), "batch_size": batch_size, "plain": plain, "beam": beam, "ratio": beam / plain, "machine": machine}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_config_arguments(parser)
@@ -69,43 +101,15 @@ def main() -> None:
     parser.add_argument("--output", default="bench/results/teacher_inference.md")
     args = parser.parse_args()
     config = load_config_or_exit(args.config, args.overrides)
-    records = _rows(args.dataset_dir, args.rows)
-    token_lists = [decode(r)["tokens"] for r in records]
-
-    with tempfile.TemporaryDirectory() as tmp:
-        teacher_dir = args.teacher_dir
-        if not teacher_dir:
-            from teacher.bases import resolve_base
-
-            base = resolve_base(config.teacher.base, config.teacher.cache_dir)
-            teacher_dir = os.path.join(tmp, "teacher")
-            JointTeacher.from_base(base, ["a", "b"], ["O", "B-x", "I-x"]).save_pretrained(teacher_dir)
-            load_tokenizer(base).save_pretrained(teacher_dir)
-        torch.set_num_threads(os.cpu_count() or 1)
-        max_length = config.teacher.inference.max_length
-        plain = plain_loop(teacher_dir, token_lists, args.batch_size, max_length)
-
-        dataset = os.path.join(tmp, "dataset")
-        _write_dataset(dataset, records)
-        cfg = config.to_dict()
-        cfg["teacher"]["inference"].update(min_batch_size=args.batch_size, max_batch_size=args.batch_size)
-        cfg_path = os.path.join(tmp, "pipeline.yaml")
-        with open(cfg_path, "w") as f:
-            yaml.safe_dump(cfg, f)
-        started = time.perf_counter()
-        summary = teacher_inference.run(["--config", cfg_path, "--dataset_dir", dataset, "--teacher_dir", teacher_dir,
-                                         "--output_dir", os.path.join(tmp, "out")])
-        beam = summary["rows_out"] / (time.perf_counter() - started)
-
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, device {summary['device']}"
+    result = measure(config, args.teacher_dir, args.dataset_dir, args.rows, args.batch_size)
     table = "\n".join([
-        f"Teacher inference, {len(records)} rows, batch {args.batch_size} ({machine}):",
+        f"Teacher inference, {result['rows']} rows, batch {args.batch_size} ({result['machine']}):",
         "",
         "| path | rows/s |",
         "|---|---:|",
-        f"| plain transformers loop | {plain:.1f} |",
-        f"| Beam RunInference job (end to end) | {beam:.1f} |",
-        f"| ratio Beam / plain | {beam / plain:.2f} |",
+        f"| plain transformers loop | {result['plain']:.1f} |",
+        f"| Beam RunInference job (end to end) | {result['beam']:.1f} |",
+        f"| ratio Beam / plain | {result['ratio']:.2f} |",
         "",
     ])
     os.makedirs(os.path.dirname(args.output), exist_ok=True)

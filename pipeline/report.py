@@ -108,7 +108,10 @@ def open_store(metadata_path: str) -> mlmd.MetadataStore:
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = metadata_path
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    return mlmd.MetadataStore(config)
+    try:
+        return mlmd.MetadataStore(config)
+    except Exception as exc:  # noqa: BLE001 - MLMD raises its own error types for unreadable stores
+        raise ReportError(f"{metadata_path} is not a readable MLMD store: {str(exc)[:160]}") from None
 
 
 def list_runs(store: mlmd.MetadataStore, pipeline_name: str) -> List[metadata_store_pb2.Context]:
@@ -313,6 +316,12 @@ def _prf(c: Dict[str, int]) -> Dict[str, float]:
     return {**c, "precision": precision, "recall": recall, "f1": f1}
 
 
+def _eval_split(evaluator: Optional[Execution]) -> str:
+    """The split the Evaluator scored (its `example_splits` execution property)."""
+    splits = json.loads(evaluator.properties.get("example_splits") or "null") if evaluator else None
+    return splits[0] if splits else "eval"
+
+
 def predictions(run: Run, overall_tfma: Dict[str, float]) -> Optional[Dict[str, Any]]:
     """Intent confusion and slot F1 per slot type of student and teacher on the Evaluator's
     examples, by running the evaluated model as the Evaluator did (`serve_examples`)."""
@@ -326,7 +335,7 @@ def predictions(run: Run, overall_tfma: Dict[str, float]) -> Optional[Dict[str, 
     evaluator = run.execution("Evaluator")
     if examples is None or model is None or evaluator is None:
         return None
-    split = json.loads(evaluator.properties.get("example_splits", '["eval"]') or '["eval"]')[0]
+    split = _eval_split(evaluator)
     serve = tf.saved_model.load(path_utils.serving_model_path(model.uri)).signatures["serve_examples"]
     records = _examples(examples.uri, split)
     # The TFMA metric's own accumulator, so the recomputation scores rows exactly as TFMA did.
@@ -381,9 +390,21 @@ def predictions(run: Run, overall_tfma: Dict[str, float]) -> Optional[Dict[str, 
         "slot_f1": {name: {"support": support.get(name, 0),
                            "student": _prf(slots["student"].get(name, _span_counts())),
                            "teacher": _prf(slots["teacher"].get(name, _span_counts()))} for name in slot_names},
-        "texts": [decode(r)["text"][0] for r in records[:512] if decode(r).get("text")],
-        "token_lists": [decode(r)["tokens"] for r in records[:512]],
     }
+
+
+def eval_queries(run: Run, n: int = 512) -> Tuple[List[str], List[List[str]]]:
+    """Texts (for the student) and word lists (for the teacher) of the first `n` examples the
+    Evaluator scored: the queries the latency figures are measured on."""
+    from beam_jobs.dataset.examples import decode
+
+    examples, evaluator = run.artifact("Evaluator", "examples", "inputs"), run.execution("Evaluator")
+    if examples is None or evaluator is None:
+        examples = run.artifact("TeacherInference", "soft_label_examples")
+    if examples is None:
+        return [], []
+    rows = [decode(r) for r in _examples(examples.uri, _eval_split(evaluator))[:n]]
+    return [r["text"][0] for r in rows if r.get("text")], [r["tokens"] for r in rows if r.get("tokens")]
 
 
 def _timed(fn: Callable[[int], object], n: int) -> Dict[str, float]:
@@ -422,7 +443,9 @@ def machine() -> str:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    return f"{platform.node() or 'this machine'}: {os.cpu_count()} CPU cores ({cpu}), {len(gpus)} GPU(s), {platform.system()}"
+    # The load tells whether other work shared the cores while latencies were measured.
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{platform.node() or 'this machine'}: {os.cpu_count()} CPU cores ({cpu}), {len(gpus)} GPU(s), {platform.system()}{load}"
 
 
 def size_and_speed(run: Run, teacher_max_length: int, texts: Sequence[str], token_lists: Sequence[Sequence[str]],
@@ -649,14 +672,10 @@ def collect(run: Run, config: Config, latency_queries: int = 100, measure_teache
         "config": run_config(run),
         "comparison": None,
     }
-    texts: List[str] = []
-    token_lists: List[List[str]] = []
     if evaluated:
-        found = predictions(run, evaluated["metrics"]["overall"])
-        if found:
-            texts, token_lists = found.pop("texts"), found.pop("token_lists")
-            report["predictions"] = found
+        report["predictions"] = predictions(run, evaluated["metrics"]["overall"])
     if run.artifact("Trainer", "model") is not None and latency_queries > 0:
+        texts, token_lists = eval_queries(run)
         # The teacher is timed as the run's teacher inference ran it (its own max_length).
         used = report["config"] or config.to_dict()
         max_length = used.get("teacher", {}).get("inference", {}).get("max_length", config.teacher.inference.max_length)
@@ -768,10 +787,15 @@ def chart_per_language(report: Dict[str, Any]) -> str:
     langs = sorted(per_language)
     x = np.arange(len(langs))
     fig, axes = plt.subplots(3, 1, figsize=(max(7.0, 0.4 * len(langs) + 2), 8.4), sharex=True)
+    axes[-1].set_xlim(-0.8, len(langs) - 0.2)  # one or two languages: keep the bars narrow
     for ax, metric in zip(axes, METRIC_COLUMNS):
         for offset, who, color in ((-0.2, "teacher", "#9aa0a6"), (0.2, "student", "#1a73e8")):
-            ax.bar(x + offset, [_nan0(per_language[lang].get(f"{who}_{metric}")) for lang in langs], 0.4, label=who, color=color)
-        ax.set_ylim(0, 1.05)
+            values = [_nan0(per_language[lang].get(f"{who}_{metric}")) for lang in langs]
+            ax.bar(x + offset, values, 0.4, label=who, color=color)
+            if len(langs) <= 12:  # few languages: the numbers fit on the bars
+                for xi, v in zip(x + offset, values):
+                    ax.text(xi, v + 0.02, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+        ax.set_ylim(0, 1.12)
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(loc="upper right", ncol=2, fontsize=9)
@@ -832,6 +856,7 @@ def chart_slots(predictions: Dict[str, Any]) -> Optional[str]:
 
 def chart_training(training: Dict[str, Any]) -> str:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     series = training["series"]
     names = list(series)
@@ -845,6 +870,7 @@ def chart_training(training: Dict[str, Any]) -> str:
                 ax.plot([s + 1 for s, _ in points], [v for _, v in points], style, label=subdir, markersize=4)
         ax.set_title(name.replace("_", " "), fontsize=10)
         ax.set_xlabel("epoch", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(names):]:
@@ -986,12 +1012,12 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def metadata_path(config: Config, pipeline_root: Optional[str], metadata: Optional[str]) -> str:
     """The MLMD store of a local run: LocalDagRunner's layout (see `pipeline.local_runner.run_paths`)."""
-    from pipeline.local_runner import run_paths
-
     if metadata:
         return metadata
     if pipeline_root:
         return os.path.join(os.path.dirname(os.path.abspath(pipeline_root.rstrip("/"))), "metadata", "metadata.sqlite")
+    from pipeline.local_runner import run_paths  # imports TFX: only when the config names the store
+
     return run_paths(config).metadata_path
 
 
