@@ -20,7 +20,7 @@ from tfx import v1 as tfx
 from pipeline.__main__ import main
 from pipeline.local_runner import run_local, run_paths
 from pipeline.model import fraction_of_teacher as fot
-from pipeline.report import _gates, compare
+from pipeline.report import Execution, Run, _gates, _status, compare
 from tests.test_pipeline_e2e import _config, tiny  # noqa: F401 - `tiny` is the module-scoped fixture (tiny teacher base)
 
 LATENCY_QUERIES = "5"
@@ -216,6 +216,19 @@ def test_no_run_and_unknown_run_messages(runs, tmp_path, capsys):
 def test_gates_are_read_from_the_eval_config():
     assert _gates(fot.eval_config(0.9, 0.8)) == pytest.approx((0.9, 0.8))
     assert _gates(fot.eval_config(0.95, None)) == pytest.approx((0.95, None))
+
+
+def test_status_of_a_run_still_in_progress_and_of_a_failed_push():
+    def run(*states):
+        names = ["DatasetGen", "Trainer", "Evaluator", "AtomicPusher"]
+        executions = [Execution(i, names[i], state, 0, 1, {}) for i, state in enumerate(states)]
+        return Run("r1", 1, "p", 0, "db", executions, {}, [])
+
+    status, message = _status(run("COMPLETE", "RUNNING"), evaluated=False)
+    assert status == "running" and "still running (Trainer)" in message and "DatasetGen (COMPLETE)" in message
+    status, message = _status(run("COMPLETE", "COMPLETE", "COMPLETE", "FAILED"), evaluated=True)
+    assert status == "failed" and message == "Stages after the evaluation failed: AtomicPusher."
+    assert _status(run("COMPLETE", "COMPLETE", "COMPLETE", "COMPLETE"), evaluated=True) == ("complete", None)
 
 
 @pytest.mark.skipif(not any(map(__import__("shutil").which, ("chromium", "chromium-browser"))), reason="no chromium")
