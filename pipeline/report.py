@@ -643,7 +643,9 @@ def _status(run: Run, evaluated: bool) -> Tuple[str, Optional[str]]:
     if evaluated:
         return status, (f"Stages after the evaluation failed: {', '.join(failed)}." if failed else None)
     if failed:
-        return status, f"Run {run.id} failed at {', '.join(failed)} before evaluation. Stages that ran: {ran}."
+        # MLMD keeps an execution's state, not its error: the message is in the run's own output.
+        return status, (f"Run {run.id} failed at {', '.join(failed)} before evaluation (its error is in the run's output). "
+                        f"Stages that ran: {ran}.")
     if running:
         return status, f"Run {run.id} is still running ({', '.join(running)}); it has not reached evaluation. Stages so far: {ran}."
     return status, f"Run {run.id} has no evaluation (its Evaluator never ran). Stages that ran: {ran}."
