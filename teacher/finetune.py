@@ -101,7 +101,7 @@ def predict(
     """(intent id, slot tag id per word) for each encoded example, in input order."""
     model.eval()
     out: List[Tuple[int, List[int]]] = [(0, [])] * len(encoded)
-    inputs = ("input_ids", "attention_mask", "word_index", "word_mask")
+    inputs = ("input_ids", "attention_mask", "word_index", "word_continuation", "word_mask")
     for idx in length_batches([len(e["input_ids"]) for e in encoded], batch_size, None):
         batch = _to(collate([{k: encoded[i][k] for k in inputs} for i in idx], pad_token_id), device)
         result = model(**batch)
@@ -128,6 +128,19 @@ def evaluate(
     for ex, (intent, tag_ids) in zip(examples, predict(model, encoded, tokenizer.pad_token_id, batch_size, device)):
         metrics.add(ex.lang, ex.intent, intents[intent], ex.slot_tags, [tags[t] for t in tag_ids])
     return metrics.result()
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to autocast training to bfloat16 (see `teacher.finetune.precision`)."""
+    if precision == "fp32":
+        return False
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:  # without native support, CPU bf16 is emulated and slower than fp32
+        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if precision == "bf16" and not supported:
+        raise ConfigError("teacher.finetune.precision", f"bf16 is not supported natively on {device}; use auto or fp32")
+    return supported
 
 
 def _optimizer(model: JointTeacher, cfg: TeacherFinetuneConfig) -> torch.optim.Optimizer:
@@ -180,6 +193,7 @@ def train(
     if cfg.freeze_word_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     model.to(device)
+    bf16 = use_bf16(cfg.precision, device)
     encoded = encode_examples(train_examples, tokenizer, intent_labels, slot_labels, cfg.max_length)
     lengths = [len(e["input_ids"]) for e in encoded]
     truncated = sum(int(e["word_mask"].sum()) < len(e["word_mask"]) for e in encoded)
@@ -192,7 +206,7 @@ def train(
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(
-        f"teacher fine-tuning on {device}: {len(encoded)} train / {len(eval_examples)} eval examples, "
+        f"teacher fine-tuning on {device}{' (bf16 autocast)' if bf16 else ''}: {len(encoded)} train / {len(eval_examples)} eval examples, "
         f"{len(intent_labels)} intents, {len(slot_labels)} slot tags, {trainable / 1e6:.1f}M trainable parameters, "
         f"{total_steps} steps, mean length {sum(lengths) / len(lengths):.1f} sub-tokens, "
         f"{truncated} train examples cut at max_length={cfg.max_length}",
@@ -208,7 +222,8 @@ def train(
             if step >= total_steps:
                 break
             batch = _to(collate([encoded[i] for i in idx], tokenizer.pad_token_id), device)
-            loss = model(**batch).loss
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -232,6 +247,7 @@ def train(
         "total_seconds": round(time.time() - start, 1),
         "steps": total_steps,
         "device": str(device),
+        "bf16": bf16,
         "base": base_dir,
         "settings": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -24,22 +24,43 @@ def _bare_metaspace_id(tokenizer: Any) -> Optional[int]:
     return None if token_id is None or token_id == tokenizer.unk_token_id else token_id
 
 
-def _word_pieces(words: Sequence[str], tokenizer: Any) -> List[List[int]]:
-    """Sub-token ids of each word."""
-    enc = tokenizer(list(words), is_split_into_words=True, add_special_tokens=False)
-    pieces: List[List[int]] = [[] for _ in words]
-    for token_id, w in zip(enc["input_ids"], enc.word_ids()):
-        pieces[w].append(token_id)
-    if _bare_metaspace_id(tokenizer) is not None:
-        # A SentencePiece pre-tokenizer puts a "▁" (space) before every word. Inside a run
-        # of no-space-script words (Thai, CJK: one character per word) the text has no
-        # space, so those words skip the pre-tokenizer and get the pieces used inside words.
-        backend = tokenizer.backend_tokenizer
-        for w in range(1, len(words)):
-            if _is_no_space(words[w]) and _is_no_space(words[w - 1]):
-                text = backend.normalizer.normalize_str(words[w]) if backend.normalizer else words[w]
-                pieces[w] = [t.id for t in backend.model.tokenize(text)]
-    return pieces
+def _runs(words: Sequence[str]) -> List[List[int]]:
+    """Word indices grouped into runs: consecutive no-space-script words form one run
+    (they were written without spaces), every other word is a run of its own."""
+    runs: List[List[int]] = []
+    for i, word in enumerate(words):
+        if runs and _is_no_space(word) and _is_no_space(words[runs[-1][-1]]):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def _align(words: Sequence[str], tokenizer: Any) -> Tuple[List[int], List[int], List[int]]:
+    """(sub-token ids, position of each word's sub-token or -1, continuation flag per word)."""
+    runs = _runs(words)
+    texts = ["".join(words[i] for i in run) for run in runs]
+    enc = tokenizer(texts, is_split_into_words=True, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    metaspace = _bare_metaspace_id(tokenizer)
+    positions: List[List[int]] = [[] for _ in runs]
+    for pos, r in enumerate(enc.word_ids()):
+        # A bare "▁" is never a word's sub-token: it says nothing about the word.
+        if ids[pos] != metaspace:
+            positions[r].append(pos)
+    first = [-1] * len(words)
+    continuation = [0] * len(words)
+    for r, run in enumerate(runs):
+        start = 0  # character offset of each word inside its run's text
+        for w in run:
+            # The sub-token holding the word's first character (or the next one, when
+            # normalisation removed that character).
+            pos = next((p for p in positions[r] if offsets[p][1] > start), -1)
+            if pos >= 0:
+                first[w] = pos
+                continuation[w] = int(offsets[pos][0] < start)
+            start += len(words[w])
+    return ids, first, continuation
 
 
 def encode_words(
@@ -51,17 +72,20 @@ def encode_words(
 ) -> Dict[str, torch.Tensor]:
     """Model inputs for one example given as words (the dataset's `tokens`).
 
-    Returns 1-D tensors `input_ids`, `attention_mask` (length <= max_length) and
-    `word_index`, `word_mask` (one entry per word, at most `max_words`): `word_index[w]`
-    is the position of word w's first sub-token, `word_mask[w]` is 0 when the word has no
-    sub-token within `max_length` (its `word_index` is then 0 and its slot logits
-    meaningless). With `pad=True` every tensor is padded to `max_length` / `max_words`,
-    so examples stack into a batch without a collate function (what Beam's keyed-tensor
-    handlers do). Needs a fast tokenizer.
+    Returns 1-D tensors `input_ids`, `attention_mask` (length <= max_length) and, one
+    entry per word (at most `max_words`), `word_index`: position of the word's first
+    sub-token; `word_continuation`: 1 when that sub-token started in an earlier word;
+    `word_mask`: 0 when the word has no sub-token within `max_length` (its `word_index`
+    is then 0 and its slot logits meaningless). With `pad=True` every tensor is padded
+    to `max_length` / `max_words`, so examples stack into a batch without a collate
+    function (what Beam's keyed-tensor handlers do). Needs a fast tokenizer.
 
-    A word that SentencePiece splits into a bare "▁" piece plus more pieces (common for
-    rare words and scripts) keeps the "▁" in the input, but its first sub-token is taken
-    to be the piece after it: a bare "▁" says nothing about the word.
+    Words are tokenised as written: a run of no-space-script words (Thai, CJK: one
+    character per word) is tokenised as the one string it was in the text, so the
+    encoder sees its usual pieces (e.g. Thai "ห้อง" + "ครัว", not 8 single characters);
+    a piece then holds several words, and `word_continuation` tells the slot head which
+    of them begins the piece. A bare SentencePiece "▁" piece (rare words and scripts
+    split as "▁" + "x") stays in the input but is never a word's sub-token.
     """
     if max_words is None:
         if pad:
@@ -70,13 +94,7 @@ def encode_words(
     if not tokens:
         raise ValueError("an example needs at least one word")
     words = list(tokens)[:max_words]
-    metaspace = _bare_metaspace_id(tokenizer)
-    ids: List[int] = []
-    first: List[int] = []
-    for word_pieces in _word_pieces(words, tokenizer):
-        skip = 1 if len(word_pieces) > 1 and word_pieces[0] == metaspace else 0
-        first.append(len(ids) + skip if word_pieces else -1)
-        ids.extend(word_pieces)
+    ids, first, continuation = _align(words, tokenizer)
 
     specials = tokenizer.build_inputs_with_special_tokens([_SENTINEL])
     offset = specials.index(_SENTINEL)
@@ -86,17 +104,19 @@ def encode_words(
     input_ids = specials[:offset] + ids[:budget] + specials[offset + 1 :]
     word_mask = [1 if 0 <= f < budget else 0 for f in first]
     word_index = [f + offset if m else 0 for f, m in zip(first, word_mask)]
+    continuation = [c * m for c, m in zip(continuation, word_mask)]
     attention = [1] * len(input_ids)
     if pad:
         fill = max_length - len(input_ids)
         input_ids = input_ids + [tokenizer.pad_token_id] * fill
         attention = attention + [0] * fill
-        word_index = word_index + [0] * (max_words - len(word_index))
-        word_mask = word_mask + [0] * (max_words - len(word_mask))
+        word_fill = [0] * (max_words - len(word_index))
+        word_index, word_mask, continuation = word_index + word_fill, word_mask + word_fill, continuation + word_fill
     return {
         "input_ids": torch.tensor(input_ids, dtype=torch.long),
         "attention_mask": torch.tensor(attention, dtype=torch.long),
         "word_index": torch.tensor(word_index, dtype=torch.long),
+        "word_continuation": torch.tensor(continuation, dtype=torch.long),
         "word_mask": torch.tensor(word_mask, dtype=torch.long),
     }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, List, Sequence, Set, Tuple
+from typing import Dict, Sequence, Set, Tuple
 
 Span = Tuple[str, int, int]  # (slot type, first word, last word + 1)
 
@@ -67,6 +67,3 @@ def format_table(result: Dict[str, Dict[str, float]]) -> str:
         )
     return "\n".join(lines)
 
-
-def decode_tags(pred_ids: List[int], labels: Sequence[str]) -> List[str]:
-    return [labels[i] for i in pred_ids]

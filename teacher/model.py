@@ -2,7 +2,9 @@
 
 * intent head on the first token's final hidden state (`<s>` / `[CLS]`);
 * slot head on the **first sub-token of each word** of the dataset's `tokens`, gathered
-  through `word_index`, so slot logits come out word-aligned: `[batch, words, tags]`.
+  through `word_index`, so slot logits come out word-aligned: `[batch, words, tags]`;
+  a learned `continuation` vector is added for words whose sub-token began in an
+  earlier word (one-character Thai/CJK words sharing a piece, see `teacher.inputs`).
 
 The class is a plain `PreTrainedModel` (so `save_pretrained`/`from_pretrained` work and
 the label maps travel in `config.json`); loading never needs `trust_remote_code`, only
@@ -15,18 +17,15 @@ teacher loads anywhere `teacher.model` is importable.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("USE_TF", "0")
-
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedModel  # noqa: E402
-from transformers.utils import ModelOutput  # noqa: E402
+# (teacher/__init__.py has already set the offline / no-TensorFlow environment.)
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedModel
+from transformers.utils import ModelOutput
 
 IGNORE_INDEX = -100  # label value the losses skip (padding, truncated words)
 
@@ -82,6 +81,9 @@ class JointTeacher(PreTrainedModel):
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.intent_head = nn.Linear(hidden, len(config.intent_labels))
         self.slot_head = nn.Linear(hidden, len(config.slot_labels))
+        # Added to a word's sub-token state when the sub-token began in an earlier word
+        # (several one-character Thai/CJK words share a piece): tells them apart.
+        self.continuation = nn.Embedding(2, hidden)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -89,6 +91,8 @@ class JointTeacher(PreTrainedModel):
         if module is self.intent_head or module is self.slot_head:
             module.weight.data.normal_(0.0, 0.02)
             module.bias.data.zero_()
+        elif module is self.continuation:
+            module.weight.data.zero_()
 
     @classmethod
     def from_base(
@@ -114,22 +118,27 @@ class JointTeacher(PreTrainedModel):
         attention_mask: torch.LongTensor,
         word_index: torch.LongTensor,
         word_mask: Optional[torch.LongTensor] = None,
+        word_continuation: Optional[torch.LongTensor] = None,
         token_type_ids: Optional[torch.LongTensor] = None,
         intent_labels: Optional[torch.LongTensor] = None,
         slot_labels: Optional[torch.LongTensor] = None,
     ) -> JointTeacherOutput:
         """Intent logits `[B, intents]` and word-aligned slot logits `[B, W, tags]`.
 
-        `word_index[b, w]` is the position of word w's first sub-token; `word_mask` marks
-        real words (padding and truncated words are 0 and get no slot loss). Labels are
-        optional; with them the output carries the summed cross-entropy loss.
+        `word_index[b, w]` is the position of word w's first sub-token; `word_continuation`
+        is 1 where that sub-token began in an earlier word; `word_mask` marks real words
+        (padding and truncated words are 0 and get no slot loss). Labels are optional;
+        with them the output carries the summed cross-entropy loss.
         """
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
         hidden = self.dropout(hidden)
         intent_logits = self.intent_head(hidden[:, 0])
         index = word_index.long().unsqueeze(-1).expand(-1, -1, hidden.size(-1))
-        slot_logits = self.slot_head(torch.gather(hidden, 1, index))
+        word_states = torch.gather(hidden, 1, index)
+        if word_continuation is not None:
+            word_states = word_states + self.continuation(word_continuation.long())
+        slot_logits = self.slot_head(word_states)
         loss = None
         if intent_labels is not None or slot_labels is not None:
             loss = hidden.new_zeros(())

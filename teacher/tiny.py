@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Iterable, Optional
-
-from teacher import model as _model  # noqa: F401  (sets the offline/no-TF environment first)
 
 
 def make_tiny_base(
     output_dir: str,
     corpus: Iterable[str],
-    vocab_size: int = 400,
+    vocab_size: Optional[int] = None,
     hidden_size: int = 32,
     num_layers: int = 2,
     num_heads: int = 2,
@@ -20,30 +19,42 @@ def make_tiny_base(
 ) -> str:
     """Write a tiny `BertModel` + `BertTokenizerFast` folder usable as `teacher.base`.
 
-    The WordPiece vocabulary is trained on `corpus`, so words outside it split into
-    several sub-tokens (what the word-alignment tests need).
+    The WordPiece vocabulary is every character and every whitespace-separated word of
+    `corpus` (lower-cased), each also as a "##" continuation piece: deterministic (a
+    trained vocabulary differs from run to run), words outside it split into several
+    sub-tokens, and a no-space run like "เปิดไฟครัว" splits as "เปิดไฟ" + "##ครัว" when
+    the corpus lists those parts separately. `vocab_size` caps the vocabulary: the
+    characters always stay, the most frequent words fill the rest.
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=False)  # keep Thai marks
+    texts = [normalizer.normalize_str(t) for t in corpus]
+    chars = sorted({c for t in texts for c in t if not c.isspace()})
+    counts = Counter(w for t in texts for w in t.split() if len(w) > 1)
+    words = sorted(counts, key=lambda w: (-counts[w], w))
+    if vocab_size is not None:
+        words = words[: max(0, (vocab_size - len(specials)) // 2 - len(chars))]
+    units = chars + words
+    vocab = {token: i for i, token in enumerate(specials + units + ["##" + u for u in units])}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizer
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(list(corpus), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
     )
     tokenizer = BertTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=max_positions,
+        mask_token="[MASK]", model_max_length=max_positions, strip_accents=False,
     )
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=tok.get_vocab_size(), hidden_size=hidden_size, num_hidden_layers=num_layers,
+        vocab_size=len(vocab), hidden_size=hidden_size, num_hidden_layers=num_layers,
         num_attention_heads=num_heads, intermediate_size=4 * hidden_size, max_position_embeddings=max_positions,
         pad_token_id=tokenizer.pad_token_id,
     )
@@ -61,7 +72,7 @@ TINY_CORPUS = (
     "schalte das licht in der küche an",
     "enciende la luz de la cocina",
     "allume la lumière du salon",
-    "เปิดไฟในห้องนอน",
+    "เปิด ไฟ ใน ห้อง นอน",  # Thai words listed apart: the no-space run splits into them
 )
 
 

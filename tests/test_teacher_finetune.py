@@ -79,7 +79,11 @@ def toy(tmp_path_factory):
     held_out = rows[::5]
     splits = {"train": [r for i, r in enumerate(rows) if i % 5] * 3, "eval": held_out, "test": held_out}
     _write_dataset(str(root / "dataset"), splits)
-    base = make_tiny_base(str(root / "base"), [r["text"] for r in rows], vocab_size=200)
+    # Thai template parts and areas listed apart (not the Thai commands themselves), so
+    # "เปิดไฟครัว" splits as "เปิดไฟ" + "##ครัว".
+    corpus = [r["text"] for r in rows if r["lang"] == "en" or r["intent"] == "Weather"]
+    corpus += ["เปิดไฟ ช่วยเปิดไฟ ปิดไฟ หน่อย", " ".join(AREAS_TH)]
+    base = make_tiny_base(str(root / "base"), corpus)
     return str(root / "dataset"), base, splits
 
 
@@ -100,7 +104,7 @@ def test_finetune_cli_raises_exact_match(toy, tmp_path, write_config):
     before = evaluate(untrained, load_tokenizer(base), eval_examples, 32, 64, pick_device())["all"]["exact_match"]
 
     config = write_config({"teacher": {"base": base, "finetune": {
-        "epochs": 25.0, "batch_size": 8, "learning_rate": 2.0e-3, "head_learning_rate": 1.0e-2,
+        "epochs": 50.0, "batch_size": 8, "learning_rate": 2.0e-3, "head_learning_rate": 1.0e-2,
         "max_length": 32, "freeze_word_embeddings": False, "num_threads": 1}}})
     out = tmp_path / "teacher"
     assert main(["finetune", "--config", config, "--dataset", dataset, "--output", str(out)]) == 0
@@ -108,7 +112,7 @@ def test_finetune_cli_raises_exact_match(toy, tmp_path, write_config):
     report = json.loads((out / "metrics.json").read_text())
     after = report["eval"]["all"]["exact_match"]
     assert set(report["eval"]) == {"en", "th", "all"}
-    assert after >= 0.6 and after >= before + 0.5, (before, after)
+    assert after >= 0.8 and after >= before + 0.5, (before, after)
     model, tokenizer = load_teacher(str(out))  # the saved folder is a complete teacher
     assert evaluate(model, tokenizer, eval_examples, 32, 64, pick_device())["all"]["exact_match"] == after
 

@@ -43,14 +43,33 @@ def test_slot_logits_come_from_each_words_first_sub_token(tiny):
     torch.testing.assert_close(out.intent_logits[0], model.intent_head(hidden[0]))
 
 
-def test_no_space_language_one_word_per_character(tiny):
-    _, tokenizer = tiny
-    thai = words("เปิดไฟในห้องนอน")
+def test_no_space_language_words_share_the_pieces_of_their_text(tiny):
+    model, tokenizer = tiny
+    text = "เปิดไฟในห้องนอน"
+    thai = words(text)
     assert len(thai) > 8  # one word per character (+ its combining marks)
     enc = encode_words(thai, tokenizer, max_length=64)
-    index = enc["word_index"].tolist()
-    assert len(index) == len(thai) and index == sorted(set(index))  # distinct, in order
+    # The encoder sees the pieces of the text as written, fewer than the words.
+    assert enc["input_ids"].tolist() == tokenizer(text)["input_ids"]
+    assert len(enc["input_ids"]) - 2 < len(thai)
+    index, cont = enc["word_index"].tolist(), enc["word_continuation"].tolist()
     assert enc["word_mask"].tolist() == [1] * len(thai)
+    assert index == sorted(index) and cont[0] == 0
+    # A word continues a piece exactly when it shares the previous word's piece.
+    assert cont[1:] == [int(a == b) for a, b in zip(index, index[1:])]
+    assert 0 < sum(cont) < len(thai)
+
+    # Words sharing a piece get different slot logits through the continuation vector.
+    with torch.no_grad():
+        model.continuation.weight.normal_()
+        batch = {k: v.unsqueeze(0) for k, v in enc.items()}
+        out = model(**batch).slot_logits[0]
+        hidden = model.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state[0]
+        expected = model.slot_head(hidden[index] + model.continuation.weight[cont])
+        model.continuation.weight.zero_()
+    torch.testing.assert_close(out, expected)
+    w = cont.index(1)
+    assert not torch.allclose(out[w], out[w - 1])
 
 
 def test_padded_inputs_give_the_same_logits_as_unpadded(tiny):
