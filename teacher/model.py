@@ -26,6 +26,7 @@ from torch import nn
 # (teacher/__init__.py has already set the offline / no-TensorFlow environment.)
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
+from transformers.utils import logging as hf_logging
 
 IGNORE_INDEX = -100  # label value the losses skip (padding, truncated words)
 
@@ -105,10 +106,15 @@ class JointTeacher(PreTrainedModel):
             classifier_dropout=classifier_dropout,
         )
         model = cls(config)
+        # A base's pooler weights are left out on purpose; silence the "not used" warning.
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
         try:
             encoder = AutoModel.from_pretrained(base_dir, add_pooling_layer=False)
         except TypeError:
             encoder = AutoModel.from_pretrained(base_dir)
+        finally:
+            hf_logging.set_verbosity(verbosity)
         model.encoder.load_state_dict(encoder.state_dict(), strict=True)
         return model
 
