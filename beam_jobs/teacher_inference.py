@@ -51,7 +51,10 @@ def inference_device(setting: str) -> str:
 
 
 def joint_inference(batch: Sequence[Dict[str, Any]], model, device, inference_args=None, model_id=None) -> Iterable[PredictionResult]:
-    """Pad the batch to its longest row (not to max_length) and run the joint teacher."""
+    """Pad the batch to its longest row (not to max_length) and run the joint teacher.
+
+    `inference_args={"bf16": True}` autocasts to bfloat16 (see teacher.inference.precision).
+    """
     import torch
 
     from teacher.inputs import collate
@@ -60,7 +63,8 @@ def joint_inference(batch: Sequence[Dict[str, Any]], model, device, inference_ar
     # Beam hands over its own device name ("CPU"/"GPU"), not a torch device.
     torch_device = torch.device("cuda" if str(device).upper() == "GPU" else "cpu")
     inputs = {k: v.to(torch_device) for k, v in inputs.items()}
-    with torch.no_grad():
+    bf16 = bool((inference_args or {}).get("bf16"))
+    with torch.no_grad(), torch.autocast(torch_device.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(**inputs)
     intents = out.intent_logits.float().cpu().numpy()
     # A word the tokenizer gives no sub-token (e.g. a lone combining mark that an uncased
@@ -201,6 +205,15 @@ def model_handler(config: Config, teacher_dir: str):
     return KeyedModelHandler(handler).with_preprocess_fn(EncodeWords(teacher_dir, inference.max_length))
 
 
+def bf16_inference(config: Config) -> bool:
+    import torch
+
+    from teacher.finetune import use_bf16
+
+    device = torch.device("cuda" if inference_device(config.teacher.inference.device) == "GPU" else "cpu")
+    return use_bf16(config.teacher.inference.precision, device)
+
+
 def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipeline] = None) -> Dict[str, Any]:
     """Label every row with the teacher; returns the summary."""
     from teacher.model import JointTeacherConfig
@@ -223,7 +236,9 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
             for name, pcoll in inputs.items()
         ]
         all_rows = rows | "AllRows" >> beam.Flatten()
-        predictions, failed = all_rows | "RunInference" >> RunInference(model_handler(config, args.teacher_dir)).with_exception_handling()
+        predictions, failed = all_rows | "RunInference" >> RunInference(
+            model_handler(config, args.teacher_dir), inference_args={"bf16": bf16_inference(config)}
+        ).with_exception_handling()
         labelled = predictions | "ToSoftLabels" >> beam.ParDo(ToSoftLabelRow(intents, tags)).with_outputs("dead", main="rows")
         by_split = labelled["rows"] | "BySplit" >> beam.Partition(lambda r, n: SPLITS.index(r["_split"][0]), len(SPLITS))
         for split, pcoll in zip(SPLITS, by_split):
@@ -260,6 +275,7 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
         "dead_letter_reasons": dict(Counter(d["code"] for d in dead_rows)),
         "rows_out_by_split": dict(counts["out"]),
         "device": inference_device(config.teacher.inference.device),
+        "bf16": bf16_inference(config),
         "seconds": round(time.time() - started, 1),
     }
     summary["examples_per_second"] = round(summary["rows_in"] / summary["seconds"], 1) if summary["seconds"] else None

@@ -51,7 +51,7 @@ def test_soft_labels_equal_a_direct_model_call(write_config, tmp_path):
     write_dataset(augmented, [aug_row])
     teacher = _teacher(tmp_path)
     summary = teacher_inference.run(
-        ["--config", write_config({"teacher": {"inference": {"min_batch_size": 1, "max_batch_size": 2}}}),
+        ["--config", write_config({"teacher": {"inference": {"min_batch_size": 1, "max_batch_size": 2, "precision": "fp32"}}}),
          "--dataset_dir", dataset, "--augmented_dir", augmented, "--teacher_dir", teacher, "--output_dir", out],
         test_pipeline=BeamTestPipeline(options=PipelineOptions(BEAM), blocking=True),
     )
