@@ -270,14 +270,16 @@ def evaluation(run: Run) -> Optional[Dict[str, Any]]:
     # The floor a reviewer holds every language (and, informatively, every intent) to: the
     # configured per-language floor, else the overall gate.
     floor_used = floor if floor is not None else threshold
-    below = []
-    if floor_used is not None:
-        for column, slices in (("lang", per_language), ("intent", per_intent)):
-            for name, values in sorted(slices.items()):
-                value = values.get(HEADLINE, math.nan)
-                if math.isnan(value) or value < floor_used:
-                    below.append({"slice": f"{column}={name}", "value": value, "examples": values.get("eval_examples", 0),
-                                  "gated": column == "lang" and floor is not None})
+    below, undefined = [], []
+    for column, slices in (("lang", per_language), ("intent", per_intent)):
+        for name, values in sorted(slices.items()):
+            value = values.get(HEADLINE, math.nan)
+            # Undefined: the teacher got no row of the slice exactly right (nothing to be a fraction of).
+            if math.isnan(value):
+                undefined.append(f"{column}={name}")
+            elif floor_used is not None and value < floor_used:
+                below.append({"slice": f"{column}={name}", "value": value, "examples": values.get("eval_examples", 0),
+                              "gated": column == "lang" and floor is not None})
     blessing = run.artifact("Evaluator", "blessing")
     pushed = run.artifact("AtomicPusher", "pushed_model")
     return {
@@ -292,6 +294,7 @@ def evaluation(run: Run) -> Optional[Dict[str, Any]]:
             "floor_used": floor_used,
             "failed_checks": failed,
             "below_floor": below,
+            "undefined_slices": undefined,
             "pushed_to": pushed.properties.get("pushed_destination") if pushed and pushed.properties.get("pushed") == 1 else None,
         },
         "metrics": {"overall": overall, "per_language": per_language, "per_intent": per_intent},
@@ -889,15 +892,17 @@ def chart_timeline(lineage_data: Dict[str, Any]) -> str:
     colors = {"COMPLETE": "#1a73e8", "CACHED": "#9aa0a6", "FAILED": "#c5221f"}
     fig, ax = plt.subplots(figsize=(9, max(2.2, 0.32 * len(executions) + 1)))
     start0 = min((e["started_ms"] for e in executions), default=0)
+    span = max([(e["started_ms"] - start0) / 1000 + e["seconds"] for e in executions] + [1.0])
     for i, e in enumerate(executions):
         offset = (e["started_ms"] - start0) / 1000
-        ax.barh(i, max(e["seconds"], 0.3), left=offset, color=colors.get(e["state"], "#b06000"))
-        ax.text(offset + max(e["seconds"], 0.3) + 0.5, i, f"{e['seconds']:.1f} s {e['state'].lower()}", va="center", fontsize=8)
+        width = max(e["seconds"], span / 300)  # a cache hit stays visible without looking long
+        ax.barh(i, width, left=offset, color=colors.get(e["state"], "#b06000"))
+        ax.text(offset + width + span / 100, i, f"{e['seconds']:.1f} s {e['state'].lower()}", va="center", fontsize=8)
     ax.set_yticks(range(len(executions)), [e["component"] for e in executions], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("seconds since the run's first stage started")
-    ax.set_title(f"Stages of the run ({lineage_data['wall_seconds']:.0f} s wall)")
-    ax.margins(x=0.15)
+    ax.set_title(f"Stages of the run ({lineage_data['wall_seconds']:.1f} s wall)")
+    ax.set_xlim(0, span * 1.2)
     return _png(fig)
 
 

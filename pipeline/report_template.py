@@ -19,7 +19,7 @@ TEMPLATE = r"""<!DOCTYPE html>
  th { background: #f1f4f8; } td.l, th.l { text-align: left; } tr.below td { background: #fce8e6; }
  .pos { color: #1e8e3e; } .neg { color: #c5221f; }
  img { max-width: 100%; display: block; margin: 6px 0 14px; }
- .scroll { max-height: 420px; overflow: auto; } pre { background: #f6f8fa; padding: 10px; overflow: auto; max-height: 420px; }
+ .scroll { max-height: 420px; overflow: auto; } td.nowrap { white-space: nowrap; } pre { background: #f6f8fa; padding: 10px; overflow: auto; max-height: 420px; }
  nav a { margin-right: 12px; }
 </style></head>
 <body>
@@ -52,6 +52,8 @@ TEMPLATE = r"""<!DOCTYPE html>
   {% for s in v.below_floor %}<tr class="below"><td class="l">{{ s.slice }}</td><td>{{ s.value | num }}</td><td>{{ s.examples | int }}</td><td class="l">{{ 'yes' if s.gated else 'no (informative)' }}</td></tr>{% endfor %}
   </table>
  {% else %}<p>None.</p>{% endif %}
+ {% if v.undefined_slices %}<p class="muted">Undefined (the teacher got no example of the slice exactly right):
+  {{ v.undefined_slices | join(', ') }}.</p>{% endif %}
  <img alt="fraction of teacher per language" src="data:image/png;base64,{{ charts.fraction }}">
 {% endif %}
 
@@ -137,7 +139,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 </table>
 {% if r.lineage.not_reached %}<p>Registered in earlier runs but not reached in this one: {{ r.lineage.not_reached | join(', ') }}.</p>{% endif %}
 <div class="scroll"><table><tr><th>artifact</th><th class="l">type</th><th class="l">producer</th><th class="l">created (UTC)</th><th class="l">URI</th></tr>
-{% for a in r.lineage.artifacts %}<tr><td>{{ a.id }}</td><td class="l">{{ a.type }}</td><td class="l">{{ a.producer }}</td><td class="l">{{ a.created }}</td><td class="l mono">{{ a.uri }}</td></tr>{% endfor %}
+{% for a in r.lineage.artifacts %}<tr><td>{{ a.id }}</td><td class="l">{{ a.type }}</td><td class="l">{{ a.producer }}</td><td class="l nowrap">{{ a.created }}</td><td class="l mono">{{ a.uri }}</td></tr>{% endfor %}
 </table></div>
 
 <h2 id="config">Config used</h2>
@@ -150,11 +152,13 @@ TEMPLATE = r"""<!DOCTYPE html>
 <table><tr><th class="l">metric (overall)</th><th>baseline</th><th>this run</th><th>delta</th></tr>
 {% for name, d in c.overall.items() %}<tr><td class="l">{{ name }}</td><td>{{ d.baseline | num }}</td><td>{{ d.current | num }}</td><td class="{{ d.delta | sign }}">{{ d.delta | delta }}</td></tr>{% endfor %}
 </table>
-{% if c.per_language %}<table><tr><th class="l">language</th>{% for k in c.language_metrics %}<th>{{ k }} baseline</th><th>this run</th><th>delta</th>{% endfor %}</tr>
+{% if c.per_language %}<table><tr><th class="l" rowspan="2">language</th>{% for k in c.language_metrics %}<th colspan="3">{{ k | replace('fraction_of_teacher_exact_match', 'fraction of teacher (EM)') | replace('_', ' ') }}</th>{% endfor %}</tr>
+<tr>{% for k in c.language_metrics %}<th>baseline</th><th>this run</th><th>delta</th>{% endfor %}</tr>
 {% for lang, ds in c.per_language.items() %}<tr><td class="l">{{ lang }}</td>{% for k in c.language_metrics %}{% set d = ds[k] %}<td>{{ d.baseline | num }}</td><td>{{ d.current | num }}</td><td class="{{ d.delta | sign }}">{{ d.delta | delta }}</td>{% endfor %}</tr>{% endfor %}
 </table>{% endif %}
 {% if c.size_speed %}<table><tr><th class="l">student</th><th>baseline</th><th>this run</th><th>delta</th></tr>
-{% for name, d in c.size_speed.items() %}<tr><td class="l">{{ name }}</td><td>{{ d.baseline | num(2) }}</td><td>{{ d.current | num(2) }}</td><td>{{ d.delta | delta(2) }}</td></tr>{% endfor %}</table>{% endif %}
+{% for name, d in c.size_speed.items() %}<tr><td class="l">{{ name }}</td>{% if name.endswith('_ms') %}<td>{{ d.baseline | num(2) }}</td><td>{{ d.current | num(2) }}</td><td>{{ d.delta | delta(2) }}</td>
+ {% else %}<td>{{ d.baseline | count }}</td><td>{{ d.current | count }}</td><td>{{ d.delta | delta(0) }}</td>{% endif %}</tr>{% endfor %}</table>{% endif %}
 <h3>Config differences</h3>
 {% if c.config_changes %}<table><tr><th class="l">key</th><th class="l">baseline</th><th class="l">this run</th></tr>
 {% for ch in c.config_changes %}<tr><td class="l mono">{{ ch.key }}</td><td class="l mono">{{ ch.baseline }}</td><td class="l mono">{{ ch.current }}</td></tr>{% endfor %}</table>
