@@ -803,7 +803,7 @@ def chart_per_language(report: Dict[str, Any]) -> str:
         ax.set_ylim(0, 1.12)
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(loc="upper right", ncol=2, fontsize=9)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)  # outside: bars reach 1.0
     axes[0].set_title("Student vs teacher per language (eval split)")
     axes[-1].set_xticks(x, langs, rotation=90 if len(langs) > 14 else 0)
     return _png(fig)
@@ -818,10 +818,10 @@ def chart_confusion(predictions: Dict[str, Any]) -> str:
     matrix = np.array(predictions["confusion"]["student"], dtype=float)
     rows = matrix.sum(axis=1, keepdims=True)
     normalised = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    side = max(5.0, 0.3 * len(labels) + 3)
+    side = max(5.0, 0.34 * len(labels) + 3)
     fig, ax = plt.subplots(figsize=(side + 1.2, side))
     image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-    fontsize = 9 if len(labels) <= 25 else 7
+    fontsize = 9 if len(labels) <= 25 else 8
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=fontsize)
     ax.set_yticks(range(len(labels)), labels, fontsize=fontsize)
     ax.set_xlabel("predicted by the student")
@@ -853,7 +853,7 @@ def chart_slots(predictions: Dict[str, Any]) -> Optional[str]:
     ax.invert_yaxis()
     ax.set_xlim(0, 1.05)
     ax.set_xlabel("slot F1 (gold spans in brackets)")
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     ax.set_title("Slot F1 per slot type (eval split)")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
