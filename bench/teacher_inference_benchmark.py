@@ -47,11 +47,11 @@ def _write_dataset(root: str, records: List[bytes]) -> None:
                 w.write(record)
 
 
-def plain_loop(teacher_dir: str, token_lists: List[List[str]], batch_size: int, max_length: int) -> float:
-    """Rows per second of a straightforward batched transformers loop."""
+def plain_loop(teacher_dir: str, token_lists: List[List[str]], batch_size: int, max_length: int, bf16: bool) -> float:
+    """Rows per second of a straightforward batched transformers loop (same precision as the job)."""
     model, tokenizer = load_teacher(teacher_dir)
     started = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(token_lists), batch_size):
             batch = collate([encode_words(t, tokenizer, max_length) for t in token_lists[i : i + batch_size]],
                             tokenizer.pad_token_id)
@@ -74,7 +74,7 @@ def measure(config: Config, teacher_dir: Optional[str], dataset_dir: str, rows: 
             load_tokenizer(base).save_pretrained(teacher_dir)
         torch.set_num_threads(os.cpu_count() or 1)
         max_length = config.teacher.inference.max_length
-        plain = plain_loop(teacher_dir, token_lists, batch_size, max_length)
+        plain = plain_loop(teacher_dir, token_lists, batch_size, max_length, teacher_inference.bf16_inference(config))
 
         dataset = os.path.join(tmp, "dataset")
         _write_dataset(dataset, records)
@@ -87,7 +87,8 @@ def measure(config: Config, teacher_dir: Optional[str], dataset_dir: str, rows: 
         summary = teacher_inference.run(["--config", cfg_path, "--dataset_dir", dataset, "--teacher_dir", teacher_dir,
                                          "--output_dir", os.path.join(tmp, "out")])
         beam = summary["rows_out"] / (time.perf_counter() - started)
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, device {summary['device']}"
+    machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores, device {summary['device']}, "
+               f"{'bf16 autocast' if summary['bf16'] else 'fp32'}")
     return {"rows": len(records), "batch_size": batch_size, "plain": plain, "beam": beam, "ratio": beam / plain, "machine": machine}
 
 

@@ -91,10 +91,10 @@ class RoundTripConfig:
 class AugmentationConfig:
     enabled: bool = True
     # New rows per training row, by method.
-    slot_resample: float = 0.5
-    word_dropout: float = 0.2
-    word_swap: float = 0.1
-    char_distortion: float = 0.1
+    slot_resample: float = 1.0
+    word_dropout: float = 0.5
+    word_swap: float = 0.25
+    char_distortion: float = 0.25
     round_trip: RoundTripConfig = field(default_factory=RoundTripConfig)
 
 
@@ -155,7 +155,7 @@ class ProjectionConfig:
 @dataclass
 class QRNNConfig:
     state_size: int = 128
-    num_layers: int = 2
+    num_layers: int = 3
     kernel_width: int = 3
     zoneout_probability: float = 0.5
 
@@ -184,11 +184,11 @@ class DistillationConfig:
 
 @dataclass
 class TrainingConfig:
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 1e-3
+    epochs: int = 15
+    batch_size: int = 128
+    learning_rate: float = 1.5e-3
     lr_decay_rate: float = 0.7
-    lr_decay_steps: int = 2000
+    lr_decay_steps: int = 1500
 
 
 @dataclass
