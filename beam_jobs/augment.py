@@ -32,7 +32,6 @@ from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dea
 from pipeline.config import AugmentationConfig, RoundTripRoute, add_config_arguments, load_config_or_exit
 from tokenization import words
 
-LOG = logging.getLogger(__name__)
 OFFLINE_METHODS = ("slot_resample", "word_dropout", "word_swap", "char_distortion")
 CANDIDATES, DEAD, COUNTS = "candidates", "dead", "counts"
 

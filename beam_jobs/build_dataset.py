@@ -35,7 +35,6 @@ from beam_jobs.dataset.rows import SPLITS, Row, RowError, assign_split, make_row
 from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl, write_text
 from pipeline.config import Config, DataConfig, add_config_arguments, load_config_or_exit
 
-LOG = logging.getLogger(__name__)
 ROWS, DEAD = "rows", "dead"
 INTENT_VOCAB = "intent_vocab.txt"
 SLOT_TAG_VOCAB = "slot_tag_vocab.txt"

@@ -25,17 +25,16 @@ from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
 import schemas
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
+from beam_jobs.dataset.rows import SPLITS
 from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl, write_text
 from pipeline.config import Config, add_config_arguments, load_config_or_exit
 
-LOG = logging.getLogger(__name__)
-SPLITS = ("train", "eval", "test")
+
 INTENT_VOCAB = "intent_vocab.txt"
 SLOT_TAG_VOCAB = "slot_tag_vocab.txt"
 Row = Dict[str, List[Any]]

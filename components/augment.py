@@ -10,7 +10,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from beam_jobs import augment
-from components.job_runner import run_job
+from components.job_runner import record_outputs, run_job
 
 
 class AugmentSpec(types.ComponentSpec):
@@ -30,8 +30,7 @@ class AugmentExecutor(base_beam_executor.BaseBeamExecutor):
             ["--dataset_dir", examples.uri, "--output_dir", augmented.uri],
             self._make_beam_pipeline(),
         )
-        augmented.split_names = artifact_utils.encode_split_names(["train"])
-        augmented.set_int_custom_property("emitted", summary["emitted"])
+        record_outputs(augmented, ["train"], summary, ("emitted",))
 
 
 class Augment(base_beam_component.BaseBeamComponent):

@@ -10,9 +10,8 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from beam_jobs import build_dataset
-from components.job_runner import run_job
-
-SPLITS = ["train", "eval", "test"]
+from beam_jobs.dataset.rows import SPLITS
+from components.job_runner import record_outputs, run_job
 
 
 class DatasetGenSpec(types.ComponentSpec):
@@ -28,9 +27,7 @@ class DatasetGenExecutor(base_beam_executor.BaseBeamExecutor):
         summary = run_job(
             build_dataset.run, exec_properties["config_json"], ["--output_dir", examples.uri], self._make_beam_pipeline()
         )
-        examples.split_names = artifact_utils.encode_split_names(SPLITS)
-        for key in ("rows_in", "rows_out", "dead_lettered"):
-            examples.set_int_custom_property(key, summary[key])
+        record_outputs(examples, SPLITS, summary, ("rows_in", "rows_out", "dead_lettered"))
 
 
 class DatasetGen(base_beam_component.BaseBeamComponent):

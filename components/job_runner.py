@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 import yaml
+from tfx import types
+from tfx.types import artifact_utils
 
 from pipeline.config import config_from_json
 
@@ -33,3 +35,10 @@ def run_job(
             return job_run(["--config", path, *args], test_pipeline=pipeline)
         except SystemExit as exc:
             raise RuntimeError(f"{job_run.__module__} failed (exit code {exc.code}); see its output above") from None
+
+
+def record_outputs(examples: types.Artifact, splits: Sequence[str], summary: Dict[str, Any], counters: Sequence[str]) -> None:
+    """Mark the splits a job wrote and copy its row counts onto the artifact (visible in MLMD)."""
+    examples.split_names = artifact_utils.encode_split_names(list(splits))
+    for key in counters:
+        examples.set_int_custom_property(key, summary[key])

@@ -11,9 +11,8 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from beam_jobs import teacher_inference
-from components.job_runner import run_job
-
-SPLITS = ["train", "eval", "test"]
+from beam_jobs.dataset.rows import SPLITS
+from components.job_runner import record_outputs, run_job
 
 
 class TeacherInferenceSpec(types.ComponentSpec):
@@ -38,9 +37,7 @@ class TeacherInferenceExecutor(base_beam_executor.BaseBeamExecutor):
              "--teacher_dir", uri("teacher"), "--output_dir", soft.uri],
             self._make_beam_pipeline(),
         )
-        soft.split_names = artifact_utils.encode_split_names(SPLITS)
-        for key in ("rows_in", "rows_out", "dead_lettered"):
-            soft.set_int_custom_property(key, summary[key])
+        record_outputs(soft, SPLITS, summary, ("rows_in", "rows_out", "dead_lettered"))
 
 
 class TeacherInference(base_beam_component.BaseBeamComponent):

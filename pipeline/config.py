@@ -7,6 +7,7 @@ full key path in the form users see in the YAML, e.g.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -480,7 +481,7 @@ def load_config_or_exit(path: Optional[str], overrides: Sequence[str] = ()) -> C
         raise SystemExit(2) from None
 
 
-def add_config_arguments(parser: "argparse.ArgumentParser") -> None:  # noqa: F821
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="pipeline.yaml", help="path to pipeline.yaml")
     parser.add_argument(
         "--set",

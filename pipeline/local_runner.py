@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from tfx import v1 as tfx
@@ -56,7 +56,6 @@ class RunSummary:
     teacher_bytes: int
     student_int8_bytes: int
     pushed_to: Optional[str]
-    executions: Dict[str, str] = field(default_factory=dict)
 
     @property
     def size_ratio(self) -> float:
