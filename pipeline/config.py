@@ -150,15 +150,15 @@ class ProjectionConfig:
     # parameters, inside the paper's 1-2M range.
     feature_size: int = 1024
     add_bos_eos: bool = True
-    distortion_probability: float = 0.25
+    distortion_probability: float = 0.1
 
 
 @dataclass
 class QRNNConfig:
     state_size: int = 128
-    num_layers: int = 3
+    num_layers: int = 2
     kernel_width: int = 3
-    zoneout_probability: float = 0.5
+    zoneout_probability: float = 0.2
 
 
 @dataclass
@@ -185,11 +185,11 @@ class DistillationConfig:
 
 @dataclass
 class TrainingConfig:
-    epochs: int = 15
+    epochs: int = 12
     batch_size: int = 128
     learning_rate: float = 1.5e-3
     lr_decay_rate: float = 0.7
-    lr_decay_steps: int = 1500
+    lr_decay_steps: int = 400
 
 
 @dataclass
