@@ -459,8 +459,21 @@ def config_from_json(text: str) -> Config:
     return _build(Config, json.loads(text), "")
 
 
-def config_to_json(config: Config) -> str:
-    return json.dumps(config.to_dict(), sort_keys=True)
+def config_to_json(config: Config, sections: Optional[Sequence[str]] = None) -> str:
+    """The config as JSON, or only its `sections` (key paths such as `data` or
+    `teacher.finetune`; `config_from_json` fills the rest with defaults): a component given
+    only what it reads keeps its cache when the rest of the config changes."""
+    full = config.to_dict()
+    if sections is None:
+        return json.dumps(full, sort_keys=True)
+    picked: Dict[str, Any] = {}
+    for section in sections:
+        *parents, leaf = section.split(".")
+        source, target = full, picked
+        for key in parents:
+            source, target = source[key], target.setdefault(key, {})
+        target[leaf] = source[leaf]
+    return json.dumps(picked, sort_keys=True)
 
 
 def override_config_json(text: str, overrides: Sequence[str]) -> Config:

@@ -8,6 +8,7 @@ Evaluator (fraction of teacher, blessing) -> AtomicPusher.
 
 from __future__ import annotations
 
+import json
 from typing import List, Optional, Union
 
 from tfx import v1 as tfx
@@ -27,6 +28,17 @@ from pipeline.model import fraction_of_teacher
 PREPROCESSING_FN = "pipeline.model.preprocessing.preprocessing_fn"
 RUN_FN = "pipeline.model.train.run_fn"
 
+# The config sections each component reads. Locally a component gets only these, so changing
+# e.g. `student` or `training` re-runs the Trainer and what follows it, not the teacher. (Beam
+# components run on the pipeline's Beam arguments, so none of them needs `beam`.)
+CONFIG_SECTIONS = {
+    "DatasetGen": ("project", "data"),
+    "Augment": ("project", "data", "augmentation"),
+    "TeacherFinetune": ("project", "data", "teacher.base", "teacher.cache_dir", "teacher.finetune"),
+    "TeacherInference": ("project", "data", "teacher.inference"),
+    "Trainer": ("project", "data", "student", "distillation", "training"),
+}
+
 
 def create_components(
     config: Config,
@@ -37,8 +49,10 @@ def create_components(
     """`config_parameter`: a runtime parameter carrying the config JSON (Kubeflow), so a run can
     change the config the components read without recompiling; the graph still follows `config`.
     `dataset_schema`: the schema file as the executors see it (inside the image on Kubeflow)."""
-    config_json: Union[str, data_types.RuntimeParameter] = config_to_json(config) if config_parameter is None else config_parameter
-    dataset = DatasetGen(config_json=config_json)
+    def config_json(component: str) -> Union[str, data_types.RuntimeParameter]:
+        return config_to_json(config, CONFIG_SECTIONS[component]) if config_parameter is None else config_parameter
+
+    dataset = DatasetGen(config_json=config_json("DatasetGen"))
     statistics = tfx.components.StatisticsGen(examples=dataset.outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=dataset_schema)
     validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
@@ -58,15 +72,17 @@ def create_components(
         teacher_model = teacher.outputs["result"]
     else:
         teacher = TeacherFinetune(
-            examples=dataset.outputs["examples"], transform_graph=transform.outputs["transform_graph"], config_json=config_json
+            examples=dataset.outputs["examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            config_json=config_json("TeacherFinetune"),
         )
         teacher_model = teacher.outputs["model"]
-    augment = Augment(examples=dataset.outputs["examples"], config_json=config_json)
+    augment = Augment(examples=dataset.outputs["examples"], config_json=config_json("Augment"))
     inference = TeacherInference(
         examples=dataset.outputs["examples"],
         augmented_examples=augment.outputs["augmented_examples"],
         teacher=teacher_model,
-        config_json=config_json,
+        config_json=config_json("TeacherInference"),
     )
     soft_labels = inference.outputs["soft_label_examples"]
     trainer = tfx.components.Trainer(
@@ -75,7 +91,7 @@ def create_components(
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         # The config itself is the custom config, so one runtime parameter can carry it too.
-        custom_config=config.to_dict() if config_parameter is None else config_parameter,
+        custom_config=json.loads(config_json("Trainer")) if config_parameter is None else config_parameter,
     )
     evaluator = tfx.components.Evaluator(
         examples=soft_labels,

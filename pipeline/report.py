@@ -618,12 +618,22 @@ def dead_letters(run: Run) -> Dict[str, Dict[str, Any]]:
 
 
 def run_config(run: Run) -> Optional[Dict[str, Any]]:
-    """The config the run's stages were given (the `config_json` execution property)."""
+    """The config the run's stages were given: each carries the sections it reads (`config_json`,
+    the Trainer's `custom_config`; see `pipeline.pipeline.CONFIG_SECTIONS`), merged here."""
+    def merge(into: Dict[str, Any], part: Dict[str, Any]) -> None:
+        for key, value in part.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    merged: Dict[str, Any] = {}
     for execution in run.executions:
-        text = execution.properties.get("config_json")
-        if isinstance(text, str) and text.startswith("{"):
-            return json.loads(text)
-    return None
+        for key in ("config_json", "custom_config"):
+            text = execution.properties.get(key)
+            if isinstance(text, str) and text.startswith("{"):
+                merge(merged, json.loads(text))
+    return merged or None
 
 
 def lineage(run: Run) -> Dict[str, Any]:

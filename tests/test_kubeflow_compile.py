@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pipeline.__main__ import main
-from pipeline.config import ConfigError, config_from_json, config_to_json, load_config
+from pipeline.config import ConfigError, TeacherConfig, TrainingConfig, config_from_json, load_config
 from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, kubeflow_pipeline
 from pipeline.kubeflow_settings import CONFIG_PARAMETER
 from pipeline.pipeline import create_pipeline
@@ -176,13 +176,22 @@ def test_local_data_files_are_refused(tmp_path):
         kubeflow_pipeline(config)
 
 
-def test_local_pipeline_keeps_plain_config_properties():
-    config = load_config(SHIPPED)
-    pipeline = create_pipeline(config, "/tmp/root", "/tmp/serving")
-    by_id = {c.id: c for c in pipeline.components}
-    assert by_id["DatasetGen"].exec_properties["config_json"] == config_to_json(config)
+def test_local_pipeline_gives_each_component_its_config_sections():
+    config = load_config(SHIPPED, ["training.epochs=3", "teacher.inference.max_batch_size=8"])
+    by_id = {c.id: c for c in create_pipeline(config, "/tmp/root", "/tmp/serving").components}
+    dataset = config_from_json(by_id["DatasetGen"].exec_properties["config_json"])
+    assert dataset.data == config.data and dataset.project == config.project
+    inference = config_from_json(by_id["TeacherInference"].exec_properties["config_json"])
+    assert inference.teacher.inference == config.teacher.inference and inference.training == TrainingConfig()
     # run_fn rebuilds the config from the Trainer's custom config.
-    assert config_from_json(by_id["Trainer"].exec_properties["custom_config"]) == config
+    trainer = config_from_json(by_id["Trainer"].exec_properties["custom_config"])
+    assert (trainer.student, trainer.training, trainer.distillation) == (config.student, config.training, config.distillation)
+    assert trainer.teacher == TeacherConfig()
+    # A student-side change leaves what the teacher stages are given, hence their cache, as it was.
+    other = {c.id: c for c in create_pipeline(load_config(SHIPPED), "/tmp/root", "/tmp/serving").components}
+    for component in ("DatasetGen", "Augment", "TeacherFinetune"):
+        assert other[component].exec_properties == by_id[component].exec_properties, component
+    assert other["TeacherInference"].exec_properties != by_id["TeacherInference"].exec_properties
 
 
 def test_image_files_build_from_tfx_1_16_with_the_lock_and_the_project():

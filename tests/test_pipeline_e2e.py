@@ -100,9 +100,13 @@ def test_pipeline_blesses_pushes_caches_and_gates(tiny):
     executions = _executions_of_last_run(config)
     assert all(executions[name] == "CACHED" for name in EXPENSIVE), executions
 
-    # An impossible threshold: not blessed, nothing new pushed.
-    strict = _config(tiny, ["evaluation.fraction_of_teacher_threshold=1.01"])
+    # An impossible threshold: not blessed, nothing new pushed. The training change re-runs the
+    # Trainer only: the stages before it do not read `training`, so they stay cached.
+    strict = _config(tiny, ["evaluation.fraction_of_teacher_threshold=1.01", "training.epochs=1"])
     run_local(strict)
+    executions = _executions_of_last_run(strict)
+    assert all(executions[name] == "CACHED" for name in EXPENSIVE - {"Trainer"}), executions
+    assert executions["Trainer"] == executions["Evaluator"] == "COMPLETE", executions
     assert not summarize(strict).blessed
     assert summarize(strict).pushed_to is None
     assert _versions(config.push.serving_dir) == versions

@@ -5,6 +5,7 @@ a run that failed before evaluation and an empty root give clear messages.
 One store holds three runs: A (full), A2 (same config: every stage from the cache) and F
 (bad data: stops at the schema gate). The reports are built once for the module."""
 
+import dataclasses
 import json
 import math
 import os
@@ -152,6 +153,9 @@ def test_sections_agree_with_the_artifacts(runs):
     assert any(a["type"] == "ModelEvaluation" and a["uri"] == report["evaluation_uri"] for a in report["lineage"]["artifacts"])
     assert report["config"]["training"]["epochs"] == config.training.epochs
     assert report["config"]["teacher"]["finetune"]["epochs"] == 4.0
+    # Stages carry their own sections (TeacherFinetune `teacher.finetune`, TeacherInference
+    # `teacher.inference`); the report merges them.
+    assert report["config"]["teacher"]["inference"] == dataclasses.asdict(config.teacher.inference)
     # Self-contained: every image is inline, nothing is fetched.
     assert html.count('src="data:image/png;base64,') >= 6 and "http://" not in html and "https://" not in html
 
