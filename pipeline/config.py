@@ -499,8 +499,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set",
         dest="overrides",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, e.g. --set data.languages=[en,de] (repeatable)",
+        help="override config keys, e.g. --set data.languages=[en,de] training.epochs=3 (repeatable)",
     )

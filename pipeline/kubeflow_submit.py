@@ -283,7 +283,7 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-name", help="run name (default: pipeline name + time)")
     parser.add_argument("--namespace", help="Kubeflow profile namespace (multi-user clusters)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter (repeatable)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override a config key for this run only, e.g. --set training.epochs=3 (repeatable)")
     parser.add_argument("--pipeline-root", help="gs:// or s3:// root for this run's artifacts (default: the compiled one)")
     parser.add_argument("--no-cache", action="store_true", help="run every step, ignoring cached results")

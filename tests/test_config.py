@@ -1,9 +1,10 @@
+import argparse
 import subprocess
 import sys
 
 import pytest
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import ConfigError, add_config_arguments, load_config
 from tests.conftest import REPO
 
 
@@ -67,3 +68,13 @@ def test_entry_point_exits_2_with_one_line(tmp_path, args, expected):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == expected
     assert "Traceback" not in proc.stderr
+
+
+def test_set_takes_several_overrides_and_repeats():
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    args, rest = parser.parse_known_args(
+        ["--set", "training.epochs=3", "student.qrnn.num_layers=1", "--runner=FnApiRunner", "--set", "data.languages=[en]"]
+    )
+    assert args.overrides == ["training.epochs=3", "student.qrnn.num_layers=1", "data.languages=[en]"]
+    assert rest == ["--runner=FnApiRunner"]  # Beam flags pass through
