@@ -49,7 +49,7 @@ def tiles(png: str, tile_height: int) -> List[str]:
     image = mpimg.imread(png)
     # The page ends where the last non-white row is.
     content = (image[..., :3] < 0.98).any(axis=(1, 2)).nonzero()[0]
-    bottom = int(content[-1]) + 20 if len(content) else image.shape[0]
+    bottom = min(int(content[-1]) + 20, image.shape[0]) if len(content) else image.shape[0]
     paths = []
     stem = os.path.splitext(png)[0]
     for i, top in enumerate(range(0, bottom, tile_height), start=1):
