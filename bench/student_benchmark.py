@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from pipeline.config import add_config_arguments, load_config_or_exit  # noqa: E402
-from pqrnn.export import export_saved_model, export_tflite_int8, pad_features  # noqa: E402
+from pqrnn.export import export_saved_model, export_tflite_int8, pad_features, saved_model_bytes  # noqa: E402
 from pqrnn.model import build_student  # noqa: E402
 
 QUERIES = [
@@ -57,14 +57,6 @@ def _timed(fn: Callable[[], object], repeats: int) -> np.ndarray:
         fn()
         times.append(time.perf_counter() - start)
     return np.array(times)
-
-
-def _dir_bytes(path: str, skip: str = "assets.extra") -> int:
-    total = 0
-    for root, dirs, files in os.walk(path):
-        dirs[:] = [d for d in dirs if d != skip]
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-    return total
 
 
 def run(config_path: str, overrides: List[str], num_intents: int, num_tags: int, repeats: int, output: str) -> str:
@@ -102,7 +94,7 @@ def run(config_path: str, overrides: List[str], num_intents: int, num_tags: int,
         return f"{np.percentile(t, q) * 1e3:.2f}"
 
     rows = [
-        ("fp32 SavedModel (raw text in)", _dir_bytes(saved_path), sm_single, sm_batch),
+        ("fp32 SavedModel (raw text in)", saved_model_bytes(saved_path), sm_single, sm_batch),
         ("int8 TFLite encoder (features in)", os.path.getsize(tflite_path), lite_single, lite_batch),
         ("int8 TFLite + projection", os.path.getsize(tflite_path), lite_single + proj_single, None),
     ]

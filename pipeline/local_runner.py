@@ -62,7 +62,8 @@ class RunSummary:
         return self.teacher_bytes / self.student_int8_bytes if self.student_int8_bytes else float("nan")
 
 
-def _dir_bytes(path: str, suffixes=(".safetensors", ".bin", ".pt")) -> int:
+def weight_bytes(path: str, suffixes=(".safetensors", ".bin", ".pt")) -> int:
+    """Bytes of the weight files under `path` (a Hugging Face model folder)."""
     total = 0
     for root, _, files in os.walk(path):
         total += sum(os.path.getsize(os.path.join(root, f)) for f in files if f.endswith(suffixes))
@@ -111,7 +112,7 @@ def summarize(config: Config) -> RunSummary:
         if tflite:
             student_bytes = os.path.getsize(tflite[0])
         else:
-            teacher_bytes = _dir_bytes(model.uri)
+            teacher_bytes = weight_bytes(model.uri)
     pushed_to = None
     if pushed is not None and pushed.custom_properties["pushed"].int_value == 1:
         pushed_to = pushed.custom_properties["pushed_destination"].string_value

@@ -424,17 +424,6 @@ def _timed(fn: Callable[[int], object], n: int) -> Dict[str, float]:
     return {"p50_ms": float(np.percentile(times, 50)), "p90_ms": float(np.percentile(times, 90))}
 
 
-def _tree_bytes(path: str, skip: str = "") -> int:
-    import tensorflow as tf
-
-    total = 0
-    for root, dirs, files in tf.io.gfile.walk(path):
-        if skip and skip in root.split(os.sep):
-            continue
-        total += sum(tf.io.gfile.stat(os.path.join(root, f)).length for f in files)
-    return total
-
-
 def machine() -> str:
     """The machine the latencies were measured on, in words."""
     cpu = platform.processor() or platform.machine()
@@ -459,9 +448,9 @@ def size_and_speed(run: Run, teacher_max_length: int, texts: Sequence[str], toke
     import tensorflow as tf
     from tfx.utils import path_utils
 
-    from pipeline.local_runner import _dir_bytes
+    from pipeline.local_runner import weight_bytes
     from pipeline.model.train import TFLITE_FILE
-    from pqrnn.export import pad_features
+    from pqrnn.export import pad_features, saved_model_bytes
 
     model = run.artifact("Trainer", "model")
     serving = path_utils.serving_model_path(model.uri)
@@ -470,7 +459,7 @@ def size_and_speed(run: Run, teacher_max_length: int, texts: Sequence[str], toke
     serve, project = loaded.signatures["serving_default"], loaded.signatures["project_text"]
     texts = list(texts) or ["turn on the light"]
     student = {"name": "student (fp32 SavedModel, raw text in)", "params": params, "fp32_bytes": params * 4,
-               "saved_model_bytes": _tree_bytes(serving, skip="assets.extra"), "int8_bytes": None}
+               "saved_model_bytes": saved_model_bytes(serving), "int8_bytes": None}
     student.update(_timed(lambda i: serve(text=tf.constant([texts[i % len(texts)]])), queries))
     rows = [student]
     tflite_path = os.path.join(serving, "assets.extra", TFLITE_FILE)
@@ -514,7 +503,7 @@ def size_and_speed(run: Run, teacher_max_length: int, texts: Sequence[str], toke
                 return teacher_model(**batch)
 
         teacher_params = int(sum(p.numel() for p in teacher_model.parameters()))
-        row = {"name": "teacher (fp32 PyTorch, words in)", "params": teacher_params, "fp32_bytes": _dir_bytes(teacher_artifact.uri),
+        row = {"name": "teacher (fp32 PyTorch, words in)", "params": teacher_params, "fp32_bytes": weight_bytes(teacher_artifact.uri),
                # No int8 teacher is built: one byte per parameter is what one would weigh.
                "int8_bytes": teacher_params, "int8_estimated": True, "uri": teacher_artifact.uri}
         row.update(_timed(teacher_query, queries))

@@ -98,6 +98,15 @@ class StudentServer(tf.Module):
         return {"features": features, "num_tokens": tf.cast(tokens.row_lengths(), tf.int32)}
 
 
+def saved_model_bytes(path: str) -> int:
+    """Bytes of a SavedModel folder without `assets.extra` (where the int8 TFLite file sits)."""
+    total = 0
+    for root, _, files in tf.io.gfile.walk(path):
+        if "assets.extra" not in root.split(os.sep):
+            total += sum(tf.io.gfile.stat(os.path.join(root, f)).length for f in files)
+    return total
+
+
 def export_saved_model(model: PQRNNStudent, intent_vocab: Sequence[str], tag_vocab: Sequence[str], path: str) -> str:
     """Write the serving SavedModel (signatures in the module docstring) to `path`."""
     server = StudentServer(model, intent_vocab, tag_vocab)
