@@ -459,13 +459,11 @@ def config_from_json(text: str) -> Config:
     return _build(Config, json.loads(text), "")
 
 
-def config_to_json(config: Config, sections: Optional[Sequence[str]] = None) -> str:
-    """The config as JSON, or only its `sections` (key paths such as `data` or
-    `teacher.finetune`; `config_from_json` fills the rest with defaults): a component given
-    only what it reads keeps its cache when the rest of the config changes."""
+def config_sections(config: Config, sections: Sequence[str]) -> Dict[str, Any]:
+    """Only `sections` of the config (key paths such as `data` or `teacher.finetune`;
+    `config_from_json` fills the rest with defaults): a component given only what it reads
+    keeps its cache when the rest of the config changes."""
     full = config.to_dict()
-    if sections is None:
-        return json.dumps(full, sort_keys=True)
     picked: Dict[str, Any] = {}
     for section in sections:
         *parents, leaf = section.split(".")
@@ -473,7 +471,12 @@ def config_to_json(config: Config, sections: Optional[Sequence[str]] = None) -> 
         for key in parents:
             source, target = source[key], target.setdefault(key, {})
         target[leaf] = source[leaf]
-    return json.dumps(picked, sort_keys=True)
+    return picked
+
+
+def config_to_json(config: Config, sections: Optional[Sequence[str]] = None) -> str:
+    """The config as JSON, whole or only its `sections` (see `config_sections`)."""
+    return json.dumps(config.to_dict() if sections is None else config_sections(config, sections), sort_keys=True)
 
 
 def override_config_json(text: str, overrides: Sequence[str]) -> Config:

@@ -8,7 +8,6 @@ Evaluator (fraction of teacher, blessing) -> AtomicPusher.
 
 from __future__ import annotations
 
-import json
 from typing import List, Optional, Union
 
 from tfx import v1 as tfx
@@ -22,7 +21,7 @@ from components.augment import Augment
 from components.dataset_gen import DatasetGen
 from components.teacher_finetune import TeacherFinetune
 from components.teacher_inference import TeacherInference
-from pipeline.config import Config, ConfigError, config_to_json
+from pipeline.config import Config, ConfigError, config_sections, config_to_json
 from pipeline.model import fraction_of_teacher
 
 PREPROCESSING_FN = "pipeline.model.preprocessing.preprocessing_fn"
@@ -91,7 +90,7 @@ def create_components(
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         # The config itself is the custom config, so one runtime parameter can carry it too.
-        custom_config=json.loads(config_json("Trainer")) if config_parameter is None else config_parameter,
+        custom_config=config_sections(config, CONFIG_SECTIONS["Trainer"]) if config_parameter is None else config_parameter,
     )
     evaluator = tfx.components.Evaluator(
         examples=soft_labels,
