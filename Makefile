@@ -20,6 +20,8 @@ dataset: setup
 	$(PY) -m beam_jobs.build_dataset --config pipeline.yaml --output_dir runs/dataset --overwrite
 
 test: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	$(PY) -m pytest -q tests
 
 image:

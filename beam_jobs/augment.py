@@ -2,6 +2,9 @@
 
     python -m beam_jobs.augment --config pipeline.yaml --dataset_dir DATASET --output_dir DIR [beam args]
 
+`build(pipeline, augmentation, seed, dataset_dir, output_dir)` is the job; `run(argv)` its
+command line (reads the `project`, `augmentation` and `beam` sections).
+
 Methods and amounts (new rows per training row) come from `augmentation:` in the config:
 slot_resample, word_dropout, word_swap, char_distortion, and round_trip through pivot
 languages with local seq2seq models (the paper's paraphrasing) when routes are configured.
@@ -24,21 +27,18 @@ from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs import augmentation
+from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
+from beam_jobs.config import AugmentationConfig, RoundTripRoute
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
 from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl
-from pipeline.config import AugmentationConfig, RoundTripRoute, add_config_arguments, load_config_or_exit
+from config_core import ProjectConfig
+from schemas.features import SPLIT_DIR_PREFIX, SPLITS, TRAIN, text_key
 from tokenization import words
 
 OFFLINE_METHODS = ("slot_resample", "word_dropout", "word_swap", "char_distortion")
 CANDIDATES, DEAD, COUNTS = "candidates", "dead", "counts"
-
-
-def text_key(lang: str, text: str) -> Tuple[str, str]:
-    """What counts as "the same text": the student lower-cases, so case and spacing don't matter."""
-    return lang, " ".join(text.casefold().split())
 
 
 def _draws(amount: float, rng: random.Random) -> int:
@@ -98,7 +98,9 @@ class RoundTrip(beam.DoFn):
         self._translator: Optional[augmentation.RoundTripTranslator] = None
 
     def setup(self) -> None:
-        self._translator = augmentation.RoundTripTranslator(self._route.to_pivot, self._route.from_pivot, self._num_beams)
+        self._translator = augmentation.RoundTripTranslator(
+            self._route.to_pivot, self._route.from_pivot, self._num_beams
+        )
 
     def process(self, batch: List[Dict[str, List[Any]]]) -> Iterator[Any]:
         method = f"round_trip:{self._route.pivot}"
@@ -142,27 +144,22 @@ def _keep_new_texts(item: Tuple[Tuple[str, str], Dict[str, List[Any]]]) -> Itera
         yield beam.pvalue.TaggedOutput(COUNTS, (candidate["aug_method"], outcome))
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> Tuple[argparse.Namespace, List[str]]:
-    parser = argparse.ArgumentParser(prog="python -m beam_jobs.augment", description=__doc__.split("\n\n")[0])
-    add_config_arguments(parser)
-    parser.add_argument("--dataset_dir", required=True, help="output of beam_jobs.build_dataset")
-    parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--overwrite", action="store_true")
-    return parser.parse_known_args(argv)
-
-
-def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipeline] = None) -> Dict[str, Any]:
-    """Augment the training split; returns the summary."""
-    args, beam_args = parse_args(argv)
-    config = load_config_or_exit(args.config, args.overrides)
-    aug, seed = config.augmentation, config.project.seed
-    out = StagedOutput(args.output_dir, ["Split-train"], args.overwrite)
+def build(
+    pipeline: beam.Pipeline,
+    aug: AugmentationConfig,
+    seed: int,
+    dataset_dir: str,
+    output_dir: str,
+    overwrite: bool = False,
+) -> Dict[str, Any]:
+    """Augment the training split of `dataset_dir` with `pipeline`; returns the summary."""
+    published = [f"{SPLIT_DIR_PREFIX}{TRAIN}"]
+    out = StagedOutput(output_dir, published, overwrite)
     started = time.time()
 
-    pipeline = test_pipeline or beam.Pipeline(options=PipelineOptions(config.beam_args() + beam_args))
     with pipeline as p:
-        splits = {s: p | f"Read{s}" >> ReadExamples(args.dataset_dir, s) for s in ("train", "eval", "test")}
-        train = splits["train"]
+        splits = {s: p | f"Read{s}" >> ReadExamples(dataset_dir, s) for s in SPLITS}
+        train = splits[TRAIN]
         values = (
             train
             | "SlotValues" >> beam.FlatMap(_slot_value_pairs)
@@ -174,9 +171,9 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
         counts = []
         dead = []
         if aug.enabled:
-            offline = train | "Offline" >> beam.ParDo(GenerateOffline(aug, seed), beam.pvalue.AsDict(values)).with_outputs(
-                CANDIDATES, COUNTS
-            )
+            offline = train | "Offline" >> beam.ParDo(
+                GenerateOffline(aug, seed), beam.pvalue.AsDict(values)
+            ).with_outputs(CANDIDATES, COUNTS)
             generated.append(offline[CANDIDATES])
             counts.append(offline[COUNTS])
             for i, route in enumerate(aug.round_trip.routes):
@@ -194,7 +191,8 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
                 dead.append(translated[DEAD])
         candidates = (generated or [p | "NoCandidates" >> beam.Create([])]) | "AllCandidates" >> beam.Flatten()
         originals = [
-            rows | f"Key{s}" >> beam.Map(lambda r, s=s: (text_key(r["lang"][0], r["text"][0]), s)) for s, rows in splits.items()
+            rows | f"Key{s}" >> beam.Map(lambda r, s=s: (text_key(r["lang"][0], r["text"][0]), s))
+            for s, rows in splits.items()
         ]
         kept = (
             {
@@ -204,7 +202,7 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
             | "JoinOnText" >> beam.CoGroupByKey()
             | "KeepNewTexts" >> beam.FlatMap(_keep_new_texts).with_outputs(COUNTS, main=CANDIDATES)
         )
-        _ = kept[CANDIDATES] | "WriteAugmented" >> WriteExamples(out.staging, "train")
+        _ = kept[CANDIDATES] | "WriteAugmented" >> WriteExamples(out.staging, TRAIN)
         _ = (
             counts + [kept[COUNTS]]
             | "AllCounts" >> beam.Flatten()
@@ -217,8 +215,10 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
             | "AllDead" >> beam.Flatten()
             | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "augment"))
         )
-        _ = train | "CountParents" >> beam.combiners.Count.Globally() | "WriteParents" >> WriteJsonLines(
-            out.path("_counts", "parents")
+        _ = (
+            train
+            | "CountParents" >> beam.combiners.Count.Globally()
+            | "WriteParents" >> WriteJsonLines(out.path("_counts", "parents"))
         )
 
     by_method: Dict[str, Counter] = {}
@@ -237,12 +237,30 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
         "dead_lettered": len(dead_rows),
         "seconds": round(time.time() - started, 1),
     }
-    out.publish(summary, ["Split-train"])
+    out.publish(summary, published)
     print(f"augmentation: {out.output_dir}  ({summary['seconds']} s)")
     print(f"{summary['emitted']} new rows from {parents} training rows; dead-lettered {len(dead_rows)}")
     for method, outcomes in summary["by_method"].items():
         print(f"  {method:<22}" + ", ".join(f"{k} {v}" for k, v in outcomes.items()))
     return summary
+
+
+def run(
+    argv: Optional[Sequence[str]] = None, save_main_session: bool = True, test_pipeline: Optional[beam.Pipeline] = None
+) -> Dict[str, Any]:
+    """The command line: augment a dataset folder; exits 2 on config or usage errors."""
+    parser = argparse.ArgumentParser(prog="python -m beam_jobs.augment", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset_dir", required=True, help="output of beam_jobs.build_dataset")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--overwrite", action="store_true")
+    args, beam_args = parse_job_args(parser, argv)
+    config = load_job_config(args, {"project": ProjectConfig, "augmentation": AugmentationConfig})
+    pipeline = job_pipeline(config["beam"], beam_args, save_main_session, test_pipeline)
+    return exit_on_job_error(
+        lambda: build(
+            pipeline, config["augmentation"], config["project"].seed, args.dataset_dir, args.output_dir, args.overwrite
+        )
+    )
 
 
 if __name__ == "__main__":

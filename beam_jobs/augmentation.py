@@ -11,6 +11,7 @@ import random
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from schemas.features import bio_spans
 from tokenization import tokenize
 
 _SPACES = re.compile(r"\s+")
@@ -25,13 +26,7 @@ def _clean(text: str) -> str:
 def slot_spans(text: str, tags: Sequence[str]) -> List[Tuple[int, int, str]]:
     """Character spans of the BIO slots of `text` (tags are aligned with `tokenize(text)`)."""
     tokens = tokenize(text)
-    spans: List[Tuple[int, int, str]] = []
-    for token, tag in zip(tokens, tags):
-        if tag.startswith("B-") or (tag.startswith("I-") and (not spans or spans[-1][2] != tag[2:])):
-            spans.append((token.start, token.end, tag[2:]))
-        elif tag.startswith("I-"):
-            spans[-1] = (spans[-1][0], token.end, spans[-1][2])
-    return spans
+    return [(tokens[start].start, tokens[end - 1].end, name) for start, end, name in bio_spans(tags[: len(tokens)])]
 
 
 def slot_values(text: str, tags: Sequence[str]) -> List[Tuple[str, str]]:
@@ -114,7 +109,12 @@ class RoundTripTranslator:
 
         tokenizer, model = self._models[index]
         batch = tokenizer(
-            texts, return_tensors="pt", padding=True, truncation=True, max_length=self._max_length, return_token_type_ids=False
+            texts,
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=self._max_length,
+            return_token_type_ids=False,
         )
         with torch.no_grad():
             generated = model.generate(**batch, num_beams=self._num_beams, max_new_tokens=self._max_length)

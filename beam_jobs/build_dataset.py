@@ -2,21 +2,21 @@
 
     python -m beam_jobs.build_dataset --config pipeline.yaml --output_dir DIR [beam args]
 
-Writes, under DIR (the layout of a TFX `Examples` artifact):
+`build(pipeline, data, seed, output_dir)` is the job; `run(argv)` its command line (reads the
+`project`, `data` and `beam` sections). Writes, under DIR (the layout of a TFX `Examples`
+artifact, see `schemas.features`):
   Split-{train,eval,test}/data_tfrecord-*.gz   gzipped tf.train.Example
-  intent_vocab.txt, slot_tag_vocab.txt        label vocabularies ("O" first)
   summary.json                                counts, dead letters, timing
   dead_letter/build_dataset-*.jsonl           rejected rows with their reasons
 
 Everything is written to a staging folder first and moved into place only when the job
 succeeds, so a reader never sees half a dataset. A failed job (too many dead letters) still
-moves `dead_letter/` and `summary.json` so the user can see why.
+moves `dead_letter/` and `summary.json` so the user can see why, then raises `JobError`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 import time
@@ -26,18 +26,19 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 
+from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
+from beam_jobs.config import DataConfig
 from beam_jobs.dataset import home_assistant
 from beam_jobs.dataset.examples import WriteExamples
 from beam_jobs.dataset.readers import PARSERS, decode_line
-from beam_jobs.dataset.rows import SPLITS, Row, RowError, assign_split, make_row, snap_spans_to_tokens, stable_hash
-from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl, write_text
-from pipeline.config import Config, DataConfig, add_config_arguments, load_config_or_exit
+from beam_jobs.dataset.rows import RowError, assign_split, make_row, snap_spans_to_tokens, stable_hash
+from beam_jobs.outputs import DEAD_LETTER_DIR, JobError, StagedOutput, WriteJsonLines, dead_letter, read_jsonl
+from config_core import ProjectConfig
+from schemas.features import SPLIT_DIR_PREFIX, SPLITS, LabelledRow, text_key
 
 ROWS, DEAD = "rows", "dead"
-INTENT_VOCAB = "intent_vocab.txt"
-SLOT_TAG_VOCAB = "slot_tag_vocab.txt"
+FIRST_SHARED = 10  # texts in several given splits listed in the summary
 
 
 # --------------------------------------------------------------------------- sources
@@ -58,10 +59,14 @@ class SampleHomeAssistant(beam.PTransform):
 
         def sample(ref: home_assistant.TemplateRef) -> Iterator[Any]:
             try:
-                utterances = home_assistant.sample_template(ref, data.home_assistant.samples_per_template, seed, value_lists)
+                utterances = home_assistant.sample_template(
+                    ref, data.home_assistant.samples_per_template, seed, value_lists
+                )
             except home_assistant.SkipTemplate as exc:
                 utterances = []
-                yield beam.pvalue.TaggedOutput(DEAD, dead_letter("sample", "template_error", str(exc), ref.group_id, ref.template))
+                yield beam.pvalue.TaggedOutput(
+                    DEAD, dead_letter("sample", "template_error", str(exc), ref.group_id, ref.template)
+                )
             for u in utterances:
                 try:
                     yield make_row(
@@ -75,8 +80,16 @@ class SampleHomeAssistant(beam.PTransform):
                         max_tokens=data.max_tokens,
                     )
                 except RowError as exc:
-                    record = {"text": u.text, "intent": ref.intent, "lang": ref.lang, "spans": u.spans, "template": ref.template}
-                    yield beam.pvalue.TaggedOutput(DEAD, dead_letter("normalize", exc.code, str(exc), ref.group_id, record))
+                    record = {
+                        "text": u.text,
+                        "intent": ref.intent,
+                        "lang": ref.lang,
+                        "spans": u.spans,
+                        "template": ref.template,
+                    }
+                    yield beam.pvalue.TaggedOutput(
+                        DEAD, dead_letter("normalize", exc.code, str(exc), ref.group_id, record)
+                    )
 
         return (
             pbegin
@@ -93,11 +106,13 @@ def _numbered_lines(readable_file) -> Iterator[Tuple[str, bytes]]:
 
 
 class ReadLabelledFiles(beam.PTransform):
-    """Read JSONL / MTOP / MultiATIS++ files line by line, keeping `path:line` for errors."""
+    """Read JSONL / MTOP / MultiATIS++ files (`patterns`) line by line, keeping `path:line`
+    for errors."""
 
-    def __init__(self, data: DataConfig):
+    def __init__(self, data: DataConfig, patterns: List[str]):
         super().__init__()
         self._data = data
+        self._patterns = patterns
 
     def expand(self, pbegin):
         data = self._data
@@ -115,11 +130,31 @@ class ReadLabelledFiles(beam.PTransform):
 
         return (
             pbegin
-            | "Patterns" >> beam.Create(data.paths)
+            | "Patterns" >> beam.Create(self._patterns)
             | "Match" >> fileio.MatchAll()
             | "Open" >> fileio.ReadMatches()
             | "Lines" >> beam.FlatMap(_numbered_lines)
             | "Parse" >> beam.FlatMap(parse).with_outputs(DEAD, main=ROWS)
+        )
+
+
+class ReportTextsInSeveralSplits(beam.PTransform):
+    """(split, row) pairs -> one record per text that the given splits share (kept where the
+    files put it: the user's split is the user's decision, but it is never silent)."""
+
+    def expand(self, split_rows):
+        def shared(item: Tuple[Tuple[str, str], Iterable[Tuple[str, str]]]) -> Iterator[Dict[str, Any]]:
+            (lang, _), found = item
+            found = sorted(set(found))
+            if len({split for split, _ in found}) > 1:
+                yield {"kind": "shared_text", "key": [lang, found[0][1]], "count": 1,
+                       "splits": sorted({split for split, _ in found})}  # fmt: skip
+
+        return (
+            split_rows
+            | "KeyByText" >> beam.MapTuple(lambda split, r: (text_key(r.lang, r.text), (split, r.text)))
+            | "GroupByText" >> beam.GroupByKey()
+            | "Shared" >> beam.FlatMap(shared)
         )
 
 
@@ -129,7 +164,7 @@ class MergeDuplicateTexts(beam.PTransform):
     deterministic."""
 
     def expand(self, rows):
-        def pick(item: Tuple[Tuple[str, str], Iterable[Row]]) -> Iterator[Any]:
+        def pick(item: Tuple[Tuple[str, str], Iterable[LabelledRow]]) -> Iterator[Any]:
             group = sorted(item[1], key=lambda r: (r.group_id, r.intent))
             yield group[0]
             if len(group) > 1:
@@ -146,51 +181,22 @@ class MergeDuplicateTexts(beam.PTransform):
 # --------------------------------------------------------------------------- outputs
 
 
-def row_features(row: Row) -> Dict[str, Any]:
-    return {
-        "id": row.id, "lang": row.lang, "text": row.text, "tokens": row.tokens, "intent": row.intent,
-        "slot_tags": row.slot_tags, "group_id": row.group_id, "source": row.source,
-    }
-
-
 class WriteSplits(beam.PTransform):
+    """(split, row) pairs -> one `Examples` split folder each."""
+
     def __init__(self, staging: str):
         super().__init__()
         self._staging = staging
 
-    def expand(self, rows):
-        by_split = rows | "BySplit" >> beam.Partition(lambda r, n: SPLITS.index(r.split), len(SPLITS))
+    def expand(self, split_rows):
+        by_split = split_rows | "BySplit" >> beam.Partition(lambda kv, n: SPLITS.index(kv[0]), len(SPLITS))
         for split, pcoll in zip(SPLITS, by_split):
             _ = (
                 pcoll
-                | f"ToDict{split}" >> beam.Map(row_features)
+                | f"ToDict{split}" >> beam.Map(lambda kv: kv[1].features())
                 | f"Write{split}" >> WriteExamples(self._staging, split)
             )
-        return rows
-
-
-class WriteVocabularies(beam.PTransform):
-    def __init__(self, staging: str):
-        super().__init__()
-        self._staging = staging
-
-    def expand(self, rows):
-        staging = self._staging
-
-        def write(labels: List[Tuple[str, str]]) -> None:
-            intents = sorted({v for k, v in labels if k == "intent"})
-            slots = sorted({v for k, v in labels if k == "slot"})
-            tags = ["O"] + [f"{p}-{s}" for s in slots for p in ("B", "I")]
-            write_text(FileSystems.join(staging, INTENT_VOCAB), "\n".join(intents) + "\n")
-            write_text(FileSystems.join(staging, SLOT_TAG_VOCAB), "\n".join(tags) + "\n")
-
-        return (
-            rows
-            | "Labels" >> beam.FlatMap(lambda r: [("intent", r.intent)] + [("slot", t[2:]) for t in r.slot_tags if t != "O"])
-            | "DistinctLabels" >> beam.Distinct()
-            | "AllLabels" >> beam.combiners.ToList()
-            | "WriteVocabs" >> beam.Map(write)
-        )
+        return split_rows
 
 
 class CountToJson(beam.PTransform):
@@ -217,6 +223,7 @@ class CountToJson(beam.PTransform):
 def build_summary(counts: List[Dict[str, Any]], dead: List[Dict[str, Any]], extra: Dict[str, Any]) -> Dict[str, Any]:
     per_split: Dict[str, Dict[str, Dict[str, int]]] = {s: {} for s in SPLITS}
     merged = 0
+    shared = sorted((r for r in counts if r["kind"] == "shared_text"), key=lambda r: r["key"])
     for record in counts:
         if record["kind"] == "rows":
             split, lang, intent = record["key"]
@@ -233,6 +240,11 @@ def build_summary(counts: List[Dict[str, Any]], dead: List[Dict[str, Any]], extr
         "dead_letter_ratio": len(dead) / rows_in if rows_in else 0.0,
         "dead_letter_reasons": dict(sorted(reasons.items())),
         "duplicate_texts_merged": merged,
+        # Only with the dataset's own splits (data.paths as a mapping): texts in several splits.
+        "texts_in_several_splits": {
+            "count": len(shared),
+            "first": [{"lang": r["key"][0], "text": r["key"][1], "splits": r["splits"]} for r in shared[:FIRST_SHARED]],
+        },
         "split_totals": {s: sum(sum(i.values()) for i in per_split[s].values()) for s in SPLITS},
         "languages": sorted({lang for s in per_split.values() for lang in s}),
         "intents": sorted({i for s in per_split.values() for langs in s.values() for i in langs}),
@@ -252,8 +264,11 @@ def print_summary(summary: Dict[str, Any], output_dir: str, out=sys.stdout) -> N
     for code, n in summary["dead_letter_reasons"].items():
         print(f"  dead letter {code}: {n}", file=out)
     if summary.get("templates_skipped"):
-        print(f"templates used {summary['templates_used']}, skipped {sum(summary['templates_skipped'].values())}"
-              " (wildcard lists or lists without values; see summary.json)", file=out)
+        print(
+            f"templates used {summary['templates_used']}, skipped {sum(summary['templates_skipped'].values())}"
+            " (wildcard lists or lists without values; see summary.json)",
+            file=out,
+        )
     print(f"{len(summary['intents'])} intents, {len(langs)} languages", file=out)
     print("split   " + "".join(f"{lang:>8}" for lang in langs) + "   total", file=out)
     for split in SPLITS:
@@ -262,35 +277,43 @@ def print_summary(summary: Dict[str, Any], output_dir: str, out=sys.stdout) -> N
         print(f"{split:<8}{cells}{summary['split_totals'][split]:>8}", file=out)
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> Tuple[argparse.Namespace, List[str]]:
-    parser = argparse.ArgumentParser(prog="python -m beam_jobs.build_dataset", description=__doc__.split("\n\n")[0])
-    add_config_arguments(parser)
-    parser.add_argument("--output_dir", required=True, help="where the dataset is written (local path, gs://, s3://)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in --output_dir")
-    return parser.parse_known_args(argv)
+def _read_given_splits(
+    p: beam.Pipeline, data: DataConfig, given: Dict[str, List[str]]
+) -> Tuple[beam.PCollection, Dict[str, beam.PCollection]]:
+    """(split, row) pairs from the files of each given split, and all dead letters."""
+    split_rows, dead = [], []
+    for name, patterns in given.items():
+        parsed = p | f"Read{name}" >> ReadLabelledFiles(data, patterns)
+        split_rows.append(parsed[ROWS] | f"Tag{name}" >> beam.Map(lambda r, name=name: (name, r)))
+        dead.append(parsed[DEAD])
+    return split_rows | "AllSplits" >> beam.Flatten(), {DEAD: dead | "AllDead" >> beam.Flatten()}
 
 
-def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipeline] = None) -> Dict[str, Any]:
-    """Build the dataset; returns the summary. Exits 1 when too many rows were dead-lettered."""
-    args, beam_args = parse_args(argv)
-    config: Config = load_config_or_exit(args.config, args.overrides)
-    data = config.data
-    published = [f"Split-{s}" for s in SPLITS] + [INTENT_VOCAB, SLOT_TAG_VOCAB]
-    out = StagedOutput(args.output_dir, published, args.overwrite)
+def build(
+    pipeline: beam.Pipeline, data: DataConfig, seed: int, output_dir: str, overwrite: bool = False
+) -> Dict[str, Any]:
+    """Build the dataset with `pipeline`; returns the summary. Raises `JobError` when more than
+    `data.max_dead_letter_ratio` of the rows were dead-lettered (the dead letters and the
+    summary are still published so the user can see why)."""
+    published = [f"{SPLIT_DIR_PREFIX}{s}" for s in SPLITS]
+    out = StagedOutput(output_dir, published, overwrite)
     started = time.time()
 
-    extra: Dict[str, Any] = {"source": data.source, "seed": config.project.seed}
+    extra: Dict[str, Any] = {"source": data.source, "seed": seed}
     templates: List[home_assistant.TemplateRef] = []
     if data.source == "home_assistant":
         value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
-        templates, skipped = home_assistant.list_templates(data.languages, value_lists, data.home_assistant.skip_wildcards)
+        templates, skipped = home_assistant.list_templates(
+            data.languages, value_lists, data.home_assistant.skip_wildcards
+        )
         extra["templates_used"] = len(templates)
         extra["templates_skipped"] = dict(skipped.most_common())
 
-    pipeline = test_pipeline or beam.Pipeline(options=PipelineOptions(config.beam_args() + beam_args))
+    # The dataset's own splits (a mapping in data.paths) or a hash of each row's group.
+    given = None if data.source == "home_assistant" else data.given_splits()
     with pipeline as p:
         if data.source == "home_assistant":
-            parsed = p | "SampleHomeAssistant" >> SampleHomeAssistant(data, config.project.seed, templates)
+            parsed = p | "SampleHomeAssistant" >> SampleHomeAssistant(data, seed, templates)
             merged = parsed[ROWS] | "MergeDuplicateTexts" >> MergeDuplicateTexts()
             rows = merged[ROWS]
             _ = (
@@ -298,18 +321,25 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
                 | "MergedKeys" >> beam.FlatMap(lambda n: [("merged",)] * n)
                 | "CountMerged" >> CountToJson(out.path("_counts", "merged"), "merged")
             )
-        else:
-            parsed = p | "ReadLabelledFiles" >> ReadLabelledFiles(data)
+        elif given is None:
+            parsed = p | "ReadLabelledFiles" >> ReadLabelledFiles(data, data.all_paths())
             rows = parsed[ROWS]
-        split = data.split
-        rows = rows | "AssignSplit" >> beam.Map(
-            lambda r: dataclasses.replace(r, split=assign_split(r.group_id, split.train, split.eval))
-        )
-        _ = rows | "WriteSplits" >> WriteSplits(out.staging)
-        _ = rows | "WriteVocabularies" >> WriteVocabularies(out.staging)
+        if given is None:
+            split = data.split
+            split_rows = rows | "AssignSplit" >> beam.Map(
+                lambda r: (assign_split(r.group_id, split.train, split.eval), r)
+            )
+        else:
+            split_rows, parsed = _read_given_splits(p, data, given)
+            _ = (
+                split_rows
+                | "ReportTextsInSeveralSplits" >> ReportTextsInSeveralSplits()
+                | "WriteShared" >> WriteJsonLines(out.path("_counts", "shared"))
+            )
+        _ = split_rows | "WriteSplits" >> WriteSplits(out.staging)
         _ = (
-            rows
-            | "RowKeys" >> beam.Map(lambda r: (r.split, r.lang, r.intent))
+            split_rows
+            | "RowKeys" >> beam.MapTuple(lambda s, r: (s, r.lang, r.intent))
             | "CountRows" >> CountToJson(out.path("_counts", "rows"), "rows")
         )
         _ = parsed[DEAD] | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "build_dataset"))
@@ -322,14 +352,28 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
     out.publish(summary, [] if failed else published)
     print_summary(summary, out.output_dir)
     if failed:
-        print(
-            f"error: {summary['dead_lettered']} of {summary['rows_in']} rows dead-lettered "
-            f"({summary['dead_letter_ratio']:.1%} > data.max_dead_letter_ratio={data.max_dead_letter_ratio:.1%}); "
-            f"see {FileSystems.join(out.output_dir, DEAD_LETTER_DIR)}",
-            file=sys.stderr,
+        reasons = ", ".join(f"{code} {n}" for code, n in summary["dead_letter_reasons"].items())
+        raise JobError(
+            f"{summary['dead_lettered']} of {summary['rows_in']} rows dead-lettered ({reasons}; "
+            f"{summary['dead_letter_ratio']:.1%} > data.max_dead_letter_ratio={data.max_dead_letter_ratio:.1%}); "
+            f"see {FileSystems.join(out.output_dir, DEAD_LETTER_DIR)}"
         )
-        raise SystemExit(1)
     return summary
+
+
+def run(
+    argv: Optional[Sequence[str]] = None, save_main_session: bool = True, test_pipeline: Optional[beam.Pipeline] = None
+) -> Dict[str, Any]:
+    """The command line: build the dataset; exits 2 on config or usage errors, 1 when it fails."""
+    parser = argparse.ArgumentParser(prog="python -m beam_jobs.build_dataset", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output_dir", required=True, help="where the dataset is written (local path, gs://, s3://)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in --output_dir")
+    args, beam_args = parse_job_args(parser, argv)
+    config = load_job_config(args, {"project": ProjectConfig, "data": DataConfig})
+    pipeline = job_pipeline(config["beam"], beam_args, save_main_session, test_pipeline)
+    return exit_on_job_error(
+        lambda: build(pipeline, config["data"], config["project"].seed, args.output_dir, args.overwrite)
+    )
 
 
 if __name__ == "__main__":

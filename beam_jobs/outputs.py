@@ -1,10 +1,9 @@
 """What every Beam job of the project writes besides its examples: a staging folder that is
-moved into place only on success, dead letters, and a JSON summary."""
+moved into place only on success, dead letters, and a JSON summary; and how a job fails."""
 
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from typing import Any, Dict, List
 
@@ -13,6 +12,19 @@ from apache_beam.io.filesystems import FileSystems
 
 SUMMARY_FILE = "summary.json"
 DEAD_LETTER_DIR = "dead_letter"
+
+
+class JobError(RuntimeError):
+    """A job that cannot run or whose result must not be used; the message says why and where.
+    CLIs print it on one line and exit with `exit_code`; components fail with it."""
+
+    exit_code = 1
+
+
+class UsageError(JobError):
+    """Wrong arguments (e.g. an output folder already in use): exit code 2, before any work."""
+
+    exit_code = 2
 
 
 def dead_letter(stage: str, code: str, reason: str, location: str, row: Any) -> Dict[str, Any]:
@@ -61,11 +73,9 @@ class StagedOutput:
         self.output_dir = output_dir.rstrip("/")
         if FileSystems.exists(FileSystems.join(self.output_dir, SUMMARY_FILE)):
             if not overwrite:
-                print(
-                    f"error: {self.output_dir} already holds a job's output; pass --overwrite or choose another folder",
-                    file=sys.stderr,
+                raise UsageError(
+                    f"{self.output_dir} already holds a job's output; pass --overwrite or choose another folder"
                 )
-                raise SystemExit(2)
             old = [FileSystems.join(self.output_dir, n) for n in published_names + [SUMMARY_FILE, DEAD_LETTER_DIR]]
             FileSystems.delete([p for p in old if FileSystems.exists(p)])
         self.staging = FileSystems.join(self.output_dir, f".staging-{uuid.uuid4().hex[:8]}")

@@ -3,14 +3,18 @@
     python -m beam_jobs.teacher_inference --config pipeline.yaml --dataset_dir DATASET \
         [--augmented_dir AUGMENTED] --teacher_dir TEACHER --output_dir DIR [beam args]
 
+`build(pipeline, inference, dataset_dir, augmented_dir, teacher_dir, output_dir, labels)` is
+the job; `run(argv)` its command line (reads `teacher.inference` and `beam`).
+
 Every original row (all splits) and every augmented row (train) goes through Beam's Hugging
 Face model handler (`HuggingFaceModelHandlerKeyedTensor`, batched between
 `teacher.inference.min_batch_size` and `max_batch_size`, on the GPU when there is one).
 Output: DIR/Split-{train,eval,test}/data_tfrecord-*.gz with the input features plus
 `teacher_intent_logits` (#intents), `teacher_slot_logits` (#tokens x #tags, row-major,
 word-aligned on each word's first sub-token), `teacher_intent`, `teacher_slot_tags`,
-`augmented`, `aug_method`; each row is checked against schemas/soft_labels. The teacher's
-label vocabularies are written next to them (`intent_vocab.txt`, `slot_tag_vocab.txt`).
+`augmented`, `aug_method`; each row is checked against schemas/soft_labels. The logits
+follow `labels` (the pipeline's label vocabularies; the teacher's own order when not given),
+recorded in summary.json.
 Failures (encoding, inference, schema) go to dead_letter/ with reasons;
 rows in = rows out + dead-lettered.
 """
@@ -19,58 +23,53 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions
 
 import schemas
+from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
-from beam_jobs.dataset.rows import SPLITS
-from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl, write_text
-from pipeline.config import Config, add_config_arguments, load_config_or_exit
+from beam_jobs.outputs import DEAD_LETTER_DIR, JobError, StagedOutput, WriteJsonLines, dead_letter, read_jsonl
+from schemas.features import SPLIT_DIR_PREFIX, SPLITS, TRAIN
+from teacher.config import TeacherConfig, TeacherInferenceConfig
 
-
-INTENT_VOCAB = "intent_vocab.txt"
-SLOT_TAG_VOCAB = "slot_tag_vocab.txt"
 Row = Dict[str, List[Any]]
+Labels = Tuple[List[str], List[str]]  # (intents, slot tags)
 PROGRESS_EVERY = 2000
 
 
-def inference_device(setting: str) -> str:
-    import torch
-
-    if setting == "auto":
-        return "GPU" if torch.cuda.is_available() else "CPU"
-    return setting
-
-
-def joint_inference(batch: Sequence[Dict[str, Any]], model, device, inference_args=None, model_id=None) -> Iterable[PredictionResult]:
+def joint_inference(
+    batch: Sequence[Dict[str, Any]], model, device, inference_args=None, model_id=None
+) -> Iterable[PredictionResult]:
     """Pad the batch to its longest row (not to max_length) and run the joint teacher.
 
     `inference_args={"bf16": True}` autocasts to bfloat16 (see teacher.inference.precision).
     """
     import torch
 
+    from teacher.device import torch_device
     from teacher.inputs import collate
 
     inputs = collate(batch, pad_token_id=model.config.pad_token_id or 0)
     # Beam hands over its own device name ("CPU"/"GPU"), not a torch device.
-    torch_device = torch.device("cuda" if str(device).upper() == "GPU" else "cpu")
-    inputs = {k: v.to(torch_device) for k, v in inputs.items()}
+    on = torch_device(device)
+    inputs = {k: v.to(on) for k, v in inputs.items()}
     bf16 = bool((inference_args or {}).get("bf16"))
-    with torch.no_grad(), torch.autocast(torch_device.type, dtype=torch.bfloat16, enabled=bf16):
+    with torch.no_grad(), torch.autocast(on.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(**inputs)
     intents = out.intent_logits.float().cpu().numpy()
     # A word the tokenizer gives no sub-token (e.g. a lone combining mark that an uncased
     # BERT normaliser strips) has no representation: its soft label is uniform.
     slots = (out.slot_logits * inputs["word_mask"].unsqueeze(-1)).float().cpu().numpy()
     return [
-        PredictionResult(example, {"intent_logits": intents[i], "slot_logits": slots[i, : len(example["word_index"])]}, model_id)
+        PredictionResult(
+            example, {"intent_logits": intents[i], "slot_logits": slots[i, : len(example["word_index"])]}, model_id
+        )
         for i, example in enumerate(batch)
     ]
 
@@ -91,7 +90,9 @@ class EncodeWords:
             self._tokenizer = load_tokenizer(self._teacher_dir)
         inputs = encode_words(row["tokens"], self._tokenizer, self._max_length)
         if len(inputs["input_ids"]) >= self._max_length and not bool(inputs["word_mask"][-1]):
-            raise ValueError(f"{len(row['tokens'])} words need more than teacher.inference.max_length={self._max_length} sub-tokens")
+            raise ValueError(
+                f"{len(row['tokens'])} words need more than teacher.inference.max_length={self._max_length} sub-tokens"
+            )
         return row, inputs
 
 
@@ -105,7 +106,9 @@ class SchemaCheck:
         for feature in tfdv.load_schema_text(schema_path).feature:
             required = feature.presence.min_fraction >= 1.0
             vc = feature.value_count
-            self._rules.append((feature.name, required, vc.min if vc.HasField("min") else 0, vc.max if vc.HasField("max") else 0))
+            self._rules.append(
+                (feature.name, required, vc.min if vc.HasField("min") else 0, vc.max if vc.HasField("max") else 0)
+            )
 
     def problems(self, row: Dict[str, Any]) -> List[str]:
         found = []
@@ -120,12 +123,26 @@ class SchemaCheck:
         return found
 
 
+def label_order(teacher_labels: Labels, wanted: Labels) -> Tuple[Optional[List[int]], Optional[List[int]]]:
+    """Column indices that put the teacher's logits in the `wanted` label order (None: already
+    in that order). Raises `JobError` when the teacher lacks a wanted label."""
+    orders = []
+    for kind, have, want in zip(("intent", "slot tag"), teacher_labels, wanted):
+        missing = [label for label in want if label not in have]
+        if missing:
+            raise JobError(
+                f"the teacher has no {kind} label {', '.join(map(repr, missing[:5]))} of the pipeline's vocabulary"
+            )
+        orders.append(None if list(have) == list(want) else [have.index(label) for label in want])
+    return orders[0], orders[1]
+
+
 class ToSoftLabelRow(beam.DoFn):
     """(row, prediction) -> the output example, or a dead letter when it breaks the schema."""
 
-    def __init__(self, intents: List[str], tags: List[str]):
-        self._intents = intents
-        self._tags = tags
+    def __init__(self, teacher_labels: Labels, labels: Labels):
+        self._intents, self._tags = labels
+        self._intent_order, self._tag_order = label_order(teacher_labels, labels)
         self._check: Optional[SchemaCheck] = None
         self._labelled = beam.metrics.Metrics.counter("teacher_inference", "rows_labelled")
 
@@ -142,6 +159,10 @@ class ToSoftLabelRow(beam.DoFn):
             rate = self._done / max(time.time() - self._started, 1e-9)
             print(f"teacher inference: {self._done} rows labelled by this worker ({rate:.0f} rows/s)", flush=True)
         intent_logits, slot_logits = result.inference["intent_logits"], result.inference["slot_logits"]
+        if self._intent_order is not None:
+            intent_logits = np.take(intent_logits, self._intent_order, axis=-1)
+        if self._tag_order is not None:
+            slot_logits = np.take(slot_logits, self._tag_order, axis=-1)
         out: Dict[str, Any] = {k: v for k, v in row.items() if k not in ("augmented", "aug_method")}
         out["teacher_intent_logits"] = [float(x) for x in intent_logits]
         out["teacher_slot_logits"] = [float(x) for x in slot_logits.reshape(-1)]
@@ -151,7 +172,9 @@ class ToSoftLabelRow(beam.DoFn):
         out["aug_method"] = row.get("aug_method", [""])[0]
         problems = self._check.problems(out)
         if problems:
-            yield beam.pvalue.TaggedOutput("dead", dead_letter("schema", "schema_violation", "; ".join(problems), row["id"][0], _plain(row)))
+            yield beam.pvalue.TaggedOutput(
+                "dead", dead_letter("schema", "schema_violation", "; ".join(problems), row["id"][0], _plain(row))
+            )
         else:
             yield out
 
@@ -175,23 +198,13 @@ def _failed_encoding(item: Tuple[Any, Any]) -> Dict[str, Any]:
     return dead_letter("encode", "encode_failed", _reason(error), row["id"][0], _plain(row))
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> Tuple[argparse.Namespace, List[str]]:
-    parser = argparse.ArgumentParser(prog="python -m beam_jobs.teacher_inference", description=__doc__.split("\n\n")[0])
-    add_config_arguments(parser)
-    parser.add_argument("--dataset_dir", required=True, help="output of beam_jobs.build_dataset")
-    parser.add_argument("--augmented_dir", help="output of beam_jobs.augment (optional)")
-    parser.add_argument("--teacher_dir", required=True, help="a fine-tuned teacher folder (teacher.model.JointTeacher)")
-    parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--overwrite", action="store_true")
-    return parser.parse_known_args(argv)
-
-
-def model_handler(config: Config, teacher_dir: str):
+def model_handler(inference: TeacherInferenceConfig, teacher_dir: str):
+    """Beam's Hugging Face handler for the joint teacher, keyed by the input row."""
     from apache_beam.ml.inference.huggingface_inference import HuggingFaceModelHandlerKeyedTensor
 
+    from teacher.device import inference_device
     from teacher.model import JointTeacher
 
-    inference = config.teacher.inference
     handler = HuggingFaceModelHandlerKeyedTensor(
         model_uri=teacher_dir,
         model_class=JointTeacher,
@@ -204,42 +217,60 @@ def model_handler(config: Config, teacher_dir: str):
     return KeyedModelHandler(handler).with_preprocess_fn(EncodeWords(teacher_dir, inference.max_length))
 
 
-def bf16_inference(config: Config) -> bool:
-    import torch
+def bf16_inference(inference: TeacherInferenceConfig) -> bool:
+    from teacher.device import inference_device, torch_device, use_bf16
 
-    from teacher.finetune import use_bf16
+    return use_bf16(
+        inference.precision, torch_device(inference_device(inference.device)), "teacher.inference.precision"
+    )
 
-    device = torch.device("cuda" if inference_device(config.teacher.inference.device) == "GPU" else "cpu")
-    return use_bf16(config.teacher.inference.precision, device)
 
-
-def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipeline] = None) -> Dict[str, Any]:
-    """Label every row with the teacher; returns the summary."""
+def build(
+    pipeline: beam.Pipeline,
+    inference: TeacherInferenceConfig,
+    dataset_dir: str,
+    augmented_dir: Optional[str],
+    teacher_dir: str,
+    output_dir: str,
+    labels: Optional[Labels] = None,
+    overwrite: bool = False,
+) -> Dict[str, Any]:
+    """Label every row of `dataset_dir` (and `augmented_dir`) with the teacher; returns the
+    summary. `labels`: the label order of the logits (default: the teacher's own)."""
+    from teacher.device import inference_device
     from teacher.model import JointTeacherConfig
 
-    args, beam_args = parse_args(argv)
-    config = load_config_or_exit(args.config, args.overrides)
-    teacher_config = JointTeacherConfig.from_pretrained(args.teacher_dir)
-    intents, tags = list(teacher_config.intent_labels), list(teacher_config.slot_labels)
-    published = [f"Split-{s}" for s in SPLITS] + [INTENT_VOCAB, SLOT_TAG_VOCAB]
-    out = StagedOutput(args.output_dir, published, args.overwrite)
+    teacher_config = JointTeacherConfig.from_pretrained(teacher_dir)
+    teacher_labels = (list(teacher_config.intent_labels), list(teacher_config.slot_labels))
+    labels = labels or teacher_labels
+    label_order(teacher_labels, labels)  # fail before any work when the teacher cannot serve them
+    bf16 = bf16_inference(inference)
+    published = [f"{SPLIT_DIR_PREFIX}{s}" for s in SPLITS]
+    out = StagedOutput(output_dir, published, overwrite)
     started = time.time()
 
-    pipeline = test_pipeline or beam.Pipeline(options=PipelineOptions(config.beam_args() + beam_args))
     with pipeline as p:
-        inputs = {s: p | f"Read{s}" >> ReadExamples(args.dataset_dir, s) for s in SPLITS}
-        if args.augmented_dir:
-            inputs["augmented"] = p | "ReadAugmented" >> ReadExamples(args.augmented_dir, "train")
+        inputs = {s: p | f"Read{s}" >> ReadExamples(dataset_dir, s) for s in SPLITS}
+        if augmented_dir:
+            inputs["augmented"] = p | "ReadAugmented" >> ReadExamples(augmented_dir, TRAIN)
         rows = [
-            pcoll | f"Tag{name}" >> beam.Map(lambda r, s=("train" if name == "augmented" else name): {**r, "_split": [s]})
+            pcoll | f"Tag{name}" >> beam.Map(lambda r, s=(TRAIN if name == "augmented" else name): {**r, "_split": [s]})
             for name, pcoll in inputs.items()
         ]
         all_rows = rows | "AllRows" >> beam.Flatten()
-        predictions, failed = all_rows | "RunInference" >> RunInference(
-            model_handler(config, args.teacher_dir), inference_args={"bf16": bf16_inference(config)}
-        ).with_exception_handling()
-        labelled = predictions | "ToSoftLabels" >> beam.ParDo(ToSoftLabelRow(intents, tags)).with_outputs("dead", main="rows")
-        by_split = labelled["rows"] | "BySplit" >> beam.Partition(lambda r, n: SPLITS.index(r["_split"][0]), len(SPLITS))
+        predictions, failed = (
+            all_rows
+            | "RunInference"
+            >> RunInference(
+                model_handler(inference, teacher_dir), inference_args={"bf16": bf16}
+            ).with_exception_handling()
+        )
+        labelled = predictions | "ToSoftLabels" >> beam.ParDo(ToSoftLabelRow(teacher_labels, labels)).with_outputs(
+            "dead", main="rows"
+        )
+        by_split = labelled["rows"] | "BySplit" >> beam.Partition(
+            lambda r, n: SPLITS.index(r["_split"][0]), len(SPLITS)
+        )
         for split, pcoll in zip(SPLITS, by_split):
             _ = (
                 pcoll
@@ -249,8 +280,14 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
         dead = [
             failed.failed_inferences | "FailedBatches" >> beam.FlatMap(_failed_batch),
             labelled["dead"],
-        ] + [pc | f"FailedEncoding{i}" >> beam.Map(_failed_encoding) for i, pc in enumerate(failed.failed_preprocessing)]
-        _ = dead | "AllDead" >> beam.Flatten() | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "teacher_inference"))
+        ] + [
+            pc | f"FailedEncoding{i}" >> beam.Map(_failed_encoding) for i, pc in enumerate(failed.failed_preprocessing)
+        ]
+        _ = (
+            dead
+            | "AllDead" >> beam.Flatten()
+            | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "teacher_inference"))
+        )
         for name, pcoll in (("in", all_rows), ("out", labelled["rows"])):
             _ = (
                 pcoll
@@ -260,8 +297,6 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
                 | f"Write{name}" >> WriteJsonLines(out.path("_counts", name))
             )
 
-    write_text(out.path(INTENT_VOCAB), "".join(f"{v}\n" for v in intents))
-    write_text(out.path(SLOT_TAG_VOCAB), "".join(f"{v}\n" for v in tags))
     counts: Dict[str, Counter] = {"in": Counter(), "out": Counter()}
     for record in read_jsonl(out.path("_counts", "*.jsonl")):
         counts[record["kind"]][record["split"]] += record["count"]
@@ -273,18 +308,52 @@ def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipel
         "dead_lettered": len(dead_rows),
         "dead_letter_reasons": dict(Counter(d["code"] for d in dead_rows)),
         "rows_out_by_split": dict(counts["out"]),
-        "device": inference_device(config.teacher.inference.device),
-        "bf16": bf16_inference(config),
+        "labels": {"intents": labels[0], "slot_tags": labels[1]},
+        "device": inference_device(inference.device),
+        "bf16": bf16,
         "seconds": round(time.time() - started, 1),
     }
     summary["examples_per_second"] = round(summary["rows_in"] / summary["seconds"], 1) if summary["seconds"] else None
-    out.publish(summary, published)
-    print(f"teacher inference: {out.output_dir}  ({summary['seconds']} s, {summary['examples_per_second']} examples/s on {summary['device']})")
-    print(f"rows in {summary['rows_in']} = out {summary['rows_out']} + dead-lettered {summary['dead_lettered']}")
     if summary["rows_in"] != summary["rows_out"] + summary["dead_lettered"]:
-        print("error: rows were lost between input and output", file=sys.stderr)
-        raise SystemExit(1)
+        summary["status"] = "failed"
+        out.publish(summary, [])
+        raise JobError(
+            f"rows were lost between input and output: {summary['rows_in']} in, {summary['rows_out']} out, "
+            f"{summary['dead_lettered']} dead-lettered"
+        )
+    out.publish(summary, published)
+    print(
+        f"teacher inference: {out.output_dir}  ({summary['seconds']} s, {summary['examples_per_second']} examples/s "
+        f"on {summary['device']})"
+    )
+    print(f"rows in {summary['rows_in']} = out {summary['rows_out']} + dead-lettered {summary['dead_lettered']}")
     return summary
+
+
+def run(
+    argv: Optional[Sequence[str]] = None, save_main_session: bool = True, test_pipeline: Optional[beam.Pipeline] = None
+) -> Dict[str, Any]:
+    """The command line: soft labels for a dataset; exits 2 on config or usage errors."""
+    parser = argparse.ArgumentParser(prog="python -m beam_jobs.teacher_inference", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset_dir", required=True, help="output of beam_jobs.build_dataset")
+    parser.add_argument("--augmented_dir", help="output of beam_jobs.augment (optional)")
+    parser.add_argument("--teacher_dir", required=True, help="a fine-tuned teacher folder (teacher.model.JointTeacher)")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--overwrite", action="store_true")
+    args, beam_args = parse_job_args(parser, argv)
+    config = load_job_config(args, {"teacher": TeacherConfig})
+    pipeline = job_pipeline(config["beam"], beam_args, save_main_session, test_pipeline)
+    return exit_on_job_error(
+        lambda: build(
+            pipeline,
+            config["teacher"].inference,
+            args.dataset_dir,
+            args.augmented_dir,
+            args.teacher_dir,
+            args.output_dir,
+            overwrite=args.overwrite,
+        )
+    )
 
 
 if __name__ == "__main__":

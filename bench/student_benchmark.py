@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
-from typing import Callable, List
+from typing import List
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,9 +24,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from pipeline.config import add_config_arguments, load_config_or_exit  # noqa: E402
+from config_core import add_config_arguments  # noqa: E402
+from pipeline.config import load_config_or_exit  # noqa: E402
 from pqrnn.export import export_saved_model, export_tflite_int8, pad_features, saved_model_bytes  # noqa: E402
 from pqrnn.model import build_student  # noqa: E402
+from review.speed import machine, timed  # noqa: E402
 
 QUERIES = [
     "turn on the lights in the kitchen",
@@ -49,16 +50,6 @@ QUERIES = [
 ]
 
 
-def _timed(fn: Callable[[], object], repeats: int) -> np.ndarray:
-    fn()  # warm-up (tracing, allocation)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return np.array(times)
-
-
 def run(config_path: str, overrides: List[str], num_intents: int, num_tags: int, repeats: int, output: str) -> str:
     config = load_config_or_exit(config_path, overrides)
     student = config.student
@@ -66,7 +57,10 @@ def run(config_path: str, overrides: List[str], num_intents: int, num_tags: int,
     params = model.count_params() - sum(int(np.prod(v.shape)) for v in model.non_trainable_variables)
     workdir = tempfile.mkdtemp(prefix="student_bench_")
     saved_path = export_saved_model(
-        model, [f"intent_{i}" for i in range(num_intents)], [f"tag_{i}" for i in range(num_tags)], os.path.join(workdir, "saved")
+        model,
+        [f"intent_{i}" for i in range(num_intents)],
+        [f"tag_{i}" for i in range(num_tags)],
+        os.path.join(workdir, "saved"),
     )
     loaded = tf.saved_model.load(saved_path)
     serve, project = loaded.signatures["serving_default"], loaded.signatures["project_text"]
@@ -84,14 +78,15 @@ def run(config_path: str, overrides: List[str], num_intents: int, num_tags: int,
     one_features = features[0][:, : lengths[0]]
     batch_features = pad_features(np.concatenate([features[i % len(features)] for i in range(64)]), max(lengths))
 
-    sm_single = _timed(lambda: serve(text=one), repeats)
-    sm_batch = _timed(lambda: serve(text=batch), max(repeats // 10, 5))
-    proj_single = _timed(lambda: project(text=one), repeats)
-    lite_single = _timed(lambda: runner(features=one_features), repeats)
-    lite_batch = _timed(lambda: runner(features=batch_features), max(repeats // 10, 5))
+    # Milliseconds per call (`review.speed.timed`, as the review report times its models).
+    sm_single = timed(lambda _: serve(text=one), repeats)
+    sm_batch = timed(lambda _: serve(text=batch), max(repeats // 10, 5))
+    proj_single = timed(lambda _: project(text=one), repeats)
+    lite_single = timed(lambda _: runner(features=one_features), repeats)
+    lite_batch = timed(lambda _: runner(features=batch_features), max(repeats // 10, 5))
 
     def ms(t: np.ndarray, q: float) -> str:
-        return f"{np.percentile(t, q) * 1e3:.2f}"
+        return f"{np.percentile(t, q):.2f}"
 
     rows = [
         ("fp32 SavedModel (raw text in)", saved_model_bytes(saved_path), sm_single, sm_batch),
@@ -102,14 +97,14 @@ def run(config_path: str, overrides: List[str], num_intents: int, num_tags: int,
         f"Student: {params:,} trainable parameters (feature_size {student.projection.feature_size}, "
         f"bottleneck {student.bottleneck_size}, QRNN {student.qrnn.num_layers}x{student.qrnn.state_size} "
         f"bidirectional, kernel {student.qrnn.kernel_width}, max_tokens {student.max_tokens}, "
-        f"{num_intents} intents, {num_tags} slot tags). CPU: {os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
+        f"{num_intents} intents, {num_tags} slot tags). Measured on {machine()}; "
         f"TF {tf.__version__}; {repeats} single queries.",
         "",
         "| format | bytes | p50 single query (ms) | p99 single query (ms) | batch-64 throughput (queries/s) |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, size, single, batched in rows:
-        throughput = f"{64 / np.median(batched):,.0f}" if batched is not None else "-"
+        throughput = f"{64e3 / np.median(batched):,.0f}" if batched is not None else "-"
         lines.append(f"| {name} | {size:,} | {ms(single, 50)} | {ms(single, 99)} | {throughput} |")
     table = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from typing import Any, Dict, List, Optional
@@ -28,22 +27,25 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from beam_jobs import teacher_inference  # noqa: E402
-from beam_jobs.dataset.examples import decode  # noqa: E402
-from pipeline.config import Config, add_config_arguments, load_config_or_exit  # noqa: E402
+from config_core import add_config_arguments  # noqa: E402
+from pipeline.config import Config, load_config_or_exit  # noqa: E402
+from review.speed import machine  # noqa: E402
+from schemas.examples import decode  # noqa: E402
+from schemas.features import SPLITS, TOKENS, TRAIN, split_dir, split_file_pattern  # noqa: E402
 from teacher.inputs import collate, encode_words  # noqa: E402
 from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
 
 
 def _rows(dataset_dir: str, n: int) -> List[bytes]:
-    files = sorted(tf.io.gfile.glob(os.path.join(dataset_dir, "Split-train", "*")))
+    files = sorted(tf.io.gfile.glob(split_file_pattern(dataset_dir, TRAIN)))
     return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(n)]
 
 
 def _write_dataset(root: str, records: List[bytes]) -> None:
-    for split in ("train", "eval", "test"):
-        os.makedirs(os.path.join(root, f"Split-{split}"))
-        with tf.io.TFRecordWriter(os.path.join(root, f"Split-{split}", "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
-            for record in records if split == "train" else []:
+    for split in SPLITS:
+        os.makedirs(split_dir(root, split))
+        with tf.io.TFRecordWriter(os.path.join(split_dir(root, split), "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
+            for record in records if split == TRAIN else []:
                 w.write(record)
 
 
@@ -53,8 +55,10 @@ def plain_loop(teacher_dir: str, token_lists: List[List[str]], batch_size: int, 
     started = time.perf_counter()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(token_lists), batch_size):
-            batch = collate([encode_words(t, tokenizer, max_length) for t in token_lists[i : i + batch_size]],
-                            tokenizer.pad_token_id)
+            batch = collate(
+                [encode_words(t, tokenizer, max_length) for t in token_lists[i : i + batch_size]],
+                tokenizer.pad_token_id,
+            )
             model(**batch)
     return len(token_lists) / (time.perf_counter() - started)
 
@@ -62,7 +66,7 @@ def plain_loop(teacher_dir: str, token_lists: List[List[str]], batch_size: int, 
 def measure(config: Config, teacher_dir: Optional[str], dataset_dir: str, rows: int, batch_size: int) -> Dict[str, Any]:
     """Rows per second of the plain loop and of the Beam job on the same rows and teacher."""
     records = _rows(dataset_dir, rows)
-    token_lists = [decode(r)["tokens"] for r in records]
+    token_lists = [decode(r)[TOKENS] for r in records]
 
     with tempfile.TemporaryDirectory() as tmp:
         if not teacher_dir:
@@ -74,7 +78,9 @@ def measure(config: Config, teacher_dir: Optional[str], dataset_dir: str, rows: 
             load_tokenizer(base).save_pretrained(teacher_dir)
         torch.set_num_threads(os.cpu_count() or 1)
         max_length = config.teacher.inference.max_length
-        plain = plain_loop(teacher_dir, token_lists, batch_size, max_length, teacher_inference.bf16_inference(config))
+        plain = plain_loop(
+            teacher_dir, token_lists, batch_size, max_length, teacher_inference.bf16_inference(config.teacher.inference)
+        )
 
         dataset = os.path.join(tmp, "dataset")
         _write_dataset(dataset, records)
@@ -84,12 +90,29 @@ def measure(config: Config, teacher_dir: Optional[str], dataset_dir: str, rows: 
         with open(cfg_path, "w") as f:
             yaml.safe_dump(cfg, f)
         started = time.perf_counter()
-        summary = teacher_inference.run(["--config", cfg_path, "--dataset_dir", dataset, "--teacher_dir", teacher_dir,
-                                         "--output_dir", os.path.join(tmp, "out")])
+        summary = teacher_inference.run(
+            [
+                "--config",
+                cfg_path,
+                "--dataset_dir",
+                dataset,
+                "--teacher_dir",
+                teacher_dir,
+                "--output_dir",
+                os.path.join(tmp, "out"),
+            ]
+        )
         beam = summary["rows_out"] / (time.perf_counter() - started)
-    machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores, device {summary['device']}, "
-               f"{'bf16 autocast' if summary['bf16'] else 'fp32'}")
-    return {"rows": len(records), "batch_size": batch_size, "plain": plain, "beam": beam, "ratio": beam / plain, "machine": machine}
+    device = f"inference device {summary['device']}, {'bf16 autocast' if summary['bf16'] else 'fp32'}"
+    return {
+        "rows": len(records),
+        "batch_size": batch_size,
+        "plain": plain,
+        "beam": beam,
+        "ratio": beam / plain,
+        "device": device,
+        "machine": f"{machine()}; {device}",
+    }
 
 
 def main() -> None:
@@ -103,16 +126,18 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config_or_exit(args.config, args.overrides)
     result = measure(config, args.teacher_dir, args.dataset_dir, args.rows, args.batch_size)
-    table = "\n".join([
-        f"Teacher inference, {result['rows']} rows, batch {args.batch_size} ({result['machine']}):",
-        "",
-        "| path | rows/s |",
-        "|---|---:|",
-        f"| plain transformers loop | {result['plain']:.1f} |",
-        f"| Beam RunInference job (end to end) | {result['beam']:.1f} |",
-        f"| ratio Beam / plain | {result['ratio']:.2f} |",
-        "",
-    ])
+    table = "\n".join(
+        [
+            f"Teacher inference, {result['rows']} rows, batch {args.batch_size} ({result['machine']}):",
+            "",
+            "| path | rows/s |",
+            "|---|---:|",
+            f"| plain transformers loop | {result['plain']:.1f} |",
+            f"| Beam RunInference job (end to end) | {result['beam']:.1f} |",
+            f"| ratio Beam / plain | {result['ratio']:.2f} |",
+            "",
+        ]
+    )
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
         f.write(table)

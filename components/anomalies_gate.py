@@ -4,14 +4,13 @@ ExampleValidator records anomalies but lets the run go on; a distillation run on
 data wastes the teacher's and the trainer's time, so this gate fails with a readable list.
 """
 
-
 import os
 
+from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
-from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 
 def describe_anomalies(anomalies_uri: str, split_names: str) -> str:
@@ -34,6 +33,7 @@ def AnomaliesGate(anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard
     report = describe_anomalies(anomalies.uri, anomalies.split_names)
     if report:
         raise RuntimeError(
-            "ExampleValidator found schema anomalies in the data; the run stops here.\n" + report
+            "ExampleValidator found schema anomalies in the data; the run stops here.\n"
+            + report
             + f"\nFull report: {anomalies.uri}"
         )

@@ -1,33 +1,43 @@
-"""DatasetGen: an ExampleGen-style component around `beam_jobs.build_dataset`."""
+"""DatasetGen: an ExampleGen-style component around `beam_jobs.build_dataset.build`."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
 from tfx.types import artifact_utils, standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+from tfx.types.component_spec import ChannelParameter
 
 from beam_jobs import build_dataset
-from beam_jobs.dataset.rows import SPLITS
-from components.job_runner import record_outputs, run_job
+from components.jobs import CONFIG_PARAMETERS, read_sections, record_outputs, run_job
+from models.sections import DATASET
+from schemas.features import SPLITS
 
 
 class DatasetGenSpec(types.ComponentSpec):
-    PARAMETERS = {"config_json": ExecutionParameter(type=str)}
+    PARAMETERS = CONFIG_PARAMETERS
     INPUTS: Dict[str, ChannelParameter] = {}
     OUTPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
 
 
 class DatasetGenExecutor(base_beam_executor.BaseBeamExecutor):
-    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
-           exec_properties: Dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> Optional[Any]:
+        sections = read_sections(exec_properties, DATASET)
         examples = artifact_utils.get_single_instance(output_dict["examples"])
-        summary = run_job(
-            build_dataset.run, exec_properties["config_json"], ["--output_dir", examples.uri], self._make_beam_pipeline()
-        )
-        record_outputs(examples, SPLITS, summary, ("rows_in", "rows_out", "dead_lettered"))
+
+        def job() -> None:
+            summary = build_dataset.build(
+                self._make_beam_pipeline(), sections["data"], sections["project.seed"], examples.uri
+            )
+            record_outputs(examples, SPLITS, summary, ("rows_in", "rows_out", "dead_lettered"))
+
+        return run_job(self, job)
 
 
 class DatasetGen(base_beam_component.BaseBeamComponent):
@@ -37,4 +47,6 @@ class DatasetGen(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(DatasetGenExecutor)
 
     def __init__(self, config_json: str):
-        super().__init__(spec=DatasetGenSpec(config_json=config_json, examples=types.Channel(type=standard_artifacts.Examples)))
+        super().__init__(
+            spec=DatasetGenSpec(config_json=config_json, examples=types.Channel(type=standard_artifacts.Examples))
+        )

@@ -4,7 +4,8 @@ review a run.
     python -m pipeline run [--config pipeline.yaml] [--set key=value ...]
     python -m pipeline compile [--config pipeline.yaml] [--set key=value ...] [--output FILE]
     python -m pipeline submit --host URL [--spec FILE] [--experiment NAME] [--param k=v ...] [--wait]
-    python -m pipeline report [--config pipeline.yaml] [--pipeline-root DIR] [--run latest|ID] [--output report.html] [--baseline ID]
+    python -m pipeline report [--config pipeline.yaml] [--pipeline-root DIR] [--run latest|ID] [--output report.html]
+                              [--baseline ID]
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import List, Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from pipeline.config import Config, ConfigError, add_config_arguments, load_config_or_exit  # noqa: E402
+from config_core import add_config_arguments  # noqa: E402
+from pipeline.config import Config, ConfigError, load_config_or_exit  # noqa: E402
 from pipeline.kubeflow_submit import DEFAULT_SPEC, add_submit_arguments, main_submit  # noqa: E402
-from pipeline.report import add_report_arguments  # noqa: E402
+from review.cli import add_report_arguments  # noqa: E402
 
 
 def _compile(config: Config, output: str) -> int:
@@ -47,7 +49,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     compile_.add_argument("--output", default=DEFAULT_SPEC, help=f"spec file to write (default {DEFAULT_SPEC})")
     submit = commands.add_parser("submit", help="submit a compiled spec to Kubeflow Pipelines (and follow it)")
     add_submit_arguments(submit)
-    report = commands.add_parser("report", help="write an HTML + JSON review of a run (verdict, metrics, size, data, lineage)")
+    report = commands.add_parser(
+        "report", help="write an HTML + JSON review of a run (verdict, metrics, size, data, lineage)"
+    )
     add_config_arguments(report)
     add_report_arguments(report)
     args = parser.parse_args(argv)
@@ -57,12 +61,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "compile":
         return _compile(config, args.output)
     if args.command == "report":
-        from pipeline.report import main_report
+        from pipeline.local_runner import run_paths
+        from review.cli import main_report
 
-        return main_report(args, config)
+        return main_report(
+            args, run_paths(config).metadata_path, config.project.name, config.teacher.inference.max_length
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-    from pipeline.local_runner import format_summary, run_local, summarize
+    from pipeline.local_runner import run_local, summarize
+    from review.summary import format_summary
 
     try:
         seconds = run_local(config)

@@ -31,8 +31,17 @@ ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.
 
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]i?)?$")
-_MEMORY_UNITS = {None: 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3,
-                 "Ki": 2**10 / 1e9, "Mi": 2**20 / 1e9, "Gi": 2**30 / 1e9, "Ti": 2**40 / 1e9}
+_MEMORY_UNITS = {
+    None: 1e-9,
+    "K": 1e-6,
+    "M": 1e-3,
+    "G": 1.0,
+    "T": 1e3,
+    "Ki": 2**10 / 1e9,
+    "Mi": 2**20 / 1e9,
+    "Gi": 2**30 / 1e9,
+    "Ti": 2**40 / 1e9,
+}
 
 
 def _cpu(value: str, key: str) -> float:
@@ -51,7 +60,9 @@ def _memory_gb(value: str, key: str) -> float:
 
 def resource_spec(resources: ResourceConfig, key: str) -> ResourceSpec:
     """`ResourceConfig` -> KFP ResourceSpec (limits; memory in GB as KFP expects)."""
-    spec = ResourceSpec(cpu_limit=_cpu(resources.cpu, f"{key}.cpu"), memory_limit=_memory_gb(resources.memory, f"{key}.memory"))
+    spec = ResourceSpec(
+        cpu_limit=_cpu(resources.cpu, f"{key}.cpu"), memory_limit=_memory_gb(resources.memory, f"{key}.memory")
+    )
     if resources.gpu_count:
         if not resources.gpu_type:
             raise ConfigError(f"{key}.gpu_type", "required when gpu_count > 0 (e.g. nvidia.com/gpu)")
@@ -85,7 +96,9 @@ def kubeflow_pipeline(config: Config) -> tfx.dsl.Pipeline:
     containers = {c.id: c for c in pipeline.components if isinstance(c, base_component.BaseComponent)}
     for i, component_id in enumerate(config.kubeflow.gpu_components):
         if component_id not in containers:
-            raise ConfigError(f"kubeflow.gpu_components[{i}]", f"{component_id!r} is not a component ({', '.join(containers)})")
+            raise ConfigError(
+                f"kubeflow.gpu_components[{i}]", f"{component_id!r} is not a component ({', '.join(containers)})"
+            )
     for component_id, component in containers.items():
         component.with_platform_config(gpu if component_id in config.kubeflow.gpu_components else cpu)
     return pipeline
@@ -102,7 +115,9 @@ def compile_pipeline(config: Config, output_path: str) -> Dict[str, Any]:
     """Write the KFP v2 PipelineSpec YAML that `kfp.Client` and the KFP UI upload; returns it."""
     pipeline = kubeflow_pipeline(config)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
-        kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=component_images(config), use_pipeline_spec_2_1=True)
+        kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+            default_image=component_images(config), use_pipeline_spec_2_1=True
+        )
     )
     # The runner returns a Vertex PipelineJob; KFP's API takes the PipelineSpec inside it,
     # with the pipeline root as its default (a run may still override it).

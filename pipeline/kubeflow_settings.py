@@ -27,11 +27,12 @@ def check_kubeflow_config(config: Config) -> None:
     """Raise ConfigError for settings that cannot work inside Kubeflow pods."""
     _require_object_store(config.kubeflow.pipeline_root, "kubeflow.pipeline_root")
     _require_object_store(config.kubeflow.serving_dir, "kubeflow.serving_dir")
-    for i, path in enumerate(config.data.paths):
-        _require_object_store(path, f"data.paths[{i}]")
+    for key, path in config.data.labelled_paths("data"):
+        _require_object_store(path, key)
     if config.teacher.finetuned_path:
         _require_object_store(config.teacher.finetuned_path, "teacher.finetuned_path")
     if os.path.isabs(config.teacher.base):  # the loader made a local folder absolute
         raise ConfigError(
-            "teacher.base", f"local folder {config.teacher.base!r} is not in the image; use a built-in base or bake it in"
+            "teacher.base",
+            f"local folder {config.teacher.base!r} is not in the image; use a built-in base or bake it in",
         )

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 import kfp
+import kfp.client
 import kfp_server_api
 import urllib3
 import yaml
 from google.protobuf import json_format
-import kfp.client
 from kfp.client import client as kfp_client
 from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from config_core import add_set_argument
 from pipeline.config import ConfigError, config_to_json, override_config_json
 from pipeline.kubeflow_settings import COMPILE_TIME_KEYS, CONFIG_PARAMETER, OBJECT_STORES, check_kubeflow_config
 
@@ -74,7 +75,9 @@ def find_credential(token_file: Optional[str], cookie_file: Optional[str], env: 
     if token_file:
         return Credential(f"bearer token from --token-file {token_file}", token=_read_secret(token_file, "token"))
     if cookie_file:
-        return Credential(f"session cookie from --cookie-file {cookie_file}", cookie=_read_secret(cookie_file, "cookie"))
+        return Credential(
+            f"session cookie from --cookie-file {cookie_file}", cookie=_read_secret(cookie_file, "cookie")
+        )
     if env.get(TOKEN_ENV, "").strip():
         return Credential(f"bearer token from ${TOKEN_ENV}", token=env[TOKEN_ENV].strip())
     if env.get(COOKIE_ENV, "").strip():
@@ -91,9 +94,13 @@ def find_credential(token_file: Optional[str], cookie_file: Optional[str], env: 
 def load_spec(path: str) -> Dict[str, Any]:
     """The compiled spec as a dict, checked the way kfp parses it."""
     if not os.path.isfile(path):
-        raise SubmitError(f"pipeline spec not found: {path} (compile it: python -m pipeline compile --output {path})", 2)
+        raise SubmitError(
+            f"pipeline spec not found: {path} (compile it: python -m pipeline compile --output {path})", 2
+        )
     if not path.endswith((".yaml", ".yml")):
-        raise SubmitError(f"pipeline spec {path} must be a .yaml/.yml file (as written by python -m pipeline compile)", 2)
+        raise SubmitError(
+            f"pipeline spec {path} must be a .yaml/.yml file (as written by python -m pipeline compile)", 2
+        )
     try:
         with open(path, encoding="utf-8") as f:
             spec = yaml.safe_load(f)
@@ -132,7 +139,9 @@ def run_parameters(spec: Dict[str, Any], params: Sequence[str], overrides: Seque
         if not sep:
             raise SubmitError(f"--param {item!r} must look like NAME=VALUE", 2)
         if name not in declared:
-            raise SubmitError(f"--param {name}: the pipeline has no such parameter (it has: {', '.join(sorted(declared))})", 2)
+            raise SubmitError(
+                f"--param {name}: the pipeline has no such parameter (it has: {', '.join(sorted(declared))})", 2
+            )
         values[name] = _parse_value(text, declared[name].get("parameterType", "STRING"), name)
     if overrides:
         if CONFIG_PARAMETER not in declared:
@@ -141,7 +150,9 @@ def run_parameters(spec: Dict[str, Any], params: Sequence[str], overrides: Seque
             key = override.partition("=")[0].strip()
             if any(key == k or key.startswith(k + ".") for k in COMPILE_TIME_KEYS):
                 raise SubmitError(
-                    f"--set {key}: fixed when the pipeline was compiled; recompile: python -m pipeline compile --set {override}", 2
+                    f"--set {key}: fixed when the pipeline was compiled; "
+                    f"recompile: python -m pipeline compile --set {override}",
+                    2,
                 )
         base = values.get(CONFIG_PARAMETER, declared[CONFIG_PARAMETER].get("defaultValue"))
         try:
@@ -185,7 +196,9 @@ def _api_configuration(host: str, credential: Credential) -> kfp_server_api.Conf
 def check_connection(host: str, credential: Credential, timeout_s: float) -> None:
     """One healthz request, so that a wrong host or credential fails at once with a clear
     message (kfp.Client retries healthz for ~25 s and then reports a generic error)."""
-    api = kfp_server_api.HealthzServiceApi(kfp_server_api.ApiClient(_api_configuration(host, credential), cookie=credential.cookie))
+    api = kfp_server_api.HealthzServiceApi(
+        kfp_server_api.ApiClient(_api_configuration(host, credential), cookie=credential.cookie)
+    )
     try:
         response = api.get_healthz(_preload_content=False, _request_timeout=timeout_s)
     except kfp_server_api.ApiException as exc:
@@ -239,8 +252,9 @@ def _task_progress(run: Any, task_names: List[str]) -> str:
     return text
 
 
-def follow_run(client: kfp.Client, run_id: str, task_names: List[str], poll_s: float, timeout_s: Optional[float],
-               out: TextIO) -> str:
+def follow_run(
+    client: kfp.Client, run_id: str, task_names: List[str], poll_s: float, timeout_s: Optional[float], out: TextIO
+) -> str:
     """Print a line whenever the run's state or task progress changes; return the final state."""
     started = time.monotonic()
     last = None
@@ -278,21 +292,28 @@ def follow_run(client: kfp.Client, run_id: str, task_names: List[str], poll_s: f
 
 def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", default=DEFAULT_SPEC, help=f"compiled pipeline spec (default {DEFAULT_SPEC})")
-    parser.add_argument("--host", help="KFP API endpoint, e.g. https://kubeflow.example.com/pipeline (or $KF_PIPELINES_ENDPOINT)")
+    parser.add_argument(
+        "--host", help="KFP API endpoint, e.g. https://kubeflow.example.com/pipeline (or $KF_PIPELINES_ENDPOINT)"
+    )
     parser.add_argument("--experiment", help="experiment name, created if missing (default: the pipeline name)")
     parser.add_argument("--run-name", help="run name (default: pipeline name + time)")
     parser.add_argument("--namespace", help="Kubeflow profile namespace (multi-user clusters)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter (repeatable)")
-    parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="override a config key for this run only, e.g. --set training.epochs=3 (repeatable)")
-    parser.add_argument("--pipeline-root", help="gs:// or s3:// root for this run's artifacts (default: the compiled one)")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter (repeatable)"
+    )
+    add_set_argument(parser, "override a config key for this run only, e.g. --set training.epochs=3 (repeatable)")
+    parser.add_argument(
+        "--pipeline-root", help="gs:// or s3:// root for this run's artifacts (default: the compiled one)"
+    )
     parser.add_argument("--no-cache", action="store_true", help="run every step, ignoring cached results")
     parser.add_argument("--wait", action="store_true", help="follow the run until it ends; exit 1 unless it succeeds")
     parser.add_argument("--timeout", type=float, help="with --wait: give up following after this many seconds")
     parser.add_argument("--poll-interval", type=float, default=10.0, help="with --wait: seconds between status checks")
     parser.add_argument("--connect-timeout", type=float, default=15.0, help="seconds to wait for the API to answer")
     parser.add_argument("--token-file", help=f"file holding a bearer token (or ${TOKEN_ENV})")
-    parser.add_argument("--cookie-file", help=f"file holding a session cookie, e.g. authservice_session=... (or ${COOKIE_ENV})")
+    parser.add_argument(
+        "--cookie-file", help=f"file holding a session cookie, e.g. authservice_session=... (or ${COOKIE_ENV})"
+    )
 
 
 def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: Optional[TextIO] = None) -> int:
@@ -325,7 +346,9 @@ def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: 
             enable_caching=False if args.no_cache else None,
         )
     except kfp_server_api.ApiException as exc:
-        raise SubmitError(f"{_describe_http_error(host, credential, exc.status, exc.reason)}: {exc.body or ''}".rstrip(": ")) from None
+        raise SubmitError(
+            f"{_describe_http_error(host, credential, exc.status, exc.reason)}: {exc.body or ''}".rstrip(": ")
+        ) from None
     except urllib3.exceptions.HTTPError as exc:
         raise SubmitError(f"lost the KFP API at {host} while submitting: {exc}") from None
     ui = env.get(kfp_client.KF_PIPELINES_UI_ENDPOINT_ENV, host).rstrip("/")
@@ -339,7 +362,9 @@ def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: 
     try:
         state = follow_run(client, result.run_id, task_names, args.poll_interval, args.timeout, out)
     except kfp_server_api.ApiException as exc:
-        raise SubmitError(f"following run {result.run_id}: {_describe_http_error(host, credential, exc.status, exc.reason)}") from None
+        raise SubmitError(
+            f"following run {result.run_id}: {_describe_http_error(host, credential, exc.status, exc.reason)}"
+        ) from None
     except urllib3.exceptions.HTTPError as exc:
         raise SubmitError(f"following run {result.run_id}: lost the KFP API at {host}: {exc}") from None
     print(f"run {result.run_id} {state.lower()}", file=out)

@@ -8,7 +8,7 @@ Evaluator (fraction of teacher, blessing) -> AtomicPusher.
 
 from __future__ import annotations
 
-from typing import List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from tfx import v1 as tfx
 from tfx.orchestration import data_types
@@ -21,22 +21,12 @@ from components.augment import Augment
 from components.dataset_gen import DatasetGen
 from components.teacher_finetune import TeacherFinetune
 from components.teacher_inference import TeacherInference
+from models import fraction_of_teacher, sections
 from pipeline.config import Config, ConfigError, config_sections, config_to_json
-from pipeline.model import fraction_of_teacher
+from schemas.features import EVAL, TEST, TRAIN
 
-PREPROCESSING_FN = "pipeline.model.preprocessing.preprocessing_fn"
-RUN_FN = "pipeline.model.train.run_fn"
-
-# The config sections each component reads. Locally a component gets only these, so changing
-# e.g. `student` or `training` re-runs the Trainer and what follows it, not the teacher. (Beam
-# components run on the pipeline's Beam arguments, so none of them needs `beam`.)
-CONFIG_SECTIONS = {
-    "DatasetGen": ("project", "data"),
-    "Augment": ("project", "data", "augmentation"),
-    "TeacherFinetune": ("project", "data", "teacher.base", "teacher.cache_dir", "teacher.finetune"),
-    "TeacherInference": ("project", "data", "teacher.inference"),
-    "Trainer": ("project", "data", "student", "distillation", "training"),
-}
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+RUN_FN = "models.train.run_fn"
 
 
 def create_components(
@@ -48,70 +38,100 @@ def create_components(
     """`config_parameter`: a runtime parameter carrying the config JSON (Kubeflow), so a run can
     change the config the components read without recompiling; the graph still follows `config`.
     `dataset_schema`: the schema file as the executors see it (inside the image on Kubeflow)."""
-    def config_json(component: str) -> Union[str, data_types.RuntimeParameter]:
-        return config_to_json(config, CONFIG_SECTIONS[component]) if config_parameter is None else config_parameter
 
-    dataset = DatasetGen(config_json=config_json("DatasetGen"))
+    # Locally a component gets only the sections it reads (`models.sections`), so changing e.g.
+    # `student` re-runs the Trainer and what follows it, not the teacher.
+    def config_json(section_types: Dict[str, Any]) -> Union[str, data_types.RuntimeParameter]:
+        return config_to_json(config, list(section_types)) if config_parameter is None else config_parameter
+
+    dataset = DatasetGen(config_json=config_json(sections.DATASET))
     statistics = tfx.components.StatisticsGen(examples=dataset.outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=dataset_schema)
-    validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
+    validator = tfx.components.ExampleValidator(
+        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"]
+    )
     gate = AnomaliesGate(anomalies=validator.outputs["anomalies"])
     transform = tfx.components.Transform(
         examples=dataset.outputs["examples"],
         schema=schema.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"]),
+        splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN]),
         materialize=False,
     )
     transform.add_upstream_node(gate)
     if config.teacher.finetuned_path:
-        teacher = tfx.dsl.Importer(source_uri=config.teacher.finetuned_path, artifact_type=standard_artifacts.Model).with_id(
-            "TeacherImporter"
-        )
+        teacher = tfx.dsl.Importer(
+            source_uri=config.teacher.finetuned_path, artifact_type=standard_artifacts.Model
+        ).with_id("TeacherImporter")
         teacher_model = teacher.outputs["result"]
     else:
         teacher = TeacherFinetune(
             examples=dataset.outputs["examples"],
             transform_graph=transform.outputs["transform_graph"],
-            config_json=config_json("TeacherFinetune"),
+            config_json=config_json(sections.TEACHER_FINETUNE),
         )
         teacher_model = teacher.outputs["model"]
-    augment = Augment(examples=dataset.outputs["examples"], config_json=config_json("Augment"))
+    augment = Augment(examples=dataset.outputs["examples"], config_json=config_json(sections.AUGMENT))
     inference = TeacherInference(
         examples=dataset.outputs["examples"],
         augmented_examples=augment.outputs["augmented_examples"],
         teacher=teacher_model,
-        config_json=config_json("TeacherInference"),
+        transform_graph=transform.outputs["transform_graph"],
+        config_json=config_json(sections.TEACHER_INFERENCE),
     )
     soft_labels = inference.outputs["soft_label_examples"]
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=soft_labels,
-        train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
         # The config itself is the custom config, so one runtime parameter can carry it too.
-        custom_config=config_sections(config, CONFIG_SECTIONS["Trainer"]) if config_parameter is None else config_parameter,
+        custom_config=config_sections(config, list(sections.TRAINER)) if config_parameter is None else config_parameter,
     )
+    evaluation = config.evaluation
     evaluator = tfx.components.Evaluator(
         examples=soft_labels,
         model=trainer.outputs["model"],
         eval_config=fraction_of_teacher.eval_config(
-            config.evaluation.fraction_of_teacher_threshold, config.evaluation.per_language_floor
+            evaluation.fraction_of_teacher_threshold,
+            evaluation.per_language_floor,
+            fraction_of_teacher.GateRule(
+                evaluation.gate, evaluation.min_slice_examples, evaluation.bootstrap_samples, config.project.seed
+            ),
         ),
-        example_splits=["eval"],
+        # The untouched split: training validates and selects on eval, the gate judges test.
+        example_splits=[TEST],
     )
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
+        ),
     )
-    components = [dataset, statistics, schema, validator, gate, transform, teacher, augment, inference, trainer, evaluator, pusher]
+    components = [
+        dataset,
+        statistics,
+        schema,
+        validator,
+        gate,
+        transform,
+        teacher,
+        augment,
+        inference,
+        trainer,
+        evaluator,
+        pusher,
+    ]
     by_id = {component.id: component for component in components}
     for component_id, profile in config.beam.component_profiles.items():
         component = by_id.get(component_id)
         if not hasattr(component, "with_beam_pipeline_args"):
             beam_ids = ", ".join(i for i, c in by_id.items() if hasattr(c, "with_beam_pipeline_args"))
-            raise ConfigError(f"beam.component_profiles.{component_id}", f"not a Beam component of this pipeline ({beam_ids})")
+            raise ConfigError(
+                f"beam.component_profiles.{component_id}", f"not a Beam component of this pipeline ({beam_ids})"
+            )
         component.with_beam_pipeline_args(config.beam.profiles[profile])
     return components
 
@@ -132,5 +152,5 @@ def create_pipeline(
         components=create_components(config, serving_dir, config_parameter, dataset_schema),
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=config.beam_args(),
+        beam_pipeline_args=config.beam.args(),
     )

@@ -15,7 +15,7 @@ Library API (all tf_keras; set TF_USE_LEGACY_KERAS=1 before importing TensorFlow
   gold_*, has_gold, temperature, teacher_logit_scale, gold_weight, ...)`: the loss terms.
 - `pqrnn.data.ExampleDecoder(projection, intent_vocab, tag_vocab, soft_labels)` and
   `pqrnn.data.make_dataset(file_pattern, decoder, batch_size, training)`: batches from the
-  dataset job's gzipped tf.Examples; `read_vocabulary(path)` reads its label files.
+  dataset job's gzipped tf.Examples; labels come as lists (in the pipeline, from tf.Transform).
 - `pqrnn.export.export_saved_model(model, intent_vocab, tag_vocab, path)`: SavedModel with
   signatures on raw text (serving_default), tokens (serve_tokens), tf.Examples
   (serve_examples) and the projection (project_text); no project code needed to serve.

@@ -10,23 +10,16 @@ exactly the width of the model's word-aligned slot logits for these features.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from pqrnn.projection import Projection
-
-
-def read_vocabulary(path: str) -> List[str]:
-    """One label per line (the dataset job's intent_vocab.txt / slot_tag_vocab.txt)."""
-    with tf.io.gfile.GFile(path) as f:
-        return [line.rstrip("\n") for line in f if line.rstrip("\n")]
+from schemas.features import AUGMENTED, INTENT, SLOT_TAGS, TEACHER_INTENT_LOGITS, TEACHER_SLOT_LOGITS, TOKENS
 
 
 def _table(vocabulary: Sequence[str]) -> tf.lookup.StaticHashTable:
-    init = tf.lookup.KeyValueTensorInitializer(
-        tf.constant(list(vocabulary)), tf.range(len(vocabulary), dtype=tf.int64)
-    )
+    init = tf.lookup.KeyValueTensorInitializer(tf.constant(list(vocabulary)), tf.range(len(vocabulary), dtype=tf.int64))
     return tf.lookup.StaticHashTable(init, default_value=-1)
 
 
@@ -56,32 +49,32 @@ class ExampleDecoder:
 
     def spec(self) -> Dict[str, object]:
         spec = {
-            "tokens": tf.io.RaggedFeature(tf.string),
-            "intent": tf.io.FixedLenFeature([], tf.string, default_value=""),
-            "slot_tags": tf.io.RaggedFeature(tf.string),
-            "augmented": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+            TOKENS: tf.io.RaggedFeature(tf.string),
+            INTENT: tf.io.FixedLenFeature([], tf.string, default_value=""),
+            SLOT_TAGS: tf.io.RaggedFeature(tf.string),
+            AUGMENTED: tf.io.FixedLenFeature([], tf.int64, default_value=0),
         }
         if self.soft_labels:
-            spec["teacher_intent_logits"] = tf.io.FixedLenFeature([self.num_intents], tf.float32)
-            spec["teacher_slot_logits"] = tf.io.RaggedFeature(tf.float32)
+            spec[TEACHER_INTENT_LOGITS] = tf.io.FixedLenFeature([self.num_intents], tf.float32)
+            spec[TEACHER_SLOT_LOGITS] = tf.io.RaggedFeature(tf.float32)
         return spec
 
     def __call__(self, serialized: tf.Tensor, training: bool = False) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
         ex = tf.io.parse_example(serialized, self.spec())
         max_words = self.projection.max_words
-        tokens = ex["tokens"]
+        tokens = ex[TOKENS]
         features = self.projection(tokens, training=training)
         lengths = tf.minimum(tokens.row_lengths(), max_words)
         width = tf.cast(tf.reduce_max(tf.concat([lengths, [0]], 0)), tf.int32)
         targets = {
             "slot_mask": tf.sequence_mask(lengths, width, dtype=tf.float32),
-            "intent": self.intent_table.lookup(ex["intent"]),
-            "slots": _fit_width(self.tag_table.lookup(ex["slot_tags"][:, :max_words]).to_tensor(-1), width, -1),
-            "has_gold": 1.0 - tf.cast(ex["augmented"], tf.float32),
+            "intent": self.intent_table.lookup(ex[INTENT]),
+            "slots": _fit_width(self.tag_table.lookup(ex[SLOT_TAGS][:, :max_words]).to_tensor(-1), width, -1),
+            "has_gold": 1.0 - tf.cast(ex[AUGMENTED], tf.float32),
         }
         if self.soft_labels:
-            targets["teacher_intent_logits"] = ex["teacher_intent_logits"]
-            flat = ex["teacher_slot_logits"]
+            targets["teacher_intent_logits"] = ex[TEACHER_INTENT_LOGITS]
+            flat = ex[TEACHER_SLOT_LOGITS]
             per_token = tf.RaggedTensor.from_row_lengths(
                 tf.reshape(flat.flat_values, [-1, self.num_tags]), flat.row_lengths() // self.num_tags
             )

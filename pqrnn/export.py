@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from pqrnn.model import PQRNNStudent
 from pqrnn.projection import Projection
+from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, vocab_file
 from tokenization import tf_ops
 
 
@@ -54,9 +55,14 @@ class StudentServer(tf.Module):
         self.serving_default = tf.function(self._serve_text, input_signature=[tf.TensorSpec([None], tf.string, "text")])
         self.serve_tokens = tf.function(
             self._serve_tokens,
-            input_signature=[tf.TensorSpec([None, None], tf.string, "tokens"), tf.TensorSpec([None], tf.int32, "num_tokens")],
+            input_signature=[
+                tf.TensorSpec([None, None], tf.string, "tokens"),
+                tf.TensorSpec([None], tf.int32, "num_tokens"),
+            ],
         )
-        self.serve_examples = tf.function(self._serve_examples, input_signature=[tf.TensorSpec([None], tf.string, "examples")])
+        self.serve_examples = tf.function(
+            self._serve_examples, input_signature=[tf.TensorSpec([None], tf.string, "examples")]
+        )
         self.project_text = tf.function(self._project_text, input_signature=[tf.TensorSpec([None], tf.string, "text")])
         self.feature_size = b
 
@@ -102,7 +108,7 @@ def saved_model_bytes(path: str) -> int:
     """Bytes of a SavedModel folder without `assets.extra` (where the int8 TFLite file sits)."""
     total = 0
     for root, _, files in tf.io.gfile.walk(path):
-        if "assets.extra" not in root.split(os.sep):
+        if TFLITE_DIR not in root.split(os.sep):
             total += sum(tf.io.gfile.stat(os.path.join(root, f)).length for f in files)
     return total
 
@@ -117,10 +123,10 @@ def export_saved_model(model: PQRNNStudent, intent_vocab: Sequence[str], tag_voc
         "project_text": server.project_text,
     }
     tf.saved_model.save(server, path, signatures=signatures)
-    extra = os.path.join(path, "assets.extra")
+    extra = os.path.join(path, TFLITE_DIR)
     tf.io.gfile.makedirs(extra)
-    for name, vocab in (("intent_vocab.txt", intent_vocab), ("slot_tag_vocab.txt", tag_vocab)):
-        with tf.io.gfile.GFile(os.path.join(extra, name), "w") as f:
+    for name, vocab in ((INTENT_VOCAB, intent_vocab), (SLOT_TAG_VOCAB, tag_vocab)):
+        with tf.io.gfile.GFile(vocab_file(extra, name), "w") as f:
             f.write("".join(f"{label}\n" for label in vocab))
     with tf.io.gfile.GFile(os.path.join(extra, "student_config.json"), "w") as f:
         json.dump(dataclasses.asdict(model.student_config), f, indent=2)

@@ -33,8 +33,9 @@ class MaskedBatchNorm(tf.keras.layers.Layer):
         self.beta = self.add_weight("beta", shape=[dim], initializer="zeros")
         # ON_READ + MEAN, as Keras' own BatchNormalization: per-replica updates under
         # MirroredStrategy, averaged when read.
-        stat = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
-                    aggregation=tf.VariableAggregation.MEAN)
+        stat = dict(
+            trainable=False, synchronization=tf.VariableSynchronization.ON_READ, aggregation=tf.VariableAggregation.MEAN
+        )
         self.moving_mean = self.add_weight("moving_mean", shape=[dim], initializer="zeros", **stat)
         self.moving_variance = self.add_weight("moving_variance", shape=[dim], initializer="ones", **stat)
         super().build(input_shape)
@@ -65,9 +66,7 @@ class QuantDense(tf.keras.layers.Layer):
         self.output_quantizer = ActivationQuantizer(quantize, name="output_quant") if use_bias else None
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            "kernel", shape=[int(input_shape[-1]), self.units], initializer="glorot_uniform"
-        )
+        self.kernel = self.add_weight("kernel", shape=[int(input_shape[-1]), self.units], initializer="glorot_uniform")
         self.bias = self.add_weight("bias", shape=[self.units], initializer="zeros") if self.use_bias else None
         super().build(input_shape)
 

@@ -6,7 +6,7 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
-from pipeline.config import DistillationConfig, StudentConfig
+from pqrnn.config import DistillationConfig, StudentConfig
 from pqrnn.layers import MaskedBatchNorm, QuantDense, masked_attention_pool
 from pqrnn.losses import distillation_loss
 from pqrnn.projection import token_mask

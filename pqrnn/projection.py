@@ -82,9 +82,7 @@ def distort(tokens: tf.Tensor, probability: float, seed: Optional[int] = None) -
     all_chars = tf.concat([tf.boolean_mask(pool, keep), extra_chars], 0)
     stride = 2 * tf.reduce_max(tf.concat([lengths, [0]], 0)) + 2
     order = tf.argsort(all_rows * stride + all_keys, stable=True)
-    edited = tf.RaggedTensor.from_value_rowids(
-        tf.gather(all_chars, order), tf.gather(all_rows, order), nrows=n
-    )
+    edited = tf.RaggedTensor.from_value_rowids(tf.gather(all_chars, order), tf.gather(all_rows, order), nrows=n)
     return tf.strings.unicode_encode(edited, "UTF-8")
 
 

@@ -67,7 +67,9 @@ class BiQRNN(tf.keras.layers.Layer):
     def build(self, input_shape):
         in_dim = int(input_shape[-1])
         self.kernels = [
-            self.add_weight(f"kernel_{d}", shape=[self.kernel_width, in_dim, 3 * self.units], initializer="glorot_uniform")
+            self.add_weight(
+                f"kernel_{d}", shape=[self.kernel_width, in_dim, 3 * self.units], initializer="glorot_uniform"
+            )
             for d in ("fwd", "bwd")
         ]
         super().build(input_shape)

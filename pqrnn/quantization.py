@@ -2,10 +2,11 @@
 
 Weights: per-tensor, symmetric range [-max|w|, max|w|] on the narrow int8 grid [-127, 127]
 (0 is exact), straight-through gradients. Symmetric, unlike the reference's [min, max]
-range, because TFLite's int8 kernels require weight zero points of 0. Activations: either a fixed range (tanh/state [-1, 1], sigmoid/attention
-[0, 1]) or a range tracked with an exponential moving average of batch min/max during
-training and frozen at inference. With `enabled=False` every quantizer is the identity, so
-QAT is switched by `StudentConfig.quantize` without changing the variables' layout.
+range, because TFLite's int8 kernels require weight zero points of 0. Activations: either a
+fixed range (tanh/state [-1, 1], sigmoid/attention [0, 1]) or a range tracked with an
+exponential moving average of batch min/max during training and frozen at inference. With
+`enabled=False` every quantizer is the identity, so QAT is switched by
+`StudentConfig.quantize` without changing the variables' layout.
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ class ActivationQuantizer(tf.keras.layers.Layer):
             # A model that never trained still runs with a generic range; the first
             # training batch then sets the range outright instead of averaging with it.
             const = tf.keras.initializers.Constant
-            stat = dict(shape=[], trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
-                        aggregation=tf.VariableAggregation.MEAN)  # per replica, averaged when read
+            stat = dict(
+                shape=[],
+                trainable=False,
+                synchronization=tf.VariableSynchronization.ON_READ,
+                aggregation=tf.VariableAggregation.MEAN,
+            )  # per replica, averaged when read
             self.range_min = self.add_weight("range_min", initializer=const(-6.0), **stat)
             self.range_max = self.add_weight("range_max", initializer=const(6.0), **stat)
             self.seen = self.add_weight("seen", initializer=const(0.0), **stat)

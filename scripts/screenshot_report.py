@@ -32,9 +32,18 @@ def screenshot(html: str, png: str, width: int = 1280, height: int = 9000, timeo
         raise FileNotFoundError("no chromium on PATH (apt-get install -y chromium)")
     with tempfile.TemporaryDirectory() as profile:
         command = [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", "--hide-scrollbars",
-            f"--window-size={width},{height}", f"--screenshot={os.path.abspath(png)}", "file://" + os.path.abspath(html),
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--hide-scrollbars",
+            f"--window-size={width},{height}",
+            f"--screenshot={os.path.abspath(png)}",
+            "file://" + os.path.abspath(html),
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0 or not os.path.isfile(png):

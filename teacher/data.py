@@ -1,4 +1,4 @@
-"""Read the dataset job's output: gzipped TFRecords of tf.train.Example + label vocabularies.
+"""Read the dataset job's output: gzipped TFRecords of tf.train.Example.
 
 A ~60-line reader instead of tf.data keeps TensorFlow out of the teacher's processes
 (torch workers stay small and start fast). Record framing is checked by length; the
@@ -9,22 +9,10 @@ from __future__ import annotations
 
 import glob
 import gzip
-import os
 import struct
-from dataclasses import dataclass
 from typing import Dict, Iterator, List, Tuple
 
-SPLITS = ("train", "eval", "test")
-
-
-@dataclass
-class Example:
-    id: str
-    lang: str
-    text: str
-    tokens: List[str]
-    intent: str
-    slot_tags: List[str]
+from schemas.features import ID, INTENT, LANG, SLOT_TAGS, TEXT, TOKENS, LabelledRow, split_file_pattern
 
 
 def _varint(buf: bytes, pos: int) -> Tuple[int, int]:
@@ -102,9 +90,10 @@ def read_records(path: str) -> Iterator[bytes]:
 
 
 def split_files(dataset_dir: str, split: str) -> List[str]:
-    files = sorted(glob.glob(os.path.join(dataset_dir, f"Split-{split}", "data_tfrecord-*.gz")))
+    pattern = split_file_pattern(dataset_dir, split)
+    files = sorted(glob.glob(pattern))
     if not files:
-        raise FileNotFoundError(f"no TFRecords for split {split!r} under {dataset_dir}/Split-{split}/")
+        raise FileNotFoundError(f"no TFRecords for split {split!r}: nothing matches {pattern}")
     return files
 
 
@@ -113,32 +102,15 @@ def _text(features: Dict[str, List[bytes]], key: str) -> str:
     return values[0].decode("utf-8")
 
 
-def read_split(dataset_dir: str, split: str) -> List[Example]:
+def read_split(dataset_dir: str, split: str) -> List[LabelledRow]:
     """All examples of one split, in file order."""
     examples = []
     for path in split_files(dataset_dir, split):
         for record in read_records(path):
             f = parse_bytes_features(record)
-            tokens = [t.decode("utf-8") for t in f.get("tokens", [])]
-            tags = [t.decode("utf-8") for t in f.get("slot_tags", [])]
+            tokens = [t.decode("utf-8") for t in f.get(TOKENS, [])]
+            tags = [t.decode("utf-8") for t in f.get(SLOT_TAGS, [])]
             if len(tokens) != len(tags):
-                raise ValueError(f"{path}: example {_text(f, 'id')!r} has {len(tokens)} tokens but {len(tags)} slot tags")
-            examples.append(Example(_text(f, "id"), _text(f, "lang"), _text(f, "text"), tokens, _text(f, "intent"), tags))
+                raise ValueError(f"{path}: example {_text(f, ID)!r} has {len(tokens)} tokens but {len(tags)} slot tags")
+            examples.append(LabelledRow(_text(f, ID), _text(f, LANG), _text(f, TEXT), tokens, _text(f, INTENT), tags))
     return examples
-
-
-def read_vocab(path: str) -> List[str]:
-    with open(path, encoding="utf-8") as f:
-        labels = [line.rstrip("\n") for line in f if line.strip()]
-    if not labels:
-        raise ValueError(f"{path}: empty label vocabulary")
-    return labels
-
-
-def read_label_vocabs(dataset_dir: str) -> Tuple[List[str], List[str]]:
-    """(intent labels, slot tags) of a dataset folder; slot tags start with "O"."""
-    intents = read_vocab(os.path.join(dataset_dir, "intent_vocab.txt"))
-    tags = read_vocab(os.path.join(dataset_dir, "slot_tag_vocab.txt"))
-    if tags[0] != "O":
-        raise ValueError(f"{dataset_dir}/slot_tag_vocab.txt must list 'O' first, got {tags[0]!r}")
-    return intents, tags

@@ -20,9 +20,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from tqdm.auto import tqdm
 
-from pipeline.config import Config, ConfigError, TeacherFinetuneConfig
+from schemas.features import EVAL, TRAIN, LabelledRow, sorted_vocabularies
 from teacher import data as data_lib
 from teacher.bases import resolve_base
+from teacher.config import TeacherConfig, TeacherFinetuneConfig
+from teacher.device import pick_device, use_bf16
 from teacher.inputs import collate, encode_words
 from teacher.metrics import NluMetrics, format_table
 from teacher.model import JointTeacher, load_tokenizer
@@ -31,22 +33,8 @@ METRICS_FILE = "metrics.json"
 _BUCKET_WIDTH = 8  # sub-tokens per length bucket of the training batches
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _check(cfg: TeacherFinetuneConfig) -> None:
-    for key in ("epochs", "batch_size", "learning_rate", "head_learning_rate", "max_length", "eval_batch_size"):
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"teacher.finetune.{key}", f"must be > 0, got {getattr(cfg, key)}")
-    if not 0.0 <= cfg.warmup_ratio < 1.0:
-        raise ConfigError("teacher.finetune.warmup_ratio", f"must be within [0, 1), got {cfg.warmup_ratio}")
-    if cfg.num_threads < 0:
-        raise ConfigError("teacher.finetune.num_threads", f"must be >= 0, got {cfg.num_threads}")
-
-
 def encode_examples(
-    examples: Sequence[data_lib.Example],
+    examples: Sequence[LabelledRow],
     tokenizer: Any,
     intent_labels: Sequence[str],
     slot_labels: Sequence[str],
@@ -95,7 +83,10 @@ def _to(batch: Dict[str, torch.Tensor], device: torch.device) -> Dict[str, torch
 
 @torch.no_grad()
 def predict(
-    model: JointTeacher, encoded: Sequence[Dict[str, torch.Tensor]], pad_token_id: int, batch_size: int,
+    model: JointTeacher,
+    encoded: Sequence[Dict[str, torch.Tensor]],
+    pad_token_id: int,
+    batch_size: int,
     device: torch.device,
 ) -> List[Tuple[int, List[int]]]:
     """(intent id, slot tag id per word) for each encoded example, in input order."""
@@ -116,7 +107,7 @@ def predict(
 def evaluate(
     model: JointTeacher,
     tokenizer: Any,
-    examples: Sequence[data_lib.Example],
+    examples: Sequence[LabelledRow],
     max_length: int,
     batch_size: int,
     device: torch.device,
@@ -128,19 +119,6 @@ def evaluate(
     for ex, (intent, tag_ids) in zip(examples, predict(model, encoded, tokenizer.pad_token_id, batch_size, device)):
         metrics.add(ex.lang, ex.intent, intents[intent], ex.slot_tags, [tags[t] for t in tag_ids])
     return metrics.result()
-
-
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to autocast training to bfloat16 (see `teacher.finetune.precision`)."""
-    if precision == "fp32":
-        return False
-    if device.type == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    else:  # without native support, CPU bf16 is emulated and slower than fp32
-        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    if precision == "bf16" and not supported:
-        raise ConfigError("teacher.finetune.precision", f"bf16 is not supported natively on {device}; use auto or fp32")
-    return supported
 
 
 def _optimizer(model: JointTeacher, cfg: TeacherFinetuneConfig) -> torch.optim.Optimizer:
@@ -173,27 +151,28 @@ def train(
 ) -> Dict[str, Any]:
     """Fine-tune a base encoder folder into a joint teacher saved at `output_dir`.
 
-    `labels` (intents, slot tags with "O" first) fixes the label order, e.g. the pipeline's
-    Transform vocabularies; by default the dataset's own vocabulary files are used.
+    `labels` (intents, slot tags with "O" first) fixes the label order: in the pipeline,
+    tf.Transform's vocabularies; by default `sorted_vocabularies` of the train split.
 
     Returns (and writes to `output_dir/metrics.json`) the eval metrics and timings.
     """
-    _check(cfg)
     start = time.time()
     random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(cfg.num_threads or len(os.sched_getaffinity(0)))
     device = pick_device()
 
-    intent_labels, slot_labels = labels or data_lib.read_label_vocabs(dataset_dir)
-    train_examples = data_lib.read_split(dataset_dir, "train")
-    eval_examples = data_lib.read_split(dataset_dir, "eval")
+    train_examples = data_lib.read_split(dataset_dir, TRAIN)
+    eval_examples = data_lib.read_split(dataset_dir, EVAL)
+    intent_labels, slot_labels = labels or sorted_vocabularies(
+        (ex.intent for ex in train_examples), (tag[2:] for ex in train_examples for tag in ex.slot_tags if tag != "O")
+    )
     tokenizer = load_tokenizer(base_dir)
     model = JointTeacher.from_base(base_dir, intent_labels, slot_labels)
     if cfg.freeze_word_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     model.to(device)
-    bf16 = use_bf16(cfg.precision, device)
+    bf16 = use_bf16(cfg.precision, device, "teacher.finetune.precision")
     encoded = encode_examples(train_examples, tokenizer, intent_labels, slot_labels, cfg.max_length)
     lengths = [len(e["input_ids"]) for e in encoded]
     truncated = sum(int(e["word_mask"].sum()) < len(e["word_mask"]) for e in encoded)
@@ -206,7 +185,8 @@ def train(
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(
-        f"teacher fine-tuning on {device}{' (bf16 autocast)' if bf16 else ''}: {len(encoded)} train / {len(eval_examples)} eval examples, "
+        f"teacher fine-tuning on {device}{' (bf16 autocast)' if bf16 else ''}: "
+        f"{len(encoded)} train / {len(eval_examples)} eval examples, "
         f"{len(intent_labels)} intents, {len(slot_labels)} slot tags, {trainable / 1e6:.1f}M trainable parameters, "
         f"{total_steps} steps, mean length {sum(lengths) / len(lengths):.1f} sub-tokens, "
         f"{truncated} train examples cut at max_length={cfg.max_length}",
@@ -256,12 +236,12 @@ def train(
     return report
 
 
-def finetune(config: Config, dataset_dir: str, output_dir: str) -> str:
+def finetune(teacher: TeacherConfig, seed: int, dataset_dir: str, output_dir: str) -> str:
     """Folder of the fine-tuned teacher: `teacher.finetuned_path` if set (no training),
     otherwise a teacher fine-tuned from `teacher.base` into `output_dir`."""
-    if config.teacher.finetuned_path:
-        print(f"teacher.finetuned_path is set: using {config.teacher.finetuned_path}, not fine-tuning", file=sys.stderr)
-        return config.teacher.finetuned_path
-    base_dir = resolve_base(config.teacher.base, config.teacher.cache_dir)
-    train(base_dir, dataset_dir, output_dir, config.teacher.finetune, seed=config.project.seed)
+    if teacher.finetuned_path:
+        print(f"teacher.finetuned_path is set: using {teacher.finetuned_path}, not fine-tuning", file=sys.stderr)
+        return teacher.finetuned_path
+    base_dir = resolve_base(teacher.base, teacher.cache_dir)
+    train(base_dir, dataset_dir, output_dir, teacher.finetune, seed=seed)
     return output_dir

@@ -3,24 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, Sequence, Set, Tuple
+from typing import Dict, Sequence
 
-Span = Tuple[str, int, int]  # (slot type, first word, last word + 1)
-
-
-def bio_spans(tags: Sequence[str]) -> Set[Span]:
-    """Slot spans of a BIO sequence; an I- tag that does not continue a span opens one (conlleval)."""
-    spans: Set[Span] = set()
-    label, start = None, 0
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, _, name = tag.partition("-")
-        continues = prefix == "I" and name == label
-        if label is not None and not continues:
-            spans.add((label, start, i))
-            label = None
-        if prefix in ("B", "I") and not continues:
-            label, start = name, i
-    return spans
+from schemas.features import bio_spans
 
 
 class NluMetrics:
@@ -29,10 +14,12 @@ class NluMetrics:
     def __init__(self) -> None:
         self._counts: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
-    def add(self, lang: str, gold_intent: str, pred_intent: str, gold_tags: Sequence[str], pred_tags: Sequence[str]) -> None:
+    def add(
+        self, lang: str, gold_intent: str, pred_intent: str, gold_tags: Sequence[str], pred_tags: Sequence[str]
+    ) -> None:
         if len(gold_tags) != len(pred_tags):
             raise ValueError(f"{len(gold_tags)} gold tags but {len(pred_tags)} predicted")
-        gold, pred = bio_spans(gold_tags), bio_spans(pred_tags)
+        gold, pred = set(bio_spans(gold_tags)), set(bio_spans(pred_tags))
         intent_ok = gold_intent == pred_intent
         exact = intent_ok and list(gold_tags) == list(pred_tags)
         for key in (lang, "all"):
@@ -66,4 +53,3 @@ def format_table(result: Dict[str, Dict[str, float]]) -> str:
             f"{100 * m['exact_match']:>8.2f}%"
         )
     return "\n".join(lines)
-

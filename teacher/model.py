@@ -102,7 +102,9 @@ class JointTeacher(PreTrainedModel):
         """A new joint model on a pretrained encoder folder, with freshly initialised heads."""
         encoder_config = AutoConfig.from_pretrained(base_dir)
         config = JointTeacherConfig(
-            encoder=encoder_config.to_dict(), intent_labels=intent_labels, slot_labels=slot_labels,
+            encoder=encoder_config.to_dict(),
+            intent_labels=intent_labels,
+            slot_labels=slot_labels,
             classifier_dropout=classifier_dropout,
         )
         model = cls(config)

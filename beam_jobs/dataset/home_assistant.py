@@ -100,7 +100,9 @@ def list_templates(
                 for index, sentence in enumerate(block.sentences):
                     names = set(sentence.list_names(rules))
                     wildcards = sorted(
-                        n for n in names if n in block.wildcard_list_names or isinstance(local_lists.get(n), WildcardSlotList)
+                        n
+                        for n in names
+                        if n in block.wildcard_list_names or isinstance(local_lists.get(n), WildcardSlotList)
                     )
                     missing = sorted(n for n in names if n not in local_lists)
                     if wildcards and skip_wildcards:

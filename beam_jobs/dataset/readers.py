@@ -1,4 +1,4 @@
-"""Parsers for the bring-your-own formats: one input line -> one `Row` (or a `RowError`).
+"""Parsers for the bring-your-own formats: one input line -> one `LabelledRow` (or a `RowError`).
 
 - jsonl: {"text", "intent", optional "lang", "group_id", "id", and either
   "tokens" + "slot_tags" (BIO) or "slots": [{"start", "end", "slot"}] character spans}.
@@ -16,7 +16,8 @@ import os
 import re
 from typing import Callable, Dict, Optional
 
-from beam_jobs.dataset.rows import Row, RowError, make_row, spans_from_bio
+from beam_jobs.dataset.rows import RowError, make_row, spans_from_bio
+from schemas.features import LabelledRow
 
 _ATIS_LANG = re.compile(r"_([A-Za-z]{2})\.tsv$")
 
@@ -30,7 +31,7 @@ def decode_line(raw: bytes, max_line_bytes: int) -> str:
         raise RowError("not_utf8", f"line is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
-def parse_jsonl(line: str, location: str, default_lang: str, max_tokens: int) -> Row:
+def parse_jsonl(line: str, location: str, default_lang: str, max_tokens: int) -> LabelledRow:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -72,7 +73,7 @@ def _strip(label: str, prefix: str) -> str:
     return label[len(prefix) :] if label.startswith(prefix) else label
 
 
-def parse_mtop(line: str, location: str, default_lang: str, max_tokens: int) -> Row:
+def parse_mtop(line: str, location: str, default_lang: str, max_tokens: int) -> LabelledRow:
     cols = line.split("\t")
     if len(cols) < 7:
         raise RowError("malformed_tsv", f"MTOP row has {len(cols)} columns, expected at least 7")
@@ -96,7 +97,7 @@ def parse_mtop(line: str, location: str, default_lang: str, max_tokens: int) -> 
     )
 
 
-def parse_multiatis(line: str, location: str, default_lang: str, max_tokens: int) -> Optional[Row]:
+def parse_multiatis(line: str, location: str, default_lang: str, max_tokens: int) -> Optional[LabelledRow]:
     cols = line.split("\t")
     if cols[:4] == ["id", "utterance", "slot_labels", "intent"]:
         return None  # header
@@ -116,7 +117,7 @@ def parse_multiatis(line: str, location: str, default_lang: str, max_tokens: int
     )
 
 
-PARSERS: Dict[str, Callable[[str, str, str, int], Optional[Row]]] = {
+PARSERS: Dict[str, Callable[[str, str, str, int], Optional[LabelledRow]]] = {
     "jsonl": parse_jsonl,
     "mtop": parse_mtop,
     "multiatis": parse_multiatis,

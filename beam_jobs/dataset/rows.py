@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
+from schemas.features import OUTSIDE_TAG, LabelledRow, bio_spans
 from tokenization import tokenize
 
-SPLITS = ("train", "eval", "test")
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
 
 
@@ -24,20 +23,6 @@ class RowError(ValueError):
     def __init__(self, code: str, detail: str):
         self.code = code
         super().__init__(detail)
-
-
-@dataclass
-class Row:
-    id: str
-    lang: str
-    text: str
-    tokens: List[str]
-    intent: str
-    slot_tags: List[str]
-    group_id: str
-    source: str
-    split: str = ""
-    extra: Dict[str, str] = field(default_factory=dict)
 
 
 def stable_hash(*parts: str, length: int = 16) -> str:
@@ -54,18 +39,10 @@ def spans_from_bio(tokens: Sequence[str], tags: Sequence[str]) -> Tuple[str, Lis
             raise RowError("bad_token", f"token {token!r} is empty or contains whitespace")
         offsets.append((pos, pos + len(token)))
         pos += len(token) + 1
-    spans: List[Tuple[int, int, str]] = []
     for i, tag in enumerate(tags):
         if not _TAG.match(tag):
             raise RowError("bad_tag", f"slot tag {tag!r} at token {i} is not O, B-<slot> or I-<slot>")
-        if tag == "O":
-            continue
-        kind, name = tag.split("-", 1)
-        # An I- tag that continues the previous span extends it; a stray I- starts one (IOB1 style).
-        if kind == "I" and spans and spans[-1][2] == name and spans[-1][1] == offsets[i - 1][1] and tags[i - 1] != "O":
-            spans[-1] = (spans[-1][0], offsets[i][1], name)
-        else:
-            spans.append((offsets[i][0], offsets[i][1], name))
+    spans = [(offsets[start][0], offsets[end - 1][1], name) for start, end, name in bio_spans(tags)]
     return " ".join(tokens), spans
 
 
@@ -79,7 +56,7 @@ def make_row(
     group_id: Optional[str] = None,
     row_id: Optional[str] = None,
     max_tokens: int = 64,
-) -> Row:
+) -> LabelledRow:
     """Validate one utterance and tag its words with BIO slot tags."""
     if not isinstance(text, str) or not text.strip():
         raise RowError("empty_text", "text is empty")
@@ -90,11 +67,13 @@ def make_row(
     tokens = tokenize(text)
     if len(tokens) > max_tokens:
         raise RowError("too_many_tokens", f"{len(tokens)} tokens exceed data.max_tokens={max_tokens}")
-    tags = ["O"] * len(tokens)
+    tags = [OUTSIDE_TAG] * len(tokens)
     last_end = -1
     for start, end, name in sorted(spans):
         if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= len(text):
-            raise RowError("span_outside_text", f"slot span [{start}, {end}) for {name!r} is outside the text (length {len(text)})")
+            raise RowError(
+                "span_outside_text", f"slot span [{start}, {end}) for {name!r} is outside the text (length {len(text)})"
+            )
         if not name or any(ch.isspace() for ch in str(name)):
             raise RowError("bad_slot_name", f"slot name {name!r} is empty or contains whitespace")
         if start < last_end:
@@ -104,13 +83,14 @@ def make_row(
         if not covered or tokens[covered[0]].start != start or tokens[covered[-1]].end != end:
             raise RowError(
                 "span_splits_token",
-                f"slot span [{start}, {end}) {text[start:end]!r} for {name!r} does not start and end on word boundaries",
+                f"slot span [{start}, {end}) {text[start:end]!r} for {name!r} "
+                "does not start and end on word boundaries",
             )
         tags[covered[0]] = f"B-{name}"
         for i in covered[1:]:
             tags[i] = f"I-{name}"
     intent = intent.strip()
-    return Row(
+    return LabelledRow(
         id=row_id or f"{source}:{lang}:{stable_hash(text, intent)}",
         lang=lang,
         text=text,

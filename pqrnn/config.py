@@ -1,0 +1,83 @@
+"""Config sections of the student: `student`, `distillation`, `training` of pipeline.yaml.
+
+Plain dataclasses with their range checks; the model library reads nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from config_core import ConfigError, at_least, within
+
+
+@dataclass
+class ProjectionConfig:
+    # Ternary features per token (2 hash bits each); 1024 puts the default student at ~1.05M
+    # parameters, inside the paper's 1-2M range.
+    feature_size: int = 1024
+    add_bos_eos: bool = True
+    distortion_probability: float = 0.1
+
+    def check(self, key: str, base_dir: str) -> None:
+        at_least(f"{key}.feature_size", self.feature_size, 1)
+        if self.feature_size % 2:
+            raise ConfigError(f"{key}.feature_size", "must be even (two hash bits per feature pair)")
+        within(f"{key}.distortion_probability", self.distortion_probability, 0.0, 1.0)
+
+
+@dataclass
+class QRNNConfig:
+    state_size: int = 128
+    num_layers: int = 2
+    kernel_width: int = 3
+    zoneout_probability: float = 0.2
+
+    def check(self, key: str, base_dir: str) -> None:
+        at_least(f"{key}.state_size", self.state_size, 1)
+        at_least(f"{key}.num_layers", self.num_layers, 1)
+        at_least(f"{key}.kernel_width", self.kernel_width, 1)
+        within(f"{key}.zoneout_probability", self.zoneout_probability, 0.0, 1.0)
+
+
+@dataclass
+class StudentConfig:
+    projection: ProjectionConfig = field(default_factory=ProjectionConfig)
+    bottleneck_size: int = 128
+    qrnn: QRNNConfig = field(default_factory=QRNNConfig)
+    max_tokens: int = 64
+    # Quantization-aware training (8-bit fake quantization of weights and activations).
+    quantize: bool = True
+    batch_norm_momentum: float = 0.99
+
+    def check(self, key: str, base_dir: str) -> None:
+        at_least(f"{key}.bottleneck_size", self.bottleneck_size, 1)
+        at_least(f"{key}.max_tokens", self.max_tokens, 1)
+
+
+@dataclass
+class DistillationConfig:
+    temperature: float = 1.0
+    # Multiplier on teacher logits before the softmax (the paper's "logit scaling").
+    teacher_logit_scale: float = 1.0
+    # Weight of the gold-label term; applies only to rows that carry gold labels.
+    gold_weight: float = 0.5
+    intent_weight: float = 1.0
+    slot_weight: float = 1.0
+
+    def check(self, key: str, base_dir: str) -> None:
+        if self.temperature <= 0:
+            raise ConfigError(f"{key}.temperature", f"must be > 0, got {self.temperature}")
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 12
+    batch_size: int = 128
+    learning_rate: float = 1.5e-3
+    lr_decay_rate: float = 0.7
+    lr_decay_steps: int = 400
+
+    def check(self, key: str, base_dir: str) -> None:
+        at_least(f"{key}.epochs", self.epochs, 1)
+        at_least(f"{key}.batch_size", self.batch_size, 1)
+        at_least(f"{key}.lr_decay_steps", self.lr_decay_steps, 1)

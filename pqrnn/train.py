@@ -1,0 +1,115 @@
+"""Distil soft-label examples into a pQRNN student and export it (SavedModel + int8 TFLite).
+
+The library's training entry point: file patterns, label vocabularies and config sections in,
+an exported student out. It knows nothing of TFX; `models.train.run_fn` calls it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from pqrnn.config import DistillationConfig, StudentConfig, TrainingConfig
+from pqrnn.data import ExampleDecoder, make_dataset
+from pqrnn.export import export_saved_model, export_tflite_int8
+from pqrnn.model import build_student
+from pqrnn.projection import Projection
+from schemas.features import TFLITE_DIR, TFLITE_FILE
+
+REPRESENTATIVE_BATCHES = 8
+
+
+def exact_match(model: tf.keras.Model, dataset: tf.data.Dataset) -> float:
+    """Share of gold-labelled rows whose intent and every word's slot tag the model gets right."""
+    right = total = 0.0
+    for features, targets in dataset:
+        out = model(features, training=False)
+        intent_ok = tf.argmax(out["intent_logits"], -1) == targets["intent"]
+        slot_wrong = (tf.argmax(out["slot_logits"], -1) != targets["slots"]) & (targets["slot_mask"] > 0)
+        row_ok = intent_ok & ~tf.reduce_any(slot_wrong, axis=-1)
+        gold = targets["has_gold"] > 0
+        right += float(tf.reduce_sum(tf.cast(row_ok & gold, tf.float32)))
+        total += float(tf.reduce_sum(tf.cast(gold, tf.float32)))
+    return right / total if total else 0.0
+
+
+class KeepBestEpoch(tf.keras.callbacks.Callback):
+    """Model selection on the validation split: after each epoch, the student's exact match
+    on `dataset` (against gold labels); training ends with the weights of the best epoch.
+
+    On a fixed split the teacher's exact match is a constant, so the best student exact match
+    is also the best fraction of teacher (exact match), the headline."""
+
+    def __init__(self, dataset: tf.data.Dataset):
+        super().__init__()
+        self.dataset = dataset
+        self.scores: List[float] = []
+        self.best_epoch = -1
+        self._best_weights: Optional[List[np.ndarray]] = None
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        score = exact_match(self.model, self.dataset)
+        self.scores.append(score)
+        if logs is not None:
+            logs["val_exact_match"] = score  # TensorBoard and the History see it too
+        if self.best_epoch < 0 or score > self.scores[self.best_epoch]:
+            self.best_epoch, self._best_weights = epoch, self.model.get_weights()
+
+    def on_train_end(self, logs: Optional[dict] = None) -> None:
+        if self._best_weights is not None:
+            self.model.set_weights(self._best_weights)
+            print(
+                f"kept epoch {self.best_epoch + 1} of {len(self.scores)}: validation exact match "
+                f"{self.scores[self.best_epoch]:.4f} (last epoch {self.scores[-1]:.4f})",
+                flush=True,
+            )
+
+
+def strategy() -> tf.distribute.Strategy:
+    """All GPUs when present (MirroredStrategy), else the default (CPU) strategy."""
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if gpus else tf.distribute.get_strategy()
+
+
+def train_student(
+    student: StudentConfig,
+    distillation: DistillationConfig,
+    training: TrainingConfig,
+    seed: int,
+    train_pattern: str,
+    eval_pattern: str,
+    intents: Sequence[str],
+    tags: Sequence[str],
+    serving_model_dir: str,
+    log_dir: str,
+) -> tf.keras.Model:
+    """Train on `train_pattern`, validate on `eval_pattern` and keep the weights of the epoch
+    with the best validation exact match (`KeepBestEpoch`), export to `serving_model_dir` (the
+    int8 TFLite encoder in `assets.extra/`); TensorBoard logs go to `log_dir`."""
+    projection = Projection.from_config(student)
+    decoder = ExampleDecoder(projection, intents, tags, soft_labels=True)
+    batch = training.batch_size
+    train_ds = make_dataset(train_pattern, decoder, batch, training=True, seed=seed)
+    eval_ds = make_dataset(eval_pattern, decoder, batch, training=False)
+
+    with strategy().scope():
+        model = build_student(student, len(intents), len(tags))
+        schedule = tf.keras.optimizers.schedules.ExponentialDecay(
+            training.learning_rate, training.lr_decay_steps, training.lr_decay_rate, staircase=True
+        )
+        model.compile(optimizer=tf.keras.optimizers.Adam(schedule), distillation=distillation)
+    model.fit(
+        train_ds,
+        validation_data=eval_ds,
+        epochs=training.epochs,
+        # KeepBestEpoch first: it adds val_exact_match to the logs the TensorBoard callback writes.
+        callbacks=[KeepBestEpoch(eval_ds), tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
+        verbose=2,
+    )
+    export_saved_model(model, intents, tags, serving_model_dir)
+    representative: List[np.ndarray] = [features.numpy() for features, _ in eval_ds.take(REPRESENTATIVE_BATCHES)]
+    export_tflite_int8(model, representative, os.path.join(serving_model_dir, TFLITE_DIR, TFLITE_FILE))
+    return model

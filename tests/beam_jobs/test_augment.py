@@ -1,0 +1,127 @@
+import glob
+import os
+import random
+
+import tensorflow as tf
+
+from beam_jobs import augment, augmentation
+from schemas.examples import decode
+from tests.conftest import beam_test_pipeline, example_row, write_examples
+from tokenization import words
+
+
+def read_output(root):
+    files = glob.glob(os.path.join(root, "Split-train", "*.gz"))
+    return [decode(r.numpy()) for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def test_methods_change_the_text_as_documented():
+    rng = random.Random(0)
+    text, tags = "turn on the kitchen light", ["O", "O", "O", "B-area", "O"]
+    values = {("en", "area"): ["kitchen", "living room"]}
+    assert augmentation.slot_resample(text, tags, "en", values, rng) == "turn on the living room light"
+    assert augmentation.slot_resample(text, ["O"] * 5, "en", values, rng) is None
+    dropped = augmentation.word_dropout(text, rng)
+    assert len(words(dropped)) == 4 and set(words(dropped)) < set(words(text))
+    swapped = augmentation.word_swap(text, rng)
+    assert sorted(words(swapped)) == sorted(words(text)) and swapped != text
+    distorted = augmentation.char_distortion(text, rng)
+    assert distorted != text and len(words(distorted)) == 5
+    assert augmentation.word_swap("เปิดไฟ", random.Random(1)) in {"ปิเดไฟ", "เปิไดฟ", "เดปิไฟ", "เปิดฟไ"}
+
+
+def test_job_never_generates_from_or_emits_eval_and_test_texts(write_config, tmp_path):
+    rows = [
+        example_row(0, "turn on the kitchen light", "on", ["O", "O", "O", "B-area", "O"], "train"),
+        example_row(1, "turn off the bedroom fan", "off", ["O", "O", "O", "B-area", "O"], "train"),
+        # Word dropout of "the" from train row 0 gives exactly this eval text.
+        example_row(2, "Turn on kitchen light", "on", ["O", "O", "B-area", "O"], "eval"),
+        example_row(3, "dim the hallway lamp", "dim", ["O", "O", "B-area", "O"], "test"),
+    ]
+    dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
+    write_examples(dataset, rows)
+    config = write_config(
+        {"augmentation": {"word_dropout": 30.0, "word_swap": 3.0, "slot_resample": 2.0, "char_distortion": 2.0}}
+    )
+    summary = augment.run(
+        ["--config", config, "--dataset_dir", dataset, "--output_dir", out],
+        test_pipeline=beam_test_pipeline(),
+    )
+    produced = read_output(out)
+    held_out = {augment.text_key("en", r["text"]) for r in rows if r["id"].split(":")[1] != "train"}
+    originals = {augment.text_key("en", r["text"]) for r in rows}
+    assert produced and len(produced) == summary["emitted"]
+    assert all(augment.text_key(p["lang"][0], p["text"][0]) not in originals for p in produced)
+    assert not held_out & {augment.text_key("en", p["text"][0]) for p in produced}
+    assert summary["by_method"]["word_dropout"]["equals_eval_or_test_text"] >= 1
+    assert {p["group_id"][0] for p in produced} <= {"g:train:0", "g:train:1"}
+    assert all(p["augmented"] == [1] and p["aug_method"][0] in augment.OFFLINE_METHODS for p in produced)
+    assert all(p["tokens"] == words(p["text"][0]) and "intent" not in p for p in produced)
+    assert len({augment.text_key("en", p["text"][0]) for p in produced}) == len(produced)
+    # "the bedroom" can become "the kitchen" (a value seen in training) by slot resampling.
+    assert "turn off the kitchen fan" in {p["text"][0] for p in produced}
+
+
+def _tiny_seq2seq(path, vocab_words):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import BartConfig, BartForConditionalGeneration, PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<s>", "</s>", "<unk>"]
+    vocab = {w: i for i, w in enumerate(specials + sorted(set(vocab_words)))}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    config = BartConfig(
+        vocab_size=len(vocab),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_eos_token_id=2,
+    )
+    BartForConditionalGeneration(config).save_pretrained(path)
+    fast.save_pretrained(path)
+
+
+def test_round_trip_translation_runs_configured_models(write_config, tmp_path):
+    rows = [
+        example_row(i, t, "on", ["O"] * len(words(t)), "train")
+        for i, t in enumerate(["turn on the light", "open the door", "stop"])
+    ]
+    dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
+    write_examples(dataset, rows)
+    vocab = "turn on the light open door stop licht tür an".split()
+    _tiny_seq2seq(str(tmp_path / "en-de"), vocab)
+    _tiny_seq2seq(str(tmp_path / "de-en"), vocab)
+    route = {"lang": "en", "pivot": "de", "to_pivot": "en-de", "from_pivot": "de-en"}
+    config = write_config(
+        {
+            "augmentation": {
+                "slot_resample": 0.0,
+                "word_dropout": 0.0,
+                "word_swap": 0.0,
+                "char_distortion": 0.0,
+                "round_trip": {"amount": 1.0, "routes": [route], "batch_size": 2},
+            }
+        }
+    )
+    summary = augment.run(
+        ["--config", config, "--dataset_dir", dataset, "--output_dir", out],
+        test_pipeline=beam_test_pipeline(),
+    )
+    outcomes = summary["by_method"]["round_trip:de"]
+    assert sum(outcomes.values()) == 3  # one paraphrase attempt per routed training row, each accounted for
+    assert summary["dead_lettered"] == 0
+    produced = read_output(out)
+    assert all(p["aug_method"] == ["round_trip:de"] for p in produced)
+    assert len(produced) == outcomes.get("emitted", 0)

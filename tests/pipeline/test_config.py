@@ -1,0 +1,99 @@
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from config_core import ConfigError, add_config_arguments
+from pipeline.config import load_config
+from tests.conftest import REPO
+
+
+def test_shipped_config_loads_with_defaults():
+    config = load_config(str(REPO / "pipeline.yaml"))
+    assert config.data.source == "home_assistant"
+    assert len(config.data.languages) >= 6
+    assert config.beam.args()[0] == "--runner=FnApiRunner"
+    assert config.evaluation.fraction_of_teacher_threshold == 0.95
+
+
+@pytest.mark.parametrize(
+    "sections, message",
+    [
+        ({"student": {"qrnn": {"state_size": "big"}}}, "student.qrnn.state_size: expected int, got 'big'"),
+        ({"student": {"qrnn": {"state_sise": 3}}}, "student.qrnn.state_sise: unknown key"),
+        ({"data": {"languages": "en"}}, "data.languages: expected a list, got 'en'"),
+        ({"data": {"split": {"train": 0.5}}}, "data.split: train + eval + test must sum to 1"),
+        ({"data": {"source": "csv"}}, "data.source: expected one of 'home_assistant'"),
+        (
+            {"data": {"source": "jsonl", "paths": ["missing/*.jsonl"]}},
+            "data.paths[0]: no file matches 'missing/*.jsonl'",
+        ),
+        ({"training": {"epochs": True}}, "training.epochs: expected int, got bool True"),
+        ({"beam": {"profile": "dataflw"}}, "beam.profile: 'dataflw' is not one of beam.profiles"),
+        ({"teacher": {"finetuned_path": "nowhere"}}, "teacher.finetuned_path: folder not found: 'nowhere'"),
+    ],
+)
+def test_config_errors_name_the_key_path(write_config, sections, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(sections))
+    assert str(err.value).startswith(message)
+
+
+def test_overrides_are_parsed_as_yaml_and_validated(write_config):
+    path = write_config({})
+    config = load_config(path, ["data.languages=[en, th]", "student.qrnn.state_size=96"])
+    assert config.data.languages == ["en", "th"]
+    assert config.student.qrnn.state_size == 96
+    with pytest.raises(ConfigError, match=r"^training.batch_size: expected int, got 'x'"):
+        load_config(path, ["training.batch_size=x"])
+
+
+def test_relative_paths_resolve_against_the_config_file(write_config, tmp_path):
+    (tmp_path / "data.jsonl").write_text("{}\n")
+    config = load_config(write_config({"data": {"source": "jsonl", "paths": ["data.jsonl"]}}))
+    assert config.data.paths == [str(tmp_path / "data.jsonl")]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--config", "nope.yaml"], "config error: config file not found: nope.yaml"),
+        (["--set", "data.max_tokens=big"], "config error: data.max_tokens: expected int, got 'big'"),
+        (["--set", "data.max_tokens=0"], "config error: data.max_tokens: must be >= 1, got 0"),
+        (
+            ["--set", "student.qrnn.state_size=8"],
+            "config error: student.qrnn.state_size: this command reads only beam, data, project",
+        ),
+    ],
+)
+def test_entry_point_exits_2_with_one_line(tmp_path, args, expected):
+    if "--config" not in args:
+        args = ["--config", str(REPO / "pipeline.yaml")] + args
+    proc = subprocess.run(
+        [sys.executable, "-m", "beam_jobs.build_dataset", "--output_dir", str(tmp_path / "out"), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == expected
+    assert "Traceback" not in proc.stderr
+
+
+def test_set_takes_several_overrides_and_repeats():
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    args, rest = parser.parse_known_args(
+        [
+            "--set",
+            "training.epochs=3",
+            "student.qrnn.num_layers=1",
+            "--runner=FnApiRunner",
+            "--set",
+            "data.languages=[en]",
+        ]
+    )
+    assert args.overrides == ["training.epochs=3", "student.qrnn.num_layers=1", "data.languages=[en]"]
+    assert rest == ["--runner=FnApiRunner"]  # Beam flags pass through

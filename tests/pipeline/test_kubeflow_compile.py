@@ -1,0 +1,278 @@
+"""`python -m pipeline compile`: the KFP v2 spec KubeflowV2DagRunner writes from create_pipeline."""
+
+import importlib
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import config_core
+from config_core import ConfigError
+from models import sections
+from pipeline.__main__ import main
+from pipeline.config import config_from_json, load_config
+from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, kubeflow_pipeline
+from pipeline.kubeflow_settings import CONFIG_PARAMETER
+from pipeline.pipeline import create_pipeline
+from tests.conftest import REPO
+
+SHIPPED = str(REPO / "pipeline.yaml")
+GPU_COMPONENTS = {"TeacherFinetune", "TeacherInference", "Trainer"}
+ALL_COMPONENTS = {
+    "DatasetGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "AnomaliesGate",
+    "Transform",
+    "TeacherFinetune",
+    "Augment",
+    "TeacherInference",
+    "Trainer",
+    "Evaluator",
+    "AtomicPusher",
+}
+CONFIG_READERS = {
+    "DatasetGen": "config_json",
+    "Augment": "config_json",
+    "TeacherFinetune": "config_json",
+    "TeacherInference": "config_json",
+    "Trainer": "custom_config",
+}
+
+
+def compile_spec(tmp_path, *overrides):
+    output = tmp_path / "spec.yaml"
+    args = ["compile", "--config", SHIPPED, "--output", str(output)]
+    for override in overrides:
+        args += ["--set", override]
+    assert main(args) == 0
+    return yaml.safe_load(output.read_text()), output
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    return compile_spec(tmp_path_factory.mktemp("kfp"))
+
+
+def executor(spec, task):
+    label = spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]
+    return spec["deploymentSpec"]["executors"][spec["components"][label]["executorLabel"]]["container"]
+
+
+def test_cli_compiles_the_shipped_config_offline(tmp_path):
+    output = tmp_path / "pipeline.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "compile", "--config", SHIPPED, "--output", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {output}: 12 tasks" in result.stdout
+    assert "REGISTRY/pqrnn-distill-gpu:latest" in result.stdout
+    assert yaml.safe_load(output.read_text())["pipelineInfo"]["name"] == "pqrnn-distill"
+
+
+def test_every_component_of_create_pipeline_is_a_task(compiled):
+    spec, _ = compiled
+    config = load_config(SHIPPED)
+    local_ids = {c.id for c in create_pipeline(config, "/tmp/root", "/tmp/serving").components}
+    assert set(spec["root"]["dag"]["tasks"]) == local_ids == ALL_COMPONENTS
+    # The DAG keeps its edges, e.g. the trainer learns from the teacher's soft labels.
+    assert "TeacherInference" in spec["root"]["dag"]["tasks"]["Trainer"]["dependentTasks"]
+    assert spec["schemaVersion"] == "2.1.0"
+
+
+def test_executors_and_user_code_are_importable_dotted_paths(compiled):
+    spec, _ = compiled
+    for task in ALL_COMPONENTS:
+        container = executor(spec, task)
+        assert container["command"][:3] == [
+            "python",
+            "-m",
+            "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor",
+        ]
+        path = container["args"][container["args"].index("--executor_class_path") + 1]
+        module, _, name = path.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name)), path
+    dotted = {
+        "Trainer": ("run_fn", "models.train.run_fn"),
+        "Transform": ("preprocessing_fn", "models.preprocessing.preprocessing_fn"),
+    }
+    for task, (key, expected) in dotted.items():
+        assert spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"][key]["runtimeValue"]["constant"] == expected
+        module, _, name = expected.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name))
+    assert "module_file" not in json.dumps(spec)  # no wheel built at compile time
+
+
+def test_images_and_resources_per_component(compiled):
+    spec, _ = compiled
+    for task in ALL_COMPONENTS:
+        container = executor(spec, task)
+        resources = container["resources"]
+        if task in GPU_COMPONENTS:
+            assert container["image"] == "REGISTRY/pqrnn-distill-gpu:latest", task
+            assert resources == {
+                "cpuLimit": 8.0,
+                "memoryLimit": 32.0,
+                "accelerator": {"type": "nvidia.com/gpu", "count": "1"},
+            }
+        else:
+            assert container["image"] == "REGISTRY/pqrnn-distill:latest", task
+            assert resources == {"cpuLimit": 4.0, "memoryLimit": 16.0}, task
+
+
+def test_config_is_a_run_parameter_with_the_compiled_config_as_default(compiled):
+    spec, _ = compiled
+    parameter = spec["root"]["inputDefinitions"]["parameters"][CONFIG_PARAMETER]
+    assert parameter["parameterType"] == "STRING"
+    config = config_from_json(parameter["defaultValue"])
+    assert config.kubeflow.pipeline_root == "gs://YOUR_BUCKET/pqrnn-distill"
+    assert config.teacher.cache_dir == f"{IMAGE_SOURCE_DIR}/.cache/teachers"  # not this machine's
+    for task, key in CONFIG_READERS.items():
+        assert spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"][key] == {
+            "componentInputParameter": CONFIG_PARAMETER
+        }
+    assert spec["defaultPipelineRoot"] == "gs://YOUR_BUCKET/pqrnn-distill"
+
+
+def test_compiled_paths_point_into_the_image(compiled):
+    spec, _ = compiled
+    schema = spec["root"]["dag"]["tasks"]["ImportSchemaGen"]["inputs"]["parameters"]["schema_file"]["runtimeValue"][
+        "constant"
+    ]
+    assert schema.startswith(IMAGE_SOURCE_DIR + "/")
+    assert (REPO / schema[len(IMAGE_SOURCE_DIR) + 1 :]).is_file()
+    push = spec["root"]["dag"]["tasks"]["AtomicPusher"]["inputs"]["parameters"]["push_destination"]["runtimeValue"][
+        "constant"
+    ]
+    assert json.loads(push)["filesystem"]["base_directory"] == "gs://YOUR_BUCKET/pqrnn-distill/serving"
+
+
+def test_kfp_loads_the_compiled_spec(compiled):
+    import kfp.components
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec, path = compiled
+    json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # strict: unknown fields fail
+    component = kfp.components.load_component_from_file(str(path))
+    assert component.name == "pqrnn-distill"
+    assert CONFIG_PARAMETER in component.component_spec.inputs
+
+
+def test_overrides_name_the_images_and_route_beam_components(tmp_path):
+    spec, _ = compile_spec(
+        tmp_path,
+        "kubeflow.cpu_image=gcr.io/p/pqrnn-distill:v7",
+        "kubeflow.gpu_image=gcr.io/p/pqrnn-distill-gpu:v7",
+        "beam.component_profiles={TeacherInference: dataflow_gpu}",
+        "kubeflow.pipeline_root=s3://bucket/root",
+    )
+    assert executor(spec, "Trainer")["image"] == "gcr.io/p/pqrnn-distill-gpu:v7"
+    assert executor(spec, "Evaluator")["image"] == "gcr.io/p/pqrnn-distill:v7"
+    inference_args = executor(spec, "TeacherInference")["args"]
+    # The component's profile comes after the pipeline's, so its runner wins.
+    assert inference_args.index("--runner=DataflowRunner") > inference_args.index("--runner=FnApiRunner")
+    assert any(a.startswith("--dataflow_service_options=worker_accelerator=") for a in inference_args)
+    assert "--runner=DataflowRunner" not in executor(spec, "DatasetGen")["args"]
+    assert spec["defaultPipelineRoot"] == "s3://bucket/root"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "kubeflow.pipeline_root=minio://mlpipeline/v2",
+            "kubeflow.pipeline_root: 'minio://mlpipeline/v2' is not a gs:// or s3:// URI",
+        ),
+        ("kubeflow.pipeline_root=runs/kfp", "kubeflow.pipeline_root: 'runs/kfp' is not a gs:// or s3:// URI"),
+        ("kubeflow.serving_dir=/srv/models", "kubeflow.serving_dir: '/srv/models' is not a gs:// or s3:// URI"),
+        ("kubeflow.gpu_components=[Trainr]", "kubeflow.gpu_components[0]: 'Trainr' is not a component"),
+        ("kubeflow.gpu_resources.memory=lots", "kubeflow.gpu_resources.memory: expected memory like '16G'"),
+        ("kubeflow.gpu_resources.gpu_type=null", "kubeflow.gpu_resources.gpu_type: required when gpu_count > 0"),
+        ("beam.component_profiles={Trainer: dataflow}", "beam.component_profiles.Trainer: not a Beam component"),
+    ],
+)
+def test_compile_errors_exit_2_naming_the_key(tmp_path, capsys, override, message):
+    output = tmp_path / "spec.yaml"
+    assert main(["compile", "--config", SHIPPED, "--set", override, "--output", str(output)]) == 2
+    assert capsys.readouterr().err.startswith(f"config error: {message}")
+    assert not output.exists()
+
+
+def test_local_data_files_are_refused(tmp_path):
+    config = load_config(SHIPPED)
+    config.data.paths = [str(tmp_path / "train.jsonl")]
+    with pytest.raises(ConfigError, match=r"data\.paths\[0\]: .* is not a gs:// or s3:// URI"):
+        kubeflow_pipeline(config)
+
+
+def test_local_pipeline_gives_each_component_its_config_sections():
+    config = load_config(SHIPPED, ["training.epochs=3", "teacher.inference.max_batch_size=32"])
+    by_id = {c.id: c for c in create_pipeline(config, "/tmp/root", "/tmp/serving").components}
+
+    def given(component_id, key="config_json"):
+        value = by_id[component_id].exec_properties[key]
+        return json.loads(value) if isinstance(value, str) else value
+
+    assert given("DatasetGen") == {"data": config.to_dict()["data"], "project": {"seed": config.project.seed}}
+    dataset = config_core.sections(given("DatasetGen"), sections.DATASET)
+    assert dataset == {"data": config.data, "project.seed": config.project.seed}
+    assert set(given("TeacherInference")) == {"teacher"} and set(given("TeacherInference")["teacher"]) == {"inference"}
+    assert config_core.sections(given("TeacherInference"), sections.TEACHER_INFERENCE) == {
+        "teacher.inference": config.teacher.inference
+    }
+    # run_fn reads exactly these sections from the Trainer's custom config.
+    trainer = config_core.sections(given("Trainer", "custom_config"), sections.TRAINER)
+    assert trainer == {
+        "project.seed": 42,
+        "student": config.student,
+        "distillation": config.distillation,
+        "training": config.training,
+    }
+    # A section a stage reads but is not given is an error, never silent defaults.
+    with pytest.raises(ConfigError, match=r"^student: missing"):
+        config_core.sections(
+            given("TeacherInference"), {**sections.TEACHER_INFERENCE, "student": sections.TRAINER["student"]}
+        )
+    # A student-side change leaves what the teacher stages are given, hence their cache, as it was.
+    other = {c.id: c for c in create_pipeline(load_config(SHIPPED), "/tmp/root", "/tmp/serving").components}
+    for component in ("DatasetGen", "Augment", "TeacherFinetune"):
+        assert other[component].exec_properties == by_id[component].exec_properties, component
+    assert other["TeacherInference"].exec_properties != by_id["TeacherInference"].exec_properties
+
+
+def test_image_files_build_from_tfx_1_16_with_the_lock_and_the_project():
+    for name in ("Dockerfile", "Dockerfile.gpu"):
+        text = (REPO / "docker" / name).read_text()
+        assert re.search(r"^ARG TFX_IMAGE=gcr\.io/tfx-oss-public/tfx:1\.16\.0$", text, re.M), name
+        assert re.search(r"^FROM \$\{TFX_IMAGE\}$", text, re.M), name
+        assert f"WORKDIR {IMAGE_SOURCE_DIR}" in text and f"pip install --no-deps -e {IMAGE_SOURCE_DIR}" in text, name
+        assert "COPY requirements.lock" in text and "-r " in text, name
+    assert "download.pytorch.org/whl/cpu" in (REPO / "docker" / "Dockerfile").read_text()
+    excluded = (REPO / ".dockerignore").read_text().split()
+    assert {".venv", ".git", "runs"} <= set(excluded)
+
+
+def test_make_image_builds_and_pushes_the_configured_tags():
+    result = subprocess.run(
+        ["make", "-n", "image", "REGISTRY=gcr.io/p", "TAG=v7"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "docker build -f docker/Dockerfile -t gcr.io/p/pqrnn-distill:v7 ." in lines
+    assert "docker build -f docker/Dockerfile.gpu -t gcr.io/p/pqrnn-distill-gpu:v7 ." in lines
+    assert "docker push gcr.io/p/pqrnn-distill-gpu:v7" in lines
+    # The shipped config names the same images with the REGISTRY placeholder.
+    kubeflow = load_config(SHIPPED).kubeflow
+    assert (kubeflow.cpu_image, kubeflow.gpu_image) == (
+        "REGISTRY/pqrnn-distill:latest",
+        "REGISTRY/pqrnn-distill-gpu:latest",
+    )

@@ -1,0 +1,44 @@
+"""`pqrnn.train`: model selection keeps the best validation epoch; `train_student` exports."""
+
+import os
+
+import tensorflow as tf
+
+from pqrnn.config import DistillationConfig, TrainingConfig
+from pqrnn.data import ExampleDecoder, make_dataset
+from pqrnn.model import build_student
+from pqrnn.projection import Projection
+from pqrnn.train import KeepBestEpoch, exact_match, train_student
+from tests.pqrnn.test_training import CONFIG, write_toy_dataset
+
+
+def test_the_best_epoch_is_kept_when_the_last_one_is_worse(tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    _, intents, tags = write_toy_dataset(str(tmp_path))
+    decoder = ExampleDecoder(Projection.from_config(CONFIG), intents, tags, soft_labels=True)
+    data = make_dataset(os.path.join(tmp_path, "Split-train", "*.gz"), decoder, 25, training=False).cache()
+    model = build_student(CONFIG, len(intents), len(tags))
+    model.compile(tf.keras.optimizers.Adam(1e-2), distillation=DistillationConfig())
+    epochs = 8
+    # The last epoch's learning rate is absurd, so it wrecks what the earlier epochs learnt.
+    wreck = tf.keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e-2 if epoch < epochs - 1 else 30.0)
+    keep = KeepBestEpoch(data)
+    model.fit(data, epochs=epochs, callbacks=[wreck, keep], verbose=0)
+    best = max(keep.scores)
+    assert keep.scores[-1] < best, keep.scores
+    assert keep.best_epoch == keep.scores.index(best) < epochs - 1
+    assert exact_match(model, data) == best  # the model ends with the best epoch's weights
+
+
+def test_train_student_exports_a_servable_student(tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    _, intents, tags = write_toy_dataset(str(tmp_path / "data"))
+    pattern = str(tmp_path / "data" / "Split-train" / "*.gz")
+    serving = str(tmp_path / "serving")
+    train_student(
+        CONFIG, DistillationConfig(), TrainingConfig(epochs=2, batch_size=25), 0, pattern, pattern, intents, tags,
+        serving, str(tmp_path / "logs"),
+    )  # fmt: skip
+    served = tf.saved_model.load(serving).signatures["serving_default"](text=tf.constant(["turn on the light"]))
+    assert served["intent"].numpy()[0].decode() in intents
+    assert os.path.getsize(os.path.join(serving, "assets.extra", "student_int8.tflite")) > 0

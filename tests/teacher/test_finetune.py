@@ -1,0 +1,162 @@
+"""Fine-tuning on a toy dataset (gzipped TFRecords as the dataset job writes them)."""
+
+import json
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from teacher import data as data_lib  # noqa: E402
+from teacher.__main__ import main  # noqa: E402
+from teacher.device import pick_device  # noqa: E402
+from teacher.finetune import evaluate, finetune  # noqa: E402
+from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
+from teacher.tiny import make_tiny_base  # noqa: E402
+from tokenization import words  # noqa: E402
+
+AREAS_EN = ["kitchen", "bedroom", "living room", "garage"]
+AREAS_TH = ["ครัว", "ห้องนอน", "โรงรถ", "ห้องน้ำ"]
+INTENTS = ["TurnOn", "TurnOff", "Weather"]
+TAGS = ["O", "B-area", "I-area"]
+
+
+def _example(lang, prefix, area, suffix, intent):
+    sep = "" if lang == "th" else " "
+    text = sep.join(p for p in (prefix, area, suffix) if p)
+    before, area_words, after = words(prefix), words(area), words(suffix)
+    tags = ["O"] * len(before) + ["B-area"] + ["I-area"] * (len(area_words) - 1) + ["O"] * len(after)
+    return {"lang": lang, "text": text, "tokens": before + area_words + after, "intent": intent, "slot_tags": tags}
+
+
+def _toy_rows():
+    rows = []
+    for area_en, area_th in zip(AREAS_EN, AREAS_TH):
+        rows.append(_example("en", "turn on the", area_en, "light", "TurnOn"))
+        rows.append(_example("en", "turn off the", area_en, "light", "TurnOff"))
+        rows.append(_example("en", "switch off the light in the", area_en, "", "TurnOff"))
+        rows.append(_example("th", "เปิดไฟ", area_th, "", "TurnOn"))
+        rows.append(_example("th", "ช่วยเปิดไฟ", area_th, "หน่อย", "TurnOn"))
+        rows.append(_example("th", "ปิดไฟ", area_th, "", "TurnOff"))
+    weather = [
+        "what is the weather",
+        "how is the weather today",
+        "what is the weather like",
+        "อากาศเป็นอย่างไร",
+        "วันนี้อากาศเป็นอย่างไร",
+        "อากาศวันนี้",
+    ]
+    for text in weather:
+        lang = "en" if text.isascii() else "th"
+        rows.append(
+            {
+                "lang": lang,
+                "text": text,
+                "tokens": words(text),
+                "intent": "Weather",
+                "slot_tags": ["O"] * len(words(text)),
+            }
+        )
+    return rows
+
+
+def _write_dataset(folder, splits):
+    import tensorflow as tf
+
+    def feature(values):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8") for v in values]))
+
+    for split, rows in splits.items():
+        os.makedirs(os.path.join(folder, f"Split-{split}"), exist_ok=True)
+        path = os.path.join(folder, f"Split-{split}", "data_tfrecord-00000-of-00001.gz")
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for i, row in enumerate(rows):
+                ex = tf.train.Example(
+                    features=tf.train.Features(
+                        feature={
+                            "id": feature([f"{split}-{i}"]),
+                            "lang": feature([row["lang"]]),
+                            "text": feature([row["text"]]),
+                            "tokens": feature(row["tokens"]),
+                            "intent": feature([row["intent"]]),
+                            "slot_tags": feature(row["slot_tags"]),
+                            "group_id": feature([f"g{i}"]),
+                            "source": feature(["toy"]),
+                        }
+                    )
+                )
+                writer.write(ex.SerializeToString())
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    rows = _toy_rows()
+    # Every fifth row is held out: a template + area combination whose template and area
+    # both occur in train (or one of several weather questions). The rest (x3) is train.
+    held_out = rows[::5]
+    splits = {"train": [r for i, r in enumerate(rows) if i % 5] * 3, "eval": held_out, "test": held_out}
+    _write_dataset(str(root / "dataset"), splits)
+    # Thai template parts and areas listed apart (not the Thai commands themselves), so
+    # "เปิดไฟครัว" splits as "เปิดไฟ" + "##ครัว".
+    corpus = [r["text"] for r in rows if r["lang"] == "en" or r["intent"] == "Weather"]
+    corpus += ["เปิดไฟ ช่วยเปิดไฟ ปิดไฟ หน่อย", " ".join(AREAS_TH)]
+    base = make_tiny_base(str(root / "base"), corpus)
+    return str(root / "dataset"), base, splits
+
+
+def test_reader_reads_what_tensorflow_wrote(toy):
+    dataset, _, splits = toy
+    got = data_lib.read_split(dataset, "eval")
+    assert [(e.lang, e.text, e.tokens, e.intent, e.slot_tags) for e in got] == [
+        (r["lang"], r["text"], r["tokens"], r["intent"], r["slot_tags"]) for r in splits["eval"]
+    ]
+
+
+def test_finetune_cli_raises_exact_match(toy, tmp_path, write_config):
+    dataset, base, _ = toy
+    eval_examples = data_lib.read_split(dataset, "eval")
+    torch.manual_seed(42)
+    untrained = JointTeacher.from_base(base, INTENTS, TAGS)
+    before = evaluate(untrained, load_tokenizer(base), eval_examples, 32, 64, pick_device())["all"]["exact_match"]
+
+    config = write_config(
+        {
+            "teacher": {
+                "base": base,
+                "finetune": {
+                    "epochs": 50.0,
+                    "batch_size": 8,
+                    "learning_rate": 2.0e-3,
+                    "head_learning_rate": 1.0e-2,
+                    "max_length": 32,
+                    "freeze_word_embeddings": False,
+                    "num_threads": 1,
+                },
+            }
+        }
+    )
+    out = tmp_path / "teacher"
+    assert main(["finetune", "--config", config, "--dataset", dataset, "--output", str(out)]) == 0
+
+    report = json.loads((out / "metrics.json").read_text())
+    after = report["eval"]["all"]["exact_match"]
+    assert set(report["eval"]) == {"en", "th", "all"}
+    assert after >= 0.8 and after >= before + 0.5, (before, after)
+    model, tokenizer = load_teacher(str(out))  # the saved folder is a complete teacher
+    # Without the pipeline's Transform, the labels are the train split's, sorted.
+    assert (list(model.config.intent_labels), list(model.config.slot_labels)) == (sorted(INTENTS), TAGS)
+    assert evaluate(model, tokenizer, eval_examples, 32, 64, pick_device())["all"]["exact_match"] == after
+
+
+def test_finetuned_path_skips_training(tmp_path, write_config):
+    from config_core import load_sections
+    from teacher.config import TeacherConfig
+
+    existing = tmp_path / "my_teacher"
+    existing.mkdir()
+    path = write_config({"teacher": {"finetuned_path": "my_teacher", "base": "/does/not/exist"}})
+    teacher = load_sections(path, [], {"teacher": TeacherConfig})["teacher"]
+    out = tmp_path / "out"
+    assert finetune(teacher, 42, str(tmp_path / "no_dataset"), str(out)) == str(existing)
+    assert not out.exists()
