@@ -34,7 +34,7 @@ from beam_jobs.config import AugmentationConfig, RoundTripRoute
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
 from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl
 from config_core import ProjectConfig
-from schemas.features import SPLIT_DIR_PREFIX, SPLITS, TRAIN, text_key
+from schemas.features import AUG_METHOD, AUGMENTED, SPLIT_DIR_PREFIX, SPLITS, TRAIN, text_key
 from tokenization import words
 
 OFFLINE_METHODS = ("slot_resample", "word_dropout", "word_swap", "char_distortion")
@@ -60,8 +60,8 @@ def _candidate(parent: Dict[str, List[Any]], text: str, method: str, n: int) -> 
         "tokens": words(text),
         "group_id": parent["group_id"][0],
         "source": parent["source"][0],
-        "augmented": 1,
-        "aug_method": method,
+        AUGMENTED: 1,
+        AUG_METHOD: method,
     }
 
 
@@ -141,7 +141,7 @@ def _keep_new_texts(item: Tuple[Tuple[str, str], Dict[str, List[Any]]]) -> Itera
     for candidate, outcome in zip(candidates, outcomes):
         if outcome == "emitted":
             yield candidate
-        yield beam.pvalue.TaggedOutput(COUNTS, (candidate["aug_method"], outcome))
+        yield beam.pvalue.TaggedOutput(COUNTS, (candidate[AUG_METHOD], outcome))
 
 
 def build(

@@ -35,7 +35,17 @@ import schemas
 from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
 from beam_jobs.outputs import DEAD_LETTER_DIR, JobError, StagedOutput, WriteJsonLines, dead_letter, read_jsonl
-from schemas.features import SPLIT_DIR_PREFIX, SPLITS, TRAIN
+from schemas.features import (
+    AUG_METHOD,
+    AUGMENTED,
+    SPLIT_DIR_PREFIX,
+    SPLITS,
+    TEACHER_INTENT,
+    TEACHER_INTENT_LOGITS,
+    TEACHER_SLOT_LOGITS,
+    TEACHER_SLOT_TAGS,
+    TRAIN,
+)
 from teacher.config import TeacherConfig, TeacherInferenceConfig
 
 Row = Dict[str, List[Any]]
@@ -163,13 +173,13 @@ class ToSoftLabelRow(beam.DoFn):
             intent_logits = np.take(intent_logits, self._intent_order, axis=-1)
         if self._tag_order is not None:
             slot_logits = np.take(slot_logits, self._tag_order, axis=-1)
-        out: Dict[str, Any] = {k: v for k, v in row.items() if k not in ("augmented", "aug_method")}
-        out["teacher_intent_logits"] = [float(x) for x in intent_logits]
-        out["teacher_slot_logits"] = [float(x) for x in slot_logits.reshape(-1)]
-        out["teacher_intent"] = self._intents[int(intent_logits.argmax())]
-        out["teacher_slot_tags"] = [self._tags[int(i)] for i in slot_logits.argmax(-1)]
-        out["augmented"] = int(row.get("augmented", [0])[0])
-        out["aug_method"] = row.get("aug_method", [""])[0]
+        out: Dict[str, Any] = {k: v for k, v in row.items() if k not in (AUGMENTED, AUG_METHOD)}
+        out[TEACHER_INTENT_LOGITS] = [float(x) for x in intent_logits]
+        out[TEACHER_SLOT_LOGITS] = [float(x) for x in slot_logits.reshape(-1)]
+        out[TEACHER_INTENT] = self._intents[int(intent_logits.argmax())]
+        out[TEACHER_SLOT_TAGS] = [self._tags[int(i)] for i in slot_logits.argmax(-1)]
+        out[AUGMENTED] = int(row.get(AUGMENTED, [0])[0])
+        out[AUG_METHOD] = row.get(AUG_METHOD, [""])[0]
         problems = self._check.problems(out)
         if problems:
             yield beam.pvalue.TaggedOutput(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import typing
@@ -209,22 +208,6 @@ def sections(raw: Mapping[str, Any], section_types: Mapping[str, Any], required:
         value = pick(raw, key_path, required)
         typed[key_path] = build(tp, value, key_path) if dataclasses.is_dataclass(tp) else convert(value, tp, key_path)
     return typed
-
-
-def to_jsonable(value: Any) -> Any:
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
-
-
-def sections_json(values: Mapping[str, Any]) -> str:
-    """`{key path: section}` as the JSON a component carries in its exec properties."""
-    nested: Dict[str, Any] = {}
-    for key_path, value in values.items():
-        *parents, leaf = key_path.split(".")
-        node = nested
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = to_jsonable(value)
-    return json.dumps(nested, sort_keys=True)
 
 
 def or_exit(load: typing.Callable[..., T], *args: Any) -> T:

@@ -84,14 +84,6 @@ def bio_spans(tags: Sequence[str]) -> List[Span]:
     return spans
 
 
-def parse_vocabulary(lines: Iterable[str], where: str) -> List[str]:
-    """Labels, one per line (blank lines ignored); errors name `where`."""
-    labels = [line.rstrip("\n") for line in lines if line.strip()]
-    if not labels:
-        raise ValueError(f"{where}: empty label vocabulary")
-    return labels
-
-
 def sorted_vocabularies(intents: Iterable[str], slot_names: Iterable[str]) -> Tuple[List[str], List[str]]:
     """(intents, slot tags) by the rule of the libraries' own CLIs: sorted, "O" first, then
     B-/I- of each slot. (In the pipeline, tf.Transform's vocabularies are the source.)"""

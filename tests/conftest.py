@@ -28,6 +28,22 @@ def write_config(tmp_path):
     return write
 
 
+# The components of the embedded-default pipeline (create_pipeline), by id.
+PIPELINE_COMPONENTS = {
+    "DatasetGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "AnomaliesGate",
+    "Transform",
+    "TeacherFinetune",
+    "Augment",
+    "TeacherInference",
+    "Trainer",
+    "Evaluator",
+    "AtomicPusher",
+}
+
 BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]
 
 

@@ -17,24 +17,11 @@ from pipeline.config import config_from_json, load_config
 from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, kubeflow_pipeline
 from pipeline.kubeflow_settings import CONFIG_PARAMETER
 from pipeline.pipeline import create_pipeline
+from tests.conftest import PIPELINE_COMPONENTS as ALL_COMPONENTS
 from tests.conftest import REPO
 
 SHIPPED = str(REPO / "pipeline.yaml")
 GPU_COMPONENTS = {"TeacherFinetune", "TeacherInference", "Trainer"}
-ALL_COMPONENTS = {
-    "DatasetGen",
-    "StatisticsGen",
-    "ImportSchemaGen",
-    "ExampleValidator",
-    "AnomaliesGate",
-    "Transform",
-    "TeacherFinetune",
-    "Augment",
-    "TeacherInference",
-    "Trainer",
-    "Evaluator",
-    "AtomicPusher",
-}
 CONFIG_READERS = {
     "DatasetGen": "config_json",
     "Augment": "config_json",

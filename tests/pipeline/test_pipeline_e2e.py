@@ -12,22 +12,8 @@ import pytest
 from tfx import v1 as tfx
 
 from pipeline.local_runner import run_local, run_paths, summarize
-from tests.conftest import tiny_config
+from tests.conftest import PIPELINE_COMPONENTS, tiny_config
 
-COMPONENTS = {
-    "DatasetGen",
-    "StatisticsGen",
-    "ImportSchemaGen",
-    "ExampleValidator",
-    "AnomaliesGate",
-    "Transform",
-    "TeacherFinetune",
-    "Augment",
-    "TeacherInference",
-    "Trainer",
-    "Evaluator",
-    "AtomicPusher",
-}
 pytestmark = pytest.mark.e2e
 EXPENSIVE = {"DatasetGen", "TeacherFinetune", "TeacherInference", "Trainer", "Transform"}
 
@@ -52,7 +38,7 @@ def test_pipeline_blesses_pushes_caches_and_gates(tiny):
     config = tiny_config(tiny)
     run_local(config)
     executions = _executions_of_last_run(config)
-    assert COMPONENTS <= set(executions), executions
+    assert PIPELINE_COMPONENTS <= set(executions), executions
     assert all(state == "COMPLETE" for state in executions.values()), executions
     summary = summarize(config)
     assert summary.blessed
