@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 import typing
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ class ProjectConfig:
     work_dir: str = "runs"
 
     def check(self, key: str, base_dir: str) -> None:
+        # The pipeline name names MLMD contexts, folders and Kubeflow pipelines.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", self.name):
+            raise ConfigError(f"{key}.name", f"{self.name!r} must be 1-64 letters, digits, '_', '.' or '-'")
+        at_least(f"{key}.seed", self.seed, 0)
         self.work_dir = resolve_path(self.work_dir, base_dir)
 
 
@@ -142,9 +147,21 @@ def at_least(key: str, value: float, low: float) -> None:
         raise ConfigError(key, f"must be >= {low}, got {value}")
 
 
+def positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(key, f"must be > 0, got {value}")
+
+
 def within(key: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
         raise ConfigError(key, f"must be within [{low}, {high}], got {value}")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: what and where (line and column, 1-based)."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def apply_override(raw: Dict[str, Any], override: str) -> None:
@@ -155,7 +172,7 @@ def apply_override(raw: Dict[str, Any], override: str) -> None:
     try:
         value = yaml.safe_load(value_text)
     except yaml.YAMLError as exc:
-        raise ConfigError(key_path, f"override value {value_text!r} is not valid YAML ({exc})") from None
+        raise ConfigError(key_path, f"override value {value_text!r} is not valid YAML ({_yaml_problem(exc)})") from None
     node = raw
     keys = key_path.strip().split(".")
     for i, key in enumerate(keys[:-1]):
@@ -180,7 +197,7 @@ def read_yaml(path: str | None, overrides: Sequence[str] = ()) -> Tuple[Dict[str
             try:
                 raw = yaml.safe_load(f) or {}
             except yaml.YAMLError as exc:
-                raise ConfigError("", f"{path} is not valid YAML: {exc}") from None
+                raise ConfigError("", f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
         if not isinstance(raw, dict):
             raise ConfigError("", f"{path} must hold a mapping at the top level")
     for override in overrides:

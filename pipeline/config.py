@@ -23,6 +23,9 @@ from teacher.config import TeacherConfig
 __all__ = ["Config", "ConfigError", "load_config", "config_from_json", "config_to_json"]
 
 
+MAX_FRACTION = 1.25
+
+
 @dataclass
 class EvaluationConfig:
     # Blessing gate on student exact match / teacher exact match on the test split, over all
@@ -37,9 +40,10 @@ class EvaluationConfig:
     bootstrap_samples: int = 1000
 
     def check(self, key: str, base_dir: str) -> None:
-        within(f"{key}.fraction_of_teacher_threshold", self.fraction_of_teacher_threshold, 0.0, 2.0)
+        # A student may beat its teacher a little (a ratio above 1), never by a quarter.
+        within(f"{key}.fraction_of_teacher_threshold", self.fraction_of_teacher_threshold, 0.0, MAX_FRACTION)
         if self.per_language_floor is not None:
-            within(f"{key}.per_language_floor", self.per_language_floor, 0.0, 2.0)
+            within(f"{key}.per_language_floor", self.per_language_floor, 0.0, MAX_FRACTION)
         at_least(f"{key}.min_slice_examples", self.min_slice_examples, 1)
         at_least(f"{key}.bootstrap_samples", self.bootstrap_samples, 0)
 
@@ -58,6 +62,9 @@ class ResourceConfig:
     memory: str = "16G"
     gpu_type: Optional[str] = None
     gpu_count: int = 0
+
+    def check(self, key: str, base_dir: str) -> None:
+        at_least(f"{key}.gpu_count", self.gpu_count, 0)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from config_core import ConfigError, at_least, within
+from config_core import ConfigError, at_least, positive, within
 
 
 @dataclass
@@ -52,6 +52,7 @@ class StudentConfig:
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.bottleneck_size", self.bottleneck_size, 1)
         at_least(f"{key}.max_tokens", self.max_tokens, 1)
+        within(f"{key}.batch_norm_momentum", self.batch_norm_momentum, 0.0, 0.9999)
 
 
 @dataclass
@@ -65,8 +66,12 @@ class DistillationConfig:
     slot_weight: float = 1.0
 
     def check(self, key: str, base_dir: str) -> None:
-        if self.temperature <= 0:
-            raise ConfigError(f"{key}.temperature", f"must be > 0, got {self.temperature}")
+        positive(f"{key}.temperature", self.temperature)
+        positive(f"{key}.teacher_logit_scale", self.teacher_logit_scale)
+        for name in ("gold_weight", "intent_weight", "slot_weight"):
+            at_least(f"{key}.{name}", getattr(self, name), 0.0)
+        if self.intent_weight + self.slot_weight <= 0:
+            raise ConfigError(f"{key}.intent_weight", "intent_weight + slot_weight must be > 0 (nothing to learn)")
 
 
 @dataclass
@@ -80,4 +85,6 @@ class TrainingConfig:
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.epochs", self.epochs, 1)
         at_least(f"{key}.batch_size", self.batch_size, 1)
+        positive(f"{key}.learning_rate", self.learning_rate)
+        within(f"{key}.lr_decay_rate", self.lr_decay_rate, 1e-9, 1.0)
         at_least(f"{key}.lr_decay_steps", self.lr_decay_steps, 1)

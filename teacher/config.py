@@ -39,6 +39,8 @@ class TeacherFinetuneConfig:
                 raise ConfigError(f"{key}.{name}", f"must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"{key}.warmup_ratio", f"must be within [0, 1), got {self.warmup_ratio}")
+        at_least(f"{key}.weight_decay", self.weight_decay, 0.0)
+        at_least(f"{key}.max_length", self.max_length, 3)  # [CLS] + one word piece + [SEP]
         at_least(f"{key}.num_threads", self.num_threads, 0)
 
 
@@ -54,7 +56,7 @@ class TeacherInferenceConfig:
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.min_batch_size", self.min_batch_size, 1)
-        at_least(f"{key}.max_length", self.max_length, 2)
+        at_least(f"{key}.max_length", self.max_length, 3)
         if self.max_batch_size < self.min_batch_size:
             raise ConfigError(f"{key}.max_batch_size", f"must be >= min_batch_size ({self.min_batch_size})")
 

@@ -97,3 +97,45 @@ def test_set_takes_several_overrides_and_repeats():
     )
     assert args.overrides == ["training.epochs=3", "student.qrnn.num_layers=1", "data.languages=[en]"]
     assert rest == ["--runner=FnApiRunner"]  # Beam flags pass through
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "project.name=''", "project.name='a b'", "project.seed=-1",
+        "data.max_tokens=0", "data.max_line_bytes=-5", "data.max_dead_letter_ratio=1.5", "data.split.train=-0.1",
+        "data.home_assistant.samples_per_template=0",
+        "teacher.finetune.epochs=0", "teacher.finetune.batch_size=-3", "teacher.finetune.learning_rate=-1e-4",
+        "teacher.finetune.head_learning_rate=0", "teacher.finetune.warmup_ratio=1", "teacher.finetune.weight_decay=-1",
+        "teacher.finetune.max_length=2", "teacher.finetune.eval_batch_size=0", "teacher.finetune.num_threads=-1",
+        "teacher.finetune.precision=fp16", "teacher.inference.min_batch_size=0", "teacher.inference.max_batch_size=0",
+        "teacher.inference.max_length=1", "teacher.inference.device=TPU",
+        "student.projection.feature_size=0", "student.projection.feature_size=33",
+        "student.projection.distortion_probability=2", "student.bottleneck_size=0", "student.qrnn.state_size=0",
+        "student.qrnn.num_layers=0", "student.qrnn.kernel_width=0", "student.qrnn.zoneout_probability=-0.5",
+        "student.max_tokens=0", "student.batch_norm_momentum=1", "distillation.temperature=0",
+        "distillation.teacher_logit_scale=-1", "distillation.gold_weight=-1", "distillation.intent_weight=-1",
+        "training.epochs=0", "training.epochs=-3", "training.batch_size=0", "training.learning_rate=-0.001",
+        "training.lr_decay_rate=0", "training.lr_decay_rate=1.5", "training.lr_decay_steps=0",
+        "evaluation.fraction_of_teacher_threshold=1.5", "evaluation.fraction_of_teacher_threshold=-0.1",
+        "evaluation.per_language_floor=2", "evaluation.gate=median", "evaluation.min_slice_examples=0",
+        "evaluation.bootstrap_samples=-1", "beam.profile=nowhere", "kubeflow.cpu_resources.gpu_count=-1",
+    ],
+)  # fmt: skip
+def test_every_numeric_and_enumerated_key_is_range_checked(write_config, override):
+    key = override.split("=")[0]
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config({}), [override])
+    assert str(err.value).startswith(f"{key}: ") or str(err.value).startswith(f"{key.rsplit('.', 1)[0]}: "), err.value
+    assert "\n" not in str(err.value)
+
+
+def test_yaml_errors_are_one_line_with_the_place(tmp_path):
+    broken = tmp_path / "pipeline.yaml"
+    broken.write_text("training:\n  epochs: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"is not valid YAML: .* at line \d+, column \d+$") as err:
+        load_config(str(broken))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"^training.epochs: override value '\[1' is not valid YAML") as err:
+        load_config(None, ["training.epochs=[1"])
+    assert "\n" not in str(err.value)

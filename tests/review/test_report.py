@@ -240,3 +240,18 @@ def test_report_renders_in_headless_chromium(runs, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert png.stat().st_size > 50_000  # a blank page is a few kB
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(str(png))[..., :3]
+    assert (pixels < 0.9).any(axis=-1).mean() > 0.05  # ink on the page, not an empty canvas
+    # What the browser parsed: the verdict is on the page and every chart is a real PNG.
+    browser = next(filter(None, map(__import__("shutil").which, ("chromium", "chromium-browser"))))
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", f"file://{html}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "BLESSED" in dom and "fraction_of_teacher_exact_match" in dom
+    images = re.findall(r'<img[^>]*src="data:image/png;base64,([^"]*)"', dom)
+    assert images and all(len(b64) > 2000 for b64 in images), [len(b64) for b64 in images]
