@@ -6,7 +6,9 @@ an exported student out. It knows nothing of TFX; `models.train.run_fn` calls it
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -20,6 +22,7 @@ from pqrnn.projection import Projection
 from schemas.features import TFLITE_DIR, TFLITE_FILE
 
 REPRESENTATIVE_BATCHES = 8
+logger = logging.getLogger(__name__)
 
 
 def exact_match(model: tf.keras.Model, dataset: tf.data.Dataset) -> float:
@@ -50,9 +53,21 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
         self.best_epoch = -1
         self._best_weights: Optional[List[np.ndarray]] = None
 
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self._epoch_started = time.time()
+
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         score = exact_match(self.model, self.dataset)
         self.scores.append(score)
+        # `progress`: a line the pipeline's console shows (see pipeline/console.py).
+        logger.info(
+            "epoch %d/%s: validation exact match %.4f (%.0f s)",
+            epoch + 1,
+            self.params.get("epochs", "?"),
+            score,
+            time.time() - self._epoch_started,
+            extra={"progress": True},
+        )
         if logs is not None:
             logs["val_exact_match"] = score  # TensorBoard and the History see it too
         if self.best_epoch < 0 or score > self.scores[self.best_epoch]:
@@ -61,10 +76,13 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
     def on_train_end(self, logs: Optional[dict] = None) -> None:
         if self._best_weights is not None:
             self.model.set_weights(self._best_weights)
-            print(
-                f"kept epoch {self.best_epoch + 1} of {len(self.scores)}: validation exact match "
-                f"{self.scores[self.best_epoch]:.4f} (last epoch {self.scores[-1]:.4f})",
-                flush=True,
+            logger.info(
+                "kept epoch %d of %d: validation exact match %.4f (last epoch %.4f)",
+                self.best_epoch + 1,
+                len(self.scores),
+                self.scores[self.best_epoch],
+                self.scores[-1],
+                extra={"progress": True},
             )
 
 

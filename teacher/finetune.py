@@ -10,6 +10,7 @@ while batches still mix intents and languages).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -30,6 +31,8 @@ from teacher.metrics import NluMetrics, format_table
 from teacher.model import JointTeacher, load_tokenizer
 
 METRICS_FILE = "metrics.json"
+PROGRESS_LINES = 10  # progress lines per fine-tune
+logger = logging.getLogger(__name__)
 _BUCKET_WIDTH = 8  # sub-tokens per length bucket of the training batches
 
 
@@ -213,11 +216,23 @@ def train(
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
             progress.set_postfix(loss=f"{running:.3f}", epoch=f"{step / steps_per_epoch:.2f}")
             progress.update(1)
+            if step % max(1, total_steps // PROGRESS_LINES) == 0 or step == total_steps:
+                # `progress`: a line the pipeline's console shows (see pipeline/console.py).
+                logger.info(
+                    "fine-tune step %d/%d (%.0f%%), loss %.3f, %.0f s",
+                    step,
+                    total_steps,
+                    100 * step / total_steps,
+                    running,
+                    time.time() - start,
+                    extra={"progress": True},
+                )
     progress.close()
     train_seconds = time.time() - start
 
     result = evaluate(model, tokenizer, eval_examples, cfg.max_length, cfg.eval_batch_size, device)
     print(format_table(result), file=sys.stderr)
+    logger.info("teacher eval exact match %.4f", result["all"]["exact_match"], extra={"progress": True})
     os.makedirs(output_dir, exist_ok=True)
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
