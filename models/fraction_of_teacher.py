@@ -178,8 +178,9 @@ class _Combiner(beam.CombineFn):
 @dataclasses.dataclass(frozen=True)
 class GateRule:
     """How a slice's fraction of teacher is judged: `gate` "point" uses the point estimate,
-    "lower_bound" the lower end of its interval. The per-language floor judges only slices of
-    at least `min_slice_examples` examples (smaller ones are "too few to judge")."""
+    "lower_bound" the lower end of its interval. A slice of fewer than `min_slice_examples`
+    examples is "too few to judge" by that rule: the per-language floor then fails it only
+    when even the upper end of its interval is below the floor (clearly below, not a coin toss)."""
 
     gate: str = "point"
     min_slice_examples: int = 100
@@ -188,9 +189,12 @@ class GateRule:
 
     def with_gates(self, values: Dict[str, float]) -> Dict[str, float]:
         judged = values[HEADLINE] if self.gate == "point" else values[f"{HEADLINE}_lower"]
-        enough = values["eval_examples"] >= self.min_slice_examples
-        # A lower-bound threshold always passes +inf: the floor does not judge a small slice.
-        return {**values, GATE: judged, FLOOR_GATE: judged if enough else math.inf}
+        if values["eval_examples"] >= self.min_slice_examples:
+            floor_judged = judged
+        else:  # without an interval (no bootstrap) a small slice is not judged: +inf passes
+            upper = values[f"{HEADLINE}_upper"]
+            floor_judged = math.inf if math.isnan(upper) else upper
+        return {**values, GATE: judged, FLOOR_GATE: floor_judged}
 
 
 def metric_names() -> List[str]:

@@ -31,7 +31,8 @@ class EvaluationConfig:
     # Blessing gate on student exact match / teacher exact match on the test split, over all
     # languages; the optional floor applies to every language with enough examples.
     fraction_of_teacher_threshold: float = 0.95
-    per_language_floor: Optional[float] = None
+    # No language left behind: each language's fraction of teacher (README "Evaluation").
+    per_language_floor: Optional[float] = 0.9
     # "point": the gate and the floor compare the point estimate; "lower_bound": the lower end
     # of its 95 % interval (paired bootstrap over examples).
     gate: Literal["point", "lower_bound"] = "point"

@@ -124,7 +124,7 @@ def failed_validations(evaluation_uri: str) -> Tuple[bool, List[Dict[str, Any]]]
 def slices_below(metrics: SlicedMetrics, floor: Optional[float]) -> Tuple[List[Dict[str, Any]], List[str]]:
     """(slices whose judged headline value is below `floor`, slices where it is undefined).
     Languages are gated only by a configured per-language floor, which judges `FLOOR_GATE`
-    (+inf for slices too small to judge); everything else is judged, for information, on
+    (for slices too small to judge, the upper end of the interval); everything else is judged, for information, on
     `GATE` (the value the gate rule picks: the point estimate or the interval's lower end)."""
     from models.fraction_of_teacher import FLOOR_GATE, GATE
 
@@ -132,7 +132,7 @@ def slices_below(metrics: SlicedMetrics, floor: Optional[float]) -> Tuple[List[D
     for column, slices in ((LANG, metrics.per_language), (INTENT, metrics.per_intent)):
         gated = column == LANG and metrics.per_language_floor is not None
         for name, values in sorted(slices.items()):
-            if values.get("eval_examples", 0) < metrics.min_slice_examples:
+            if values.get("eval_examples", 0) < metrics.min_slice_examples and not gated:
                 continue  # too few to judge: shown with its interval, never coloured as a failure
             # Undefined: the teacher got no row of the slice exactly right (nothing to be a fraction of).
             if math.isnan(values.get(HEADLINE, math.nan)):

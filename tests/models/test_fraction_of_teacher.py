@@ -96,8 +96,10 @@ def test_lower_bound_gate_refuses_what_the_point_gate_passes():
     point, lower = fot.GateRule("point", 10), fot.GateRule("lower_bound", 10)
     assert point.with_gates(values)[fot.GATE] == 0.95 >= 0.95
     assert lower.with_gates(values)[fot.GATE] == values["fraction_of_teacher_exact_match_lower"] < 0.95
-    # The floor does not judge slices smaller than min_slice_examples.
-    assert fot.GateRule("point", 100).with_gates(values)[fot.FLOOR_GATE] == math.inf
+    # A slice smaller than min_slice_examples fails the floor only when clearly below it.
+    small = fot.GateRule("point", 100).with_gates(values)
+    assert small[fot.FLOOR_GATE] == values["fraction_of_teacher_exact_match_upper"] >= 0.95
+    assert fot.GateRule("point", 100).with_gates(fot.scores(counts, bootstrap_samples=0))[fot.FLOOR_GATE] == math.inf
 
 
 def test_eval_config_gates_the_overall_slice_and_optional_language_floor():
