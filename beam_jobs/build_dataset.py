@@ -10,14 +10,19 @@ artifact, see `schemas.features`):
   dead_letter/build_dataset-*.jsonl           rejected rows with their reasons
 
 Everything is written to a staging folder first and moved into place only when the job
-succeeds, so a reader never sees half a dataset. A failed job (too many dead letters) still
-moves `dead_letter/` and `summary.json` so the user can see why, then raises `JobError`.
+succeeds, so a reader never sees half a dataset, and a previous dataset (`--overwrite`) is
+replaced only then. A failed job (too many dead letters, no rows, an empty given split)
+publishes `dead_letter/` and `summary.json` so the user can see why (under `DIR/failed/`
+when DIR holds a good dataset, which stays), then raises `JobError`. Paths that cannot be
+read (a folder, nothing matching) are refused before Beam starts (`UsageError`, exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
+import os
 import sys
 import time
 from collections import Counter
@@ -26,19 +31,38 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
 from beam_jobs.config import DataConfig
 from beam_jobs.dataset import home_assistant
 from beam_jobs.dataset.examples import WriteExamples
-from beam_jobs.dataset.readers import PARSERS, decode_line
+from beam_jobs.dataset.readers import read_line
 from beam_jobs.dataset.rows import RowError, assign_split, make_row, snap_spans_to_tokens, stable_hash
-from beam_jobs.outputs import DEAD_LETTER_DIR, JobError, StagedOutput, WriteJsonLines, dead_letter, read_jsonl
+from beam_jobs.outputs import (
+    DEAD_LETTER_DIR,
+    JobError,
+    StagedOutput,
+    UsageError,
+    WriteJsonLines,
+    dead_letter,
+    read_jsonl,
+)
 from config_core import ProjectConfig
 from schemas.features import SPLIT_DIR_PREFIX, SPLITS, LabelledRow, text_key
 
 ROWS, DEAD = "rows", "dead"
 FIRST_SHARED = 10  # texts in several given splits listed in the summary
+METRICS = "build_dataset"  # namespace of the job's Beam counters
+# Rows the user left out (data.languages), not bad rows: dead-lettered, not in the ratio.
+NOT_SELECTED = "language_not_selected"
+
+
+def _dead(record: Dict[str, Any]) -> beam.pvalue.TaggedOutput:
+    """A dead letter on the DEAD output, counted in Beam's metrics (in total and per code)."""
+    Metrics.counter(METRICS, "dead_letters").inc()
+    Metrics.counter(METRICS, f"dead_letters.{record['code']}").inc()
+    return beam.pvalue.TaggedOutput(DEAD, record)
 
 
 # --------------------------------------------------------------------------- sources
@@ -56,20 +80,20 @@ class SampleHomeAssistant(beam.PTransform):
     def expand(self, pbegin):
         data, seed = self._data, self._seed
         value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
+        rows_counter = Metrics.counter(METRICS, "rows")
 
         def sample(ref: home_assistant.TemplateRef) -> Iterator[Any]:
             try:
                 utterances = home_assistant.sample_template(
                     ref, data.home_assistant.samples_per_template, seed, value_lists
                 )
-            except home_assistant.SkipTemplate as exc:
-                utterances = []
-                yield beam.pvalue.TaggedOutput(
-                    DEAD, dead_letter("sample", "template_error", str(exc), ref.group_id, ref.template)
-                )
+            except Exception as exc:  # one odd template (or value list entry) is a dead letter
+                reason = str(exc) if isinstance(exc, home_assistant.SkipTemplate) else f"{type(exc).__name__}: {exc}"
+                yield _dead(dead_letter("sample", "template_error", reason, ref.group_id, ref.template))
+                return
             for u in utterances:
                 try:
-                    yield make_row(
+                    row = make_row(
                         text=u.text,
                         intent=ref.intent,
                         lang=ref.lang,
@@ -79,7 +103,11 @@ class SampleHomeAssistant(beam.PTransform):
                         row_id=f"home_assistant:{ref.lang}:{stable_hash(u.text)}",
                         max_tokens=data.max_tokens,
                     )
-                except RowError as exc:
+                except Exception as exc:
+                    if isinstance(exc, RowError):
+                        code, reason = exc.code, str(exc)
+                    else:
+                        code, reason = "row_error", f"{type(exc).__name__}: {exc}"
                     record = {
                         "text": u.text,
                         "intent": ref.intent,
@@ -87,9 +115,10 @@ class SampleHomeAssistant(beam.PTransform):
                         "spans": u.spans,
                         "template": ref.template,
                     }
-                    yield beam.pvalue.TaggedOutput(
-                        DEAD, dead_letter("normalize", exc.code, str(exc), ref.group_id, record)
-                    )
+                    yield _dead(dead_letter("normalize", code, reason, ref.group_id, record))
+                    continue
+                rows_counter.inc()
+                yield row
 
         return (
             pbegin
@@ -99,10 +128,31 @@ class SampleHomeAssistant(beam.PTransform):
 
 
 def _numbered_lines(readable_file) -> Iterator[Tuple[str, bytes]]:
-    path = readable_file.metadata.path
+    # A file name that is not UTF-8 (surrogate escapes) must not make every row's id unwritable.
+    path = readable_file.metadata.path.encode("utf-8", "backslashreplace").decode("utf-8")
     with readable_file.open() as f:
         for number, raw in enumerate(f, start=1):
             yield f"{path}:{number}", raw
+
+
+class ParseLines(beam.DoFn):
+    """(path:line, bytes) -> a row, nothing (blank or header line) or a counted dead letter;
+    never an exception (`readers.read_line`)."""
+
+    def __init__(self, data: DataConfig):
+        self._data = data
+        self.rows_counter = Metrics.counter(METRICS, "rows")
+
+    def process(self, item: Tuple[str, bytes]) -> Iterator[Any]:
+        location, raw = item
+        try:
+            row = read_line(raw, location, self._data)
+        except RowError as exc:
+            yield _dead(dead_letter("read", exc.code, str(exc), location, raw))
+            return
+        if row is not None:
+            self.rows_counter.inc()
+            yield row
 
 
 class ReadLabelledFiles(beam.PTransform):
@@ -115,26 +165,13 @@ class ReadLabelledFiles(beam.PTransform):
         self._patterns = patterns
 
     def expand(self, pbegin):
-        data = self._data
-        parser = PARSERS[data.source]
-
-        def parse(item: Tuple[str, bytes]) -> List[Any]:
-            location, raw = item
-            if not raw.strip():
-                return []  # blank lines are not rows
-            try:
-                row = parser(decode_line(raw, data.max_line_bytes), location, data.default_lang, data.max_tokens)
-            except RowError as exc:
-                return [beam.pvalue.TaggedOutput(DEAD, dead_letter("read", exc.code, str(exc), location, raw))]
-            return [] if row is None else [row]  # None: a header line
-
         return (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
             | "Match" >> fileio.MatchAll()
             | "Open" >> fileio.ReadMatches()
             | "Lines" >> beam.FlatMap(_numbered_lines)
-            | "Parse" >> beam.FlatMap(parse).with_outputs(DEAD, main=ROWS)
+            | "Parse" >> beam.ParDo(ParseLines(self._data)).with_outputs(DEAD, main=ROWS)
         )
 
 
@@ -233,11 +270,14 @@ def build_summary(counts: List[Dict[str, Any]], dead: List[Dict[str, Any]], extr
     rows_out = sum(n for langs in per_split.values() for intents in langs.values() for n in intents.values())
     reasons = Counter(d["code"] for d in dead)
     rows_in = rows_out + len(dead)
+    # The ratio is over the selected rows: leaving languages out is a choice, not bad data.
+    considered = rows_in - reasons[NOT_SELECTED]
     return {
         "rows_in": rows_in,
         "rows_out": rows_out,
         "dead_lettered": len(dead),
-        "dead_letter_ratio": len(dead) / rows_in if rows_in else 0.0,
+        "rows_not_selected": reasons[NOT_SELECTED],
+        "dead_letter_ratio": (considered - rows_out) / considered if considered else 0.0,
         "dead_letter_reasons": dict(sorted(reasons.items())),
         "duplicate_texts_merged": merged,
         # Only with the dataset's own splits (data.paths as a mapping): texts in several splits.
@@ -289,26 +329,27 @@ def _read_given_splits(
     return split_rows | "AllSplits" >> beam.Flatten(), {DEAD: dead | "AllDead" >> beam.Flatten()}
 
 
-def build(
-    pipeline: beam.Pipeline, data: DataConfig, seed: int, output_dir: str, overwrite: bool = False
-) -> Dict[str, Any]:
-    """Build the dataset with `pipeline`; returns the summary. Raises `JobError` when more than
-    `data.max_dead_letter_ratio` of the rows were dead-lettered (the dead letters and the
-    summary are still published so the user can see why)."""
-    published = [f"{SPLIT_DIR_PREFIX}{s}" for s in SPLITS]
-    out = StagedOutput(output_dir, published, overwrite)
-    started = time.time()
-
-    extra: Dict[str, Any] = {"source": data.source, "seed": seed}
-    templates: List[home_assistant.TemplateRef] = []
+def check_inputs(data: DataConfig) -> None:
+    """Refuse input paths that cannot be read as files before Beam starts: a `UsageError`
+    (exit 2) naming the config key, instead of a worker's traceback."""
     if data.source == "home_assistant":
-        value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
-        templates, skipped = home_assistant.list_templates(
-            data.languages, value_lists, data.home_assistant.skip_wildcards
-        )
-        extra["templates_used"] = len(templates)
-        extra["templates_skipped"] = dict(skipped.most_common())
+        return
+    for key, pattern in data.labelled_paths("data"):
+        if "://" in pattern:
+            continue  # object stores hold no folders; they are matched when the job reads them
+        found = sorted(glob.glob(pattern))
+        if not found:
+            raise UsageError(f"{key}: no file matches {pattern!r}")
+        folders = [path for path in found if os.path.isdir(path)]
+        if folders:
+            raise UsageError(
+                f"{key}: {folders[0]!r} is a folder, not a file; give the files in it (e.g. '{folders[0]}/*')"
+            )
 
+
+def _run_pipeline(
+    pipeline: beam.Pipeline, data: DataConfig, seed: int, out: StagedOutput, templates: List[home_assistant.TemplateRef]
+) -> None:
     # The dataset's own splits (a mapping in data.paths) or a hash of each row's group.
     given = None if data.source == "home_assistant" else data.given_splits()
     with pipeline as p:
@@ -344,20 +385,73 @@ def build(
         )
         _ = parsed[DEAD] | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "build_dataset"))
 
-    summary = build_summary(read_jsonl(out.path("_counts", "*.jsonl")), out.dead_letters(), extra)
+
+def failure(summary: Dict[str, Any], data: DataConfig) -> Optional[str]:
+    """Why this dataset must not be used (None: it may): no input rows, too many dead letters,
+    no row left, or an empty split among the user's own splits."""
+    if data.source == "home_assistant":
+        inputs = f"the Home Assistant templates of data.languages ({', '.join(data.languages)})"
+    else:
+        inputs = ", ".join(f"{key}={path}" for key, path in data.labelled_paths("data"))
+    reasons = ", ".join(f"{code} {n}" for code, n in summary["dead_letter_reasons"].items())
+    if summary["rows_in"] == 0:
+        return f"the input has no rows (only blank or header lines, or empty files): {inputs}"
+    if summary["dead_letter_ratio"] > data.max_dead_letter_ratio:
+        considered = summary["rows_in"] - summary["rows_not_selected"]
+        return (
+            f"{considered - summary['rows_out']} of {considered} rows dead-lettered ({reasons}; "
+            f"{summary['dead_letter_ratio']:.1%} > data.max_dead_letter_ratio={data.max_dead_letter_ratio:.1%})"
+        )
+    if summary["rows_out"] == 0:
+        if summary["rows_not_selected"] == summary["rows_in"]:
+            return (
+                f"no row is in a language of data.languages ({', '.join(data.languages)}); add the data's "
+                "languages to data.languages, or set data.languages: [] to keep every language"
+            )
+        return f"no row made it into the dataset ({reasons})"
+    given = data.given_splits() if data.source != "home_assistant" else None
+    empty = [split for split in SPLITS if given and summary["split_totals"][split] == 0]
+    if empty:
+        files = ", ".join(given[empty[0]])
+        return f"data.paths.{empty[0]} gave no rows ({files}): a split the data gives must not be empty"
+    return None
+
+
+def build(
+    pipeline: beam.Pipeline, data: DataConfig, seed: int, output_dir: str, overwrite: bool = False
+) -> Dict[str, Any]:
+    """Build the dataset with `pipeline`; returns the summary. Raises `UsageError` before any
+    work for unreadable inputs or outputs, and `JobError` when the dataset must not be used
+    (`failure`): the dead letters and the summary are still published so the user can see why,
+    and a previous good dataset in `output_dir` stays."""
+    check_inputs(data)
+    published = [f"{SPLIT_DIR_PREFIX}{s}" for s in SPLITS]
+    out = StagedOutput(output_dir, published, overwrite)
+    try:
+        started = time.time()
+        extra: Dict[str, Any] = {"source": data.source, "seed": seed}
+        templates: List[home_assistant.TemplateRef] = []
+        if data.source == "home_assistant":
+            value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
+            templates, skipped = home_assistant.list_templates(
+                data.languages, value_lists, data.home_assistant.skip_wildcards
+            )
+            extra["templates_used"] = len(templates)
+            extra["templates_skipped"] = dict(skipped.most_common())
+        _run_pipeline(pipeline, data, seed, out, templates)
+        summary = build_summary(read_jsonl(out.path("_counts", "*.jsonl")), out.dead_letters(), extra)
+    except BaseException:
+        out.discard()  # a crash leaves no staging folder (a killed job's is removed by the next run)
+        raise
     summary["seconds"] = round(time.time() - started, 1)
     summary["max_dead_letter_ratio"] = data.max_dead_letter_ratio
-    failed = summary["dead_letter_ratio"] > data.max_dead_letter_ratio
-    summary["status"] = "failed" if failed else "ok"
-    out.publish(summary, [] if failed else published)
-    print_summary(summary, out.output_dir)
-    if failed:
-        reasons = ", ".join(f"{code} {n}" for code, n in summary["dead_letter_reasons"].items())
-        raise JobError(
-            f"{summary['dead_lettered']} of {summary['rows_in']} rows dead-lettered ({reasons}; "
-            f"{summary['dead_letter_ratio']:.1%} > data.max_dead_letter_ratio={data.max_dead_letter_ratio:.1%}); "
-            f"see {FileSystems.join(out.output_dir, DEAD_LETTER_DIR)}"
-        )
+    problem = failure(summary, data)
+    summary["status"] = "failed" if problem else "ok"
+    where = out.publish(summary, [] if problem else published)
+    print_summary(summary, where)
+    if problem:
+        kept = "" if where == out.output_dir else f"; the previous dataset in {out.output_dir} is unchanged"
+        raise JobError(f"{problem}; see {FileSystems.join(where, DEAD_LETTER_DIR)}{kept}")
     return summary
 
 

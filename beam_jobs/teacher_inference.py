@@ -29,12 +29,21 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 
 import schemas
 from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
-from beam_jobs.outputs import DEAD_LETTER_DIR, JobError, StagedOutput, WriteJsonLines, dead_letter, read_jsonl
+from beam_jobs.outputs import (
+    DEAD_LETTER_DIR,
+    JobError,
+    StagedOutput,
+    UsageError,
+    WriteJsonLines,
+    dead_letter,
+    read_jsonl,
+)
 from schemas.features import (
     AUG_METHOD,
     AUGMENTED,
@@ -45,6 +54,7 @@ from schemas.features import (
     TEACHER_SLOT_LOGITS,
     TEACHER_SLOT_TAGS,
     TRAIN,
+    split_file_pattern,
 )
 from teacher.config import TeacherConfig, TeacherInferenceConfig
 
@@ -235,6 +245,30 @@ def bf16_inference(inference: TeacherInferenceConfig) -> bool:
     )
 
 
+# What a teacher folder holds (JointTeacher.save_pretrained): its config and its weights.
+TEACHER_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+def check_inputs(dataset_dir: str, augmented_dir: Optional[str], teacher_dir: str) -> None:
+    """Refuse missing or empty input folders before Beam starts: a `UsageError` (exit 2 on the
+    command line, the execution's message in a component) naming the path and the argument."""
+
+    def has(name: str) -> bool:
+        return FileSystems.exists(FileSystems.join(teacher_dir, name))
+
+    if not FileSystems.exists(teacher_dir):
+        raise UsageError(f"teacher_dir (--teacher_dir) {teacher_dir}: no such folder")
+    if not has("config.json") or not any(has(name) for name in TEACHER_WEIGHTS):
+        raise UsageError(
+            f"teacher_dir (--teacher_dir) {teacher_dir}: not a fine-tuned teacher folder "
+            f"(needs config.json and {' or '.join(TEACHER_WEIGHTS)})"
+        )
+    inputs = [("dataset_dir", dataset_dir, s) for s in SPLITS] + [("augmented_dir", augmented_dir, TRAIN)]
+    for arg, root, split in inputs:
+        if root and not FileSystems.match([split_file_pattern(root, split)])[0].metadata_list:
+            raise UsageError(f"{arg} (--{arg}) {root}: no files match {split_file_pattern(root, split)}")
+
+
 def build(
     pipeline: beam.Pipeline,
     inference: TeacherInferenceConfig,
@@ -247,6 +281,7 @@ def build(
 ) -> Dict[str, Any]:
     """Label every row of `dataset_dir` (and `augmented_dir`) with the teacher; returns the
     summary. `labels`: the label order of the logits (default: the teacher's own)."""
+    check_inputs(dataset_dir, augmented_dir, teacher_dir)
     from teacher.device import inference_device
     from teacher.model import JointTeacherConfig
 

@@ -131,3 +131,28 @@ def tiny_config(tiny, overrides=()):
     path = tiny / "pipeline.yaml"
     path.write_text(yaml.safe_dump(tiny_sections(tiny)))
     return load_config(str(path), list(overrides))
+
+
+def read_dataset_rows(root, splits=("train", "eval", "test")):
+    """The rows of an `Examples` folder as {feature: [values]} dicts, each with its `_split`."""
+    import glob
+
+    import tensorflow as tf
+
+    from schemas.examples import decode
+    from schemas.features import split_file_pattern
+
+    rows = []
+    for split in splits:
+        files = glob.glob(split_file_pattern(str(root), split))
+        for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+            rows.append({**decode(record.numpy()), "_split": split})
+    return rows
+
+
+def read_dead_letters(root):
+    """The dead-letter records under `root/dead_letter/`."""
+    import json
+
+    files = sorted((pathlib.Path(root) / "dead_letter").glob("*.jsonl"))
+    return [json.loads(line) for path in files for line in path.read_text(encoding="utf-8").split("\n") if line]

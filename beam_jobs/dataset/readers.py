@@ -6,7 +6,10 @@
   domain, locale, decoupled form[, tokens JSON]. Intent and slot prefixes IN:/SL: are dropped.
 - multiatis: the MultiATIS++ TSV with header "id, utterance, slot_labels, intent";
   utterance and labels are space-separated; the language comes from the file name
-  (train_DE.tsv -> de) or data.default_lang.
+  (train_DE.tsv) or data.default_lang.
+
+`read_line` is what the dataset job calls per line: whatever a line holds, the result is a
+row, None (blank or header line) or a `RowError` with a reason code.
 """
 
 from __future__ import annotations
@@ -14,58 +17,73 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
-from beam_jobs.dataset.rows import RowError, make_row, spans_from_bio
+from beam_jobs.config import DataConfig
+from beam_jobs.dataset.rows import RowError, expect_type, make_row, spans_from_bio
 from schemas.features import LabelledRow
 
 _ATIS_LANG = re.compile(r"_([A-Za-z]{2})\.tsv$")
+_ATIS_HEADER = ["id", "utterance", "slot_labels", "intent"]
+BOM = "\ufeff"
 
 
 def decode_line(raw: bytes, max_line_bytes: int) -> str:
+    """UTF-8 text of a line without its line break and without a leading byte order mark
+    (editors put one at the start of a file; files concatenated keep it mid-file)."""
     if len(raw) > max_line_bytes:
         raise RowError("line_too_long", f"line has {len(raw)} bytes, more than data.max_line_bytes={max_line_bytes}")
     try:
-        return raw.decode("utf-8").rstrip("\r\n")
+        return raw.decode("utf-8").rstrip("\r\n").removeprefix(BOM)
     except UnicodeDecodeError as exc:
         raise RowError("not_utf8", f"line is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
-def parse_jsonl(line: str, location: str, default_lang: str, max_tokens: int) -> LabelledRow:
+def _identifier(obj: Dict[str, Any], field: str) -> Optional[str]:
+    """An id or group id: a string, or an integer (as JSON exports of databases write them)."""
+    value = obj.get(field)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return expect_type(field, value, str)
+
+
+def parse_jsonl(
+    line: str, location: str, default_lang: str, max_tokens: int, languages: Sequence[str] = ()
+) -> LabelledRow:
     try:
         obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise RowError("malformed_json", f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:  # also integers too long to convert, nesting too deep
+        detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else f"{exc}"[:120]
+        raise RowError("malformed_json", f"invalid JSON: {detail}") from None
     if not isinstance(obj, dict):
         raise RowError("malformed_json", f"expected a JSON object, got {type(obj).__name__}")
     text, spans = obj.get("text"), []
     if "tokens" in obj or "slot_tags" in obj:
-        tokens, tags = obj.get("tokens"), obj.get("slot_tags")
-        if not isinstance(tokens, list) or not isinstance(tags, list):
-            raise RowError("tag_count_mismatch", "'tokens' and 'slot_tags' must both be lists")
-        joined, spans = spans_from_bio([str(t) for t in tokens], [str(t) for t in tags])
-        if text is None:
-            text = joined
-        elif not isinstance(text, str) or text.split() != joined.split():
-            # Spans are on the joined tokens; accept a text only if it is those tokens.
+        tokens = expect_type("tokens", obj.get("tokens"), list)
+        joined, spans = spans_from_bio(tokens, expect_type("slot_tags", obj.get("slot_tags"), list))
+        # Spans are on the joined tokens; accept a text only if it is those tokens.
+        if text is not None and expect_type("text", text, str).split() != joined.split():
             raise RowError("text_token_mismatch", "'text' does not equal the space-joined 'tokens'")
-        else:
-            text = joined
-    else:
-        for i, slot in enumerate(obj.get("slots") or []):
-            try:
-                spans.append((slot["start"], slot["end"], slot["slot"]))
-            except (KeyError, TypeError):
-                raise RowError("bad_slot", f"slots[{i}] needs 'start', 'end' and 'slot'") from None
+        text = joined
+    elif obj.get("slots") is not None:
+        for i, slot in enumerate(expect_type("slots", obj["slots"], list)):
+            expect_type(f"slots[{i}]", slot, dict)
+            if not {"start", "end", "slot"} <= slot.keys():
+                raise RowError("bad_slot", f"slots[{i}] needs 'start', 'end' and 'slot'")
+            spans.append((slot["start"], slot["end"], slot["slot"]))
+    lang = obj.get("lang")
     return make_row(
         text=text,
         intent=obj.get("intent"),
-        lang=str(obj.get("lang") or default_lang),
+        lang=default_lang if lang is None or lang == "" else lang,
         source="jsonl",
         spans=spans,
-        group_id=obj.get("group_id"),
-        row_id=str(obj["id"]) if obj.get("id") is not None else f"jsonl:{location}",
+        group_id=_identifier(obj, "group_id"),
+        row_id=_identifier(obj, "id") or f"jsonl:{location}",
         max_tokens=max_tokens,
+        languages=languages,
     )
 
 
@@ -73,7 +91,9 @@ def _strip(label: str, prefix: str) -> str:
     return label[len(prefix) :] if label.startswith(prefix) else label
 
 
-def parse_mtop(line: str, location: str, default_lang: str, max_tokens: int) -> LabelledRow:
+def parse_mtop(
+    line: str, location: str, default_lang: str, max_tokens: int, languages: Sequence[str] = ()
+) -> LabelledRow:
     cols = line.split("\t")
     if len(cols) < 7:
         raise RowError("malformed_tsv", f"MTOP row has {len(cols)} columns, expected at least 7")
@@ -85,22 +105,24 @@ def parse_mtop(line: str, location: str, default_lang: str, max_tokens: int) -> 
             spans.append((int(parts[0]), int(parts[1]), _strip(parts[2], "SL:")))
         except (ValueError, IndexError):
             raise RowError("malformed_tsv", f"MTOP slot {item!r} is not start:end:SL:NAME") from None
-    lang = locale.split("_")[0].lower() if locale else default_lang
     return make_row(
         text=utterance,
         intent=_strip(intent, "IN:"),
-        lang=lang,
+        lang=locale.split("_")[0].lower() if locale else default_lang,
         source="mtop",
         spans=spans,
         row_id=f"mtop:{row_id}" if row_id else f"mtop:{location}",
         max_tokens=max_tokens,
+        languages=languages,
     )
 
 
-def parse_multiatis(line: str, location: str, default_lang: str, max_tokens: int) -> Optional[LabelledRow]:
+def parse_multiatis(
+    line: str, location: str, default_lang: str, max_tokens: int, languages: Sequence[str] = ()
+) -> Optional[LabelledRow]:
     cols = line.split("\t")
-    if cols[:4] == ["id", "utterance", "slot_labels", "intent"]:
-        return None  # header
+    if cols == _ATIS_HEADER:
+        return None
     if len(cols) != 4:
         raise RowError("malformed_tsv", f"MultiATIS++ row has {len(cols)} columns, expected 4")
     row_id, utterance, labels, intent = cols
@@ -114,11 +136,32 @@ def parse_multiatis(line: str, location: str, default_lang: str, max_tokens: int
         spans=spans,
         row_id=f"multiatis:{os.path.basename(location)}:{row_id}",
         max_tokens=max_tokens,
+        languages=languages,
     )
 
 
-PARSERS: Dict[str, Callable[[str, str, str, int], Optional[LabelledRow]]] = {
+PARSERS: Dict[str, Callable[..., Optional[LabelledRow]]] = {
     "jsonl": parse_jsonl,
     "mtop": parse_mtop,
     "multiatis": parse_multiatis,
 }
+
+
+def read_line(raw: bytes, location: str, data: DataConfig) -> Optional[LabelledRow]:
+    """One line of a `data.source` file -> its row, or None for a blank or header line.
+
+    Raises only `RowError`: an unexpected exception becomes `row_error` with its message, so
+    one odd row is a dead letter, never a failed job. Rows of languages outside a non-empty
+    `data.languages` are `language_not_selected`.
+    """
+    if not raw.strip():
+        return None
+    try:
+        line = decode_line(raw, data.max_line_bytes)
+        if not line.strip():
+            return None
+        return PARSERS[data.source](line, location, data.default_lang, data.max_tokens, data.languages)
+    except RowError:
+        raise
+    except Exception as exc:
+        raise RowError("row_error", f"{type(exc).__name__}: {exc}"[:500]) from exc

@@ -1,20 +1,30 @@
 """One labelled utterance -> one dataset row (word tokens + BIO tags), or a reason why not.
 
 Every source (the Home Assistant sampler and the bring-your-own readers) ends here, so all
-rows obey the same rules: the project's tokenisation, slot spans on token boundaries, and a
-bounded number of tokens.
+rows obey the same rules: field types, printable labels, the project's tokenisation, slot
+spans on token boundaries, a bounded number of tokens and (for user data) the selected
+languages. The first rule a row breaks is its reason code (README, "Bring your own data").
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import List, Optional, Sequence, Tuple
+import unicodedata
+from typing import Any, List, Optional, Sequence, Tuple
 
 from schemas.features import OUTSIDE_TAG, LabelledRow, bio_spans
 from tokenization import tokenize
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
+# A language tag such as en, de, zh-CN, pt_BR: no spaces, controls or punctuation.
+_LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,34}$")
+# Unicode categories no label may hold: controls (newline, tab, NUL...), invisible format
+# characters (BOM, zero-width space), lone surrogates, private use, line/paragraph separators.
+# Labels become vocabulary files (one per line) and must read back as the same string.
+_NOT_IN_LABELS = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
+_JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "an array",
+               dict: "an object", type(None): "null"}  # fmt: skip
 
 
 class RowError(ValueError):
@@ -29,8 +39,37 @@ def stable_hash(*parts: str, length: int = 16) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:length]
 
 
+def json_type(value: Any) -> str:
+    """How a JSON reader names the type of `value` ("a string", "an array", ...)."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def expect_type(field: str, value: Any, kind: type) -> Any:
+    """`value` when it is of `kind` (an int field takes no bool), else a `bad_field_type` RowError."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RowError("bad_field_type", f"{field} must be {_JSON_TYPES[kind]}, got {json_type(value)} {value!r:.60}")
+    return value
+
+
+def check_string(field: str, value: str, label: bool) -> None:
+    """Reject lone surrogates (they cannot be written as UTF-8) and control characters: any in a
+    label (intent, slot name, language, ids), non-whitespace ones in text (tokens split there)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RowError("bad_unicode", f"{field} has a lone surrogate {value[exc.start]!r} at {exc.start}") from None
+    for i, ch in enumerate(value):
+        category = unicodedata.category(ch)
+        if category in _NOT_IN_LABELS and (label or (category == "Cc" and not ch.isspace())):
+            raise RowError("control_character", f"{field} has the control character {ch!r} at {i}: {value!r:.80}")
+
+
 def spans_from_bio(tokens: Sequence[str], tags: Sequence[str]) -> Tuple[str, List[Tuple[int, int, str]]]:
     """Join pre-tokenised words with spaces and turn their BIO tags into character spans."""
+    for field, values in (("tokens", tokens), ("slot_tags", tags)):
+        for i, value in enumerate(values):
+            expect_type(f"{field}[{i}]", value, str)
+            check_string(f"{field}[{i}]", value, label=field == "slot_tags")
     if len(tokens) != len(tags):
         raise RowError("tag_count_mismatch", f"{len(tags)} slot tags for {len(tokens)} tokens")
     offsets, pos = [], 0
@@ -46,6 +85,38 @@ def spans_from_bio(tokens: Sequence[str], tags: Sequence[str]) -> Tuple[str, Lis
     return " ".join(tokens), spans
 
 
+def _check_fields(
+    text: Any, intent: Any, lang: Any, ids: Sequence[Tuple[str, Any]], spans: Sequence[Tuple[Any, Any, Any]]
+) -> None:
+    """Types first (so the reason says what a field got, not that it is missing), then the
+    characters of every string, then the shape of the language tag."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        raise RowError("empty_text", "text is empty")
+    expect_type("text", text, str)
+    if intent is None or (isinstance(intent, str) and not intent.strip()):
+        raise RowError("missing_intent", "intent is empty or missing")
+    expect_type("intent", intent, str)
+    if lang is None or lang == "":
+        raise RowError("missing_lang", "language is empty")
+    expect_type("lang", lang, str)
+    for field, value in ids:
+        if value is not None:
+            expect_type(field, value, str)
+    for i, span in enumerate(spans):
+        for field, value, kind in zip(("start", "end", "slot"), span, (int, int, str)):
+            expect_type(f"slot span {i} {field}", value, kind)
+    check_string("text", text, label=False)
+    check_string("intent", intent, label=True)
+    check_string("lang", lang, label=True)
+    for field, value in ids:
+        if value is not None:
+            check_string(field, value, label=True)
+    for i, (_, _, name) in enumerate(spans):
+        check_string(f"slot span {i} slot", name, label=True)
+    if not _LANG.fullmatch(lang):
+        raise RowError("bad_lang", f"language {lang!r} is not a language tag (letters, digits, - or _)")
+
+
 def make_row(
     *,
     text: str,
@@ -56,25 +127,24 @@ def make_row(
     group_id: Optional[str] = None,
     row_id: Optional[str] = None,
     max_tokens: int = 64,
+    languages: Sequence[str] = (),
 ) -> LabelledRow:
-    """Validate one utterance and tag its words with BIO slot tags."""
-    if not isinstance(text, str) or not text.strip():
-        raise RowError("empty_text", "text is empty")
-    if not isinstance(intent, str) or not intent.strip():
-        raise RowError("missing_intent", "intent is empty or missing")
-    if not lang:
-        raise RowError("missing_lang", "language is empty")
+    """Validate one utterance and tag its words with BIO slot tags. `languages`: when given,
+    a row of another language is refused (`language_not_selected`)."""
+    _check_fields(text, intent, lang, (("id", row_id), ("group_id", group_id)), spans)
+    if languages and lang not in languages:
+        raise RowError("language_not_selected", f"language {lang!r} is not in data.languages ({', '.join(languages)})")
     tokens = tokenize(text)
     if len(tokens) > max_tokens:
         raise RowError("too_many_tokens", f"{len(tokens)} tokens exceed data.max_tokens={max_tokens}")
     tags = [OUTSIDE_TAG] * len(tokens)
     last_end = -1
     for start, end, name in sorted(spans):
-        if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= len(text):
+        if not 0 <= start < end <= len(text):
             raise RowError(
                 "span_outside_text", f"slot span [{start}, {end}) for {name!r} is outside the text (length {len(text)})"
             )
-        if not name or any(ch.isspace() for ch in str(name)):
+        if not name or any(ch.isspace() for ch in name):
             raise RowError("bad_slot_name", f"slot name {name!r} is empty or contains whitespace")
         if start < last_end:
             raise RowError("overlapping_spans", f"slot span [{start}, {end}) for {name!r} overlaps the previous span")
@@ -91,14 +161,15 @@ def make_row(
             tags[i] = f"I-{name}"
     intent = intent.strip()
     return LabelledRow(
-        id=row_id or f"{source}:{lang}:{stable_hash(text, intent)}",
+        # A blank id or group id is no id: the defaults below.
+        id=row_id if row_id and row_id.strip() else f"{source}:{lang}:{stable_hash(text, intent)}",
         lang=lang,
         text=text,
         tokens=[t.text for t in tokens],
         intent=intent,
         slot_tags=tags,
         # Default group = the text itself, so duplicates of one text never straddle splits.
-        group_id=group_id or f"{source}:{lang}:{stable_hash(text.lower())}",
+        group_id=group_id if group_id and group_id.strip() else f"{source}:{lang}:{stable_hash(text.lower())}",
         source=source,
     )
 
