@@ -65,6 +65,16 @@ class DataConfig:
     def check(self, key: str, base_dir: str) -> None:
         if not self.languages and self.source == "home_assistant":
             raise ConfigError(f"{key}.languages", "must name at least one language")
+        if self.source == "home_assistant":
+            from home_assistant_intents import get_languages
+
+            known = set(get_languages())
+            for i, lang in enumerate(self.languages):
+                if lang not in known:
+                    raise ConfigError(
+                        f"{key}.languages[{i}]",
+                        f"{lang!r} is not a language of home-assistant-intents ({len(known)} known, e.g. en, de, zh-CN)",
+                    )
         if isinstance(self.paths, dict):
             for name in self.paths:
                 if name not in SPLITS:

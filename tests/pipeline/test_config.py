@@ -104,7 +104,7 @@ def test_set_takes_several_overrides_and_repeats():
     [
         "project.name=''", "project.name='a b'", "project.seed=-1",
         "data.max_tokens=0", "data.max_line_bytes=-5", "data.max_dead_letter_ratio=1.5", "data.split.train=-0.1",
-        "data.home_assistant.samples_per_template=0",
+        "data.home_assistant.samples_per_template=0", "data.languages=[en, xx]",
         "teacher.finetune.epochs=0", "teacher.finetune.batch_size=-3", "teacher.finetune.learning_rate=-1e-4",
         "teacher.finetune.head_learning_rate=0", "teacher.finetune.warmup_ratio=1", "teacher.finetune.weight_decay=-1",
         "teacher.finetune.max_length=2", "teacher.finetune.eval_batch_size=0", "teacher.finetune.num_threads=-1",
@@ -126,7 +126,8 @@ def test_every_numeric_and_enumerated_key_is_range_checked(write_config, overrid
     key = override.split("=")[0]
     with pytest.raises(ConfigError) as err:
         load_config(write_config({}), [override])
-    assert str(err.value).startswith(f"{key}: ") or str(err.value).startswith(f"{key.rsplit('.', 1)[0]}: "), err.value
+    named = str(err.value).split(": ")[0]
+    assert named.startswith(key) or named == key.rsplit(".", 1)[0], err.value
     assert "\n" not in str(err.value)
 
 
