@@ -73,7 +73,7 @@ class DataConfig:
                 if lang not in known:
                     raise ConfigError(
                         f"{key}.languages[{i}]",
-                        f"{lang!r} is not a language of home-assistant-intents ({len(known)} known, e.g. en, de, zh-CN)",
+                        f"{lang!r} is not a language of home-assistant-intents (e.g. en, de, zh-CN)",
                     )
         if isinstance(self.paths, dict):
             for name in self.paths:
