@@ -32,7 +32,7 @@ from beam_jobs import augmentation
 from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
 from beam_jobs.config import AugmentationConfig, RoundTripRoute
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
-from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl
+from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl, report_progress
 from config_core import ProjectConfig
 from schemas.features import AUG_METHOD, AUGMENTED, SPLIT_DIR_PREFIX, SPLITS, TRAIN, text_key
 from tokenization import words
@@ -240,6 +240,7 @@ def build(
     out.publish(summary, published)
     print(f"augmentation: {out.output_dir}  ({summary['seconds']} s)")
     print(f"{summary['emitted']} new rows from {parents} training rows; dead-lettered {len(dead_rows)}")
+    report_progress("augmentation: %d new rows from %d training rows", summary["emitted"], parents)
     for method, outcomes in summary["by_method"].items():
         print(f"  {method:<22}" + ", ".join(f"{k} {v}" for k, v in outcomes.items()))
     return summary

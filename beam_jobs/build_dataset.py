@@ -47,6 +47,7 @@ from beam_jobs.outputs import (
     WriteJsonLines,
     dead_letter,
     read_jsonl,
+    report_progress,
 )
 from config_core import ProjectConfig
 from schemas.features import SPLIT_DIR_PREFIX, SPLITS, LabelledRow, text_key
@@ -449,6 +450,13 @@ def build(
     summary["status"] = "failed" if problem else "ok"
     where = out.publish(summary, [] if problem else published)
     print_summary(summary, where)
+    report_progress(
+        "dataset: rows in %d = out %d + dead-lettered %d (%s)",
+        summary["rows_in"],
+        summary["rows_out"],
+        summary["dead_lettered"],
+        ", ".join(f"{code} {n}" for code, n in summary["dead_letter_reasons"].items()) or "none",
+    )
     if problem:
         kept = "" if where == out.output_dir else f"; the previous dataset in {out.output_dir} is unchanged"
         raise JobError(f"{problem}; see {FileSystems.join(where, DEAD_LETTER_DIR)}{kept}")

@@ -4,6 +4,7 @@ moved into place only on success, dead letters, and a JSON summary; and how a jo
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import uuid
@@ -33,6 +34,12 @@ class UsageError(JobError):
     """Wrong arguments (e.g. an output folder already in use): exit code 2, before any work."""
 
     exit_code = 2
+
+
+def report_progress(message: str, *args: Any) -> None:
+    """A line a person watching the run wants: logged with `progress` set, which the pipeline's
+    console shows even when it hides the rest of the log."""
+    logging.getLogger("beam_jobs").info(message, *args, extra={"progress": True})
 
 
 def dead_letter(stage: str, code: str, reason: str, location: str, row: Any) -> Dict[str, Any]:

@@ -43,6 +43,7 @@ from beam_jobs.outputs import (
     WriteJsonLines,
     dead_letter,
     read_jsonl,
+    report_progress,
 )
 from schemas.features import (
     AUG_METHOD,
@@ -177,7 +178,7 @@ class ToSoftLabelRow(beam.DoFn):
         self._done += 1
         if self._done % PROGRESS_EVERY == 0:  # progress per worker; Beam's counter has the total
             rate = self._done / max(time.time() - self._started, 1e-9)
-            print(f"teacher inference: {self._done} rows labelled by this worker ({rate:.0f} rows/s)", flush=True)
+            report_progress("teacher inference: %d rows labelled by this worker (%.0f rows/s)", self._done, rate)
         intent_logits, slot_logits = result.inference["intent_logits"], result.inference["slot_logits"]
         if self._intent_order is not None:
             intent_logits = np.take(intent_logits, self._intent_order, axis=-1)
@@ -371,7 +372,13 @@ def build(
         f"teacher inference: {out.output_dir}  ({summary['seconds']} s, {summary['examples_per_second']} examples/s "
         f"on {summary['device']})"
     )
-    print(f"rows in {summary['rows_in']} = out {summary['rows_out']} + dead-lettered {summary['dead_lettered']}")
+    report_progress(
+        "teacher inference: rows in %d = out %d + dead-lettered %d (%.0f rows/s)",
+        summary["rows_in"],
+        summary["rows_out"],
+        summary["dead_lettered"],
+        summary["examples_per_second"] or 0,
+    )
     return summary
 
 

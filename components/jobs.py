@@ -16,8 +16,8 @@ from tfx.types.component_spec import ExecutionParameter
 import config_core
 from beam_jobs.outputs import JobError
 
-# The exec property carrying a component's config sections as JSON (on Kubeflow, the whole
-# config as one run parameter: the executor still reads only its sections).
+# The exec property carrying a component's config sections as JSON (locally a constant, on
+# Kubeflow the component's own run parameter); the executor reads only its sections.
 CONFIG_JSON = "config_json"
 CONFIG_PARAMETERS = {CONFIG_JSON: ExecutionParameter(type=str)}
 

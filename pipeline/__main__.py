@@ -1,9 +1,10 @@
-"""`python -m pipeline run|compile|submit|report`: run locally, compile for Kubeflow, submit a run,
-review a run.
+"""`python -m pipeline run|compile|submit|kfp-local|report`: run locally, compile for Kubeflow,
+submit a run, try a compiled spec on this machine, review a run.
 
-    python -m pipeline run [--config pipeline.yaml] [--set key=value ...]
-    python -m pipeline compile [--config pipeline.yaml] [--set key=value ...] [--output FILE]
+    python -m pipeline run [--config pipeline.yaml] [--set key=value ...] [--verbose]
+    python -m pipeline compile [--config pipeline.yaml] [--set key=value ...] [--output FILE] [--local-root DIR]
     python -m pipeline submit --host URL [--spec FILE] [--experiment NAME] [--param k=v ...] [--wait]
+    python -m pipeline kfp-local SPEC [--pipeline-root DIR] [--param k=v ...]
     python -m pipeline report [--config pipeline.yaml] [--pipeline-root DIR] [--run latest|ID] [--output report.html]
                               [--baseline ID]
 """
@@ -11,24 +12,30 @@ review a run.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
+import warnings
 from typing import List, Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+if "--verbose" not in sys.argv:
+    # google.api_core warns about Python 3.10 on import, and TF's C++ side about CUDA plugins,
+    # before any message of ours.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import Config, ConfigError, load_config_or_exit  # noqa: E402
+from pipeline.kfp_local import add_kfp_local_arguments, main_kfp_local  # noqa: E402
 from pipeline.kubeflow_submit import DEFAULT_SPEC, add_submit_arguments, main_submit  # noqa: E402
 from review.cli import add_report_arguments  # noqa: E402
 
 
-def _compile(config: Config, output: str) -> int:
+def _compile(config: Config, output: str, local_root: Optional[str]) -> int:
     from pipeline.kubeflow_runner import compile_pipeline
 
     try:
-        spec = compile_pipeline(config, output)
+        spec = compile_pipeline(config, output, local_root)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
@@ -36,6 +43,8 @@ def _compile(config: Config, output: str) -> int:
     images = sorted({e["container"]["image"] for e in executors if "container" in e})
     print(f"wrote {output}: {len(spec['root']['dag']['tasks'])} tasks, images {', '.join(images)}")
     print(f"pipeline root: {spec['defaultPipelineRoot']}")
+    if local_root is not None:
+        print(f"for this machine only, not for submit: python -m pipeline kfp-local {output}")
     return 0
 
 
@@ -44,11 +53,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner, sqlite MLMD, caching)")
     add_config_arguments(run)
+    run.add_argument("--verbose", action="store_true", help="show every TFX/Beam log line instead of one per stage")
     compile_ = commands.add_parser("compile", help="compile the pipeline into a Kubeflow Pipelines (KFP v2) spec")
     add_config_arguments(compile_)
     compile_.add_argument("--output", default=DEFAULT_SPEC, help=f"spec file to write (default {DEFAULT_SPEC})")
+    compile_.add_argument(
+        "--local-root",
+        metavar="DIR",
+        help="compile for kfp-local: DIR as pipeline root, push.serving_dir and this checkout's files (no submit)",
+    )
     submit = commands.add_parser("submit", help="submit a compiled spec to Kubeflow Pipelines (and follow it)")
     add_submit_arguments(submit)
+    kfp_local = commands.add_parser(
+        "kfp-local", help="run a spec compiled with --local-root on this machine, as KFP's driver and launcher would"
+    )
+    add_kfp_local_arguments(kfp_local)
     report = commands.add_parser(
         "report", help="write an HTML + JSON review of a run (verdict, metrics, size, data, lineage)"
     )
@@ -57,9 +76,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "submit":
         return main_submit(args)
+    if args.command == "kfp-local":
+        return main_kfp_local(args)
     config = load_config_or_exit(args.config, args.overrides)
     if args.command == "compile":
-        return _compile(config, args.output)
+        return _compile(config, args.output, args.local_root)
     if args.command == "report":
         from pipeline.local_runner import run_paths
         from review.cli import main_report
@@ -67,19 +88,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         return main_report(
             args, run_paths(config).metadata_path, config.project.name, config.teacher.inference.max_length
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-
+    from pipeline.console import quiet_run
     from pipeline.local_runner import run_local, summarize
     from review.summary import format_summary
 
-    try:
-        seconds = run_local(config)
-    except Exception as exc:  # noqa: BLE001 - the CLI reports any stage failure in one place
-        print(f"\npipeline failed: {exc}", file=sys.stderr)
-        return 1
-    summary = summarize(config)
-    print(format_summary(summary))
-    print(f"pipeline finished in {seconds / 60:.1f} min")
+    with quiet_run(config.project.work_dir, args.verbose) as terminal:
+        try:
+            seconds = run_local(config)
+        except Exception as exc:  # noqa: BLE001 - the CLI reports any stage failure in one place
+            print(f"\npipeline failed: {exc}", file=terminal)
+            return 1
+        print(format_summary(summarize(config)), file=terminal)
+        print(f"pipeline finished in {seconds / 60:.1f} min", file=terminal)
     return 0
 
 

@@ -2,7 +2,9 @@
 
 TFX's KubeflowV2DagRunner does the compiling; this module only chooses where each component
 runs: the CPU image by default, the GPU image and GPU resources for `kubeflow.gpu_components`,
-object-store roots, and the config as the `config_json` run parameter.
+object-store roots, and each config-reading component's sections as its own run parameter
+(`kubeflow_settings.CONFIG_PARAMETERS`). With a local root the spec names this machine's files
+instead, for `python -m pipeline kfp-local` only.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import yaml
 from kfp.pipeline_spec import pipeline_spec_pb2
@@ -21,12 +23,11 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_build
 
 import schemas
 from pipeline.config import Config, ConfigError, ResourceConfig, config_to_json
-from pipeline.kubeflow_settings import CONFIG_PARAMETER, check_kubeflow_config
+from pipeline.kubeflow_settings import CONFIG_PARAMETERS, PROJECT_DIR, check_kubeflow_config
 from pipeline.pipeline import create_pipeline
 
 # Where docker/Dockerfile* put the project (installed editable, so packaged files stay here).
 IMAGE_SOURCE_DIR = "/pipeline"
-PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
@@ -71,31 +72,46 @@ def resource_spec(resources: ResourceConfig, key: str) -> ResourceSpec:
     return spec
 
 
-def kubeflow_pipeline(config: Config) -> tfx.dsl.Pipeline:
-    """`create_pipeline(config)` with object-store roots, per-component resources and the
-    config as a run parameter (its default is this config)."""
-    check_kubeflow_config(config)
-    config = copy.deepcopy(config)
-    # The compiling machine's cache folder means nothing inside a pod.
-    config.teacher.cache_dir = f"{IMAGE_SOURCE_DIR}/.cache/teachers"
-    parameter = data_types.RuntimeParameter(
-        name=CONFIG_PARAMETER,
-        ptype=str,
-        default=config_to_json(config),
-        description="pipeline.yaml as JSON; `python -m pipeline submit --set key=value` edits it",
-    )
+def kubeflow_pipeline(config: Config, local_root: Optional[str] = None) -> tfx.dsl.Pipeline:
+    """`create_pipeline(config)` with object-store roots, per-component resources and each
+    config reader's sections as a run parameter (defaults: this config). `local_root`: a folder
+    of this machine as pipeline root, the local `push.serving_dir` and this checkout's files, for
+    kfp-local; such a spec cannot run on Kubeflow."""
+    if local_root is None:
+        check_kubeflow_config(config)
+        config = copy.deepcopy(config)
+        # The compiling machine's cache folder means nothing inside a pod.
+        config.teacher.cache_dir = f"{IMAGE_SOURCE_DIR}/.cache/teachers"
+        pipeline_root, serving_dir = config.kubeflow.pipeline_root, config.kubeflow.serving_dir
+        dataset_schema = os.path.join(IMAGE_SOURCE_DIR, os.path.relpath(schemas.DATASET_SCHEMA, PROJECT_DIR))
+    else:
+        if "://" in local_root:
+            raise ConfigError("--local-root", f"{local_root!r} is a URI; kfp-local needs a folder of this machine")
+        pipeline_root, serving_dir = os.path.abspath(local_root), config.push.serving_dir
+        dataset_schema = schemas.DATASET_SCHEMA
+    parameters = {
+        component_id: data_types.RuntimeParameter(
+            name=name,
+            ptype=str,
+            default=config_to_json(config, list(section_types)),
+            description=f"the config sections {component_id} reads, as JSON; `submit --set key=value` edits them",
+        )
+        for component_id, (name, section_types) in CONFIG_PARAMETERS.items()
+    }
     pipeline = create_pipeline(
         config,
-        pipeline_root=config.kubeflow.pipeline_root,
-        serving_dir=config.kubeflow.serving_dir,
-        config_parameter=parameter,
-        dataset_schema=os.path.join(IMAGE_SOURCE_DIR, os.path.relpath(schemas.DATASET_SCHEMA, PROJECT_DIR)),
+        pipeline_root=pipeline_root,
+        serving_dir=serving_dir,
+        config_parameters=parameters,
+        dataset_schema=dataset_schema,
     )
     cpu = resource_spec(config.kubeflow.cpu_resources, "kubeflow.cpu_resources")
     gpu = resource_spec(config.kubeflow.gpu_resources, "kubeflow.gpu_resources")
     containers = {c.id: c for c in pipeline.components if isinstance(c, base_component.BaseComponent)}
+    # With teacher.finetuned_path an Importer replaces TeacherFinetune: the default list may name it.
+    replaced = {"TeacherFinetune"} if config.teacher.finetuned_path else set()
     for i, component_id in enumerate(config.kubeflow.gpu_components):
-        if component_id not in containers:
+        if component_id not in containers and component_id not in replaced:
             raise ConfigError(
                 f"kubeflow.gpu_components[{i}]", f"{component_id!r} is not a component ({', '.join(containers)})"
             )
@@ -111,9 +127,10 @@ def component_images(config: Config) -> Dict[str, str]:
     return images
 
 
-def compile_pipeline(config: Config, output_path: str) -> Dict[str, Any]:
-    """Write the KFP v2 PipelineSpec YAML that `kfp.Client` and the KFP UI upload; returns it."""
-    pipeline = kubeflow_pipeline(config)
+def compile_pipeline(config: Config, output_path: str, local_root: Optional[str] = None) -> Dict[str, Any]:
+    """Write the KFP v2 PipelineSpec YAML that `kfp.Client` and the KFP UI upload (or, with
+    `local_root`, that kfp-local runs); returns it."""
+    pipeline = kubeflow_pipeline(config, local_root)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
             default_image=component_images(config), use_pipeline_spec_2_1=True
@@ -122,7 +139,7 @@ def compile_pipeline(config: Config, output_path: str) -> Dict[str, Any]:
     # The runner returns a Vertex PipelineJob; KFP's API takes the PipelineSpec inside it,
     # with the pipeline root as its default (a run may still override it).
     spec = runner.run(pipeline, write_out=False)["pipelineSpec"]
-    spec["defaultPipelineRoot"] = config.kubeflow.pipeline_root
+    spec["defaultPipelineRoot"] = pipeline.pipeline_info.pipeline_root
     # TFX keeps parameter defaults in the PipelineJob's runtime config, which KFP never sees.
     declared = spec["root"]["inputDefinitions"]["parameters"]
     for component in pipeline.components:

@@ -1,16 +1,43 @@
-"""What compile and submit agree on, without importing TFX (so `submit` starts fast)."""
+"""What compile, submit and kfp-local agree on, without importing TFX (so `submit` starts fast)."""
 
 from __future__ import annotations
 
 import os
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
+from models import sections
 from pipeline.config import Config, ConfigError
 
-CONFIG_PARAMETER = "config_json"
 OBJECT_STORES = ("gs://", "s3://")
-# Config keys the compiled graph or compiled arguments depend on: changing them in the
-# `config_json` run parameter would not change what runs, so `submit --set` refuses them.
+# This checkout: what the images hold as their working directory (kubeflow_runner.IMAGE_SOURCE_DIR),
+# and where kfp-local runs the tasks instead.
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The run parameter of each config-reading component and the sections it carries (those the
+# component reads, `models.sections`): a run that changes only `training` changes only
+# `trainer_config`, so KFP re-runs the Trainer and what follows and serves the rest from its cache.
+CONFIG_PARAMETERS: Dict[str, Tuple[str, Mapping[str, Any]]] = {
+    "DatasetGen": ("dataset_config", sections.DATASET),
+    "Augment": ("augment_config", sections.AUGMENT),
+    "TeacherFinetune": ("teacher_finetune_config", sections.TEACHER_FINETUNE),
+    "TeacherInference": ("teacher_inference_config", sections.TEACHER_INFERENCE),
+    "Trainer": ("trainer_config", sections.TRAINER),
+}
+# Config keys the compiled graph or compiled arguments depend on: no run parameter carries
+# them, so `submit --set` refuses them.
 COMPILE_TIME_KEYS = ("project.name", "teacher.finetuned_path", "evaluation", "push", "beam", "kubeflow")
+
+
+def _overlaps(key: str, section: str) -> bool:
+    return key == section or key.startswith(section + ".") or section.startswith(key + ".")
+
+
+def parameters_reading(key: str, declared: Sequence[str]) -> List[str]:
+    """The config parameters among `declared` whose sections hold (or lie inside) `key`."""
+    return [
+        name
+        for name, section_types in CONFIG_PARAMETERS.values()
+        if name in declared and any(_overlaps(key, section) for section in section_types)
+    ]
 
 
 def _require_object_store(uri: str, key: str) -> None:
@@ -36,3 +63,8 @@ def check_kubeflow_config(config: Config) -> None:
             "teacher.base",
             f"local folder {config.teacher.base!r} is not in the image; use a built-in base or bake it in",
         )
+
+
+def is_local_spec(spec: Mapping[str, Any]) -> bool:
+    """A spec compiled with `--local-root` (for kfp-local): its tasks name this machine's files."""
+    return not str(spec.get("defaultPipelineRoot", "")).startswith(OBJECT_STORES)

@@ -3,7 +3,8 @@
 Credentials, first found wins: --token-file, --cookie-file, $KF_PIPELINES_TOKEN,
 $KF_PIPELINES_COOKIE, the in-cluster service-account token (kfp's projected-volume path),
 else none (e.g. a `kubectl port-forward`). Secrets are never printed: messages name the
-credential's source only.
+credential's source only, and what the server answers is shown with the credential and any
+Authorization/Cookie header value redacted (a proxy may echo the request's headers).
 """
 
 from __future__ import annotations
@@ -29,8 +30,15 @@ from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentia
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from config_core import add_set_argument
-from pipeline.config import ConfigError, config_to_json, override_config_json
-from pipeline.kubeflow_settings import COMPILE_TIME_KEYS, CONFIG_PARAMETER, OBJECT_STORES, check_kubeflow_config
+from pipeline.config import Config, ConfigError, config_to_json, override_config_json
+from pipeline.kubeflow_settings import (
+    COMPILE_TIME_KEYS,
+    CONFIG_PARAMETERS,
+    OBJECT_STORES,
+    check_kubeflow_config,
+    is_local_spec,
+    parameters_reading,
+)
 
 DEFAULT_SPEC = os.path.join("build", "kubeflow", "pipeline.yaml")
 TOKEN_ENV = "KF_PIPELINES_TOKEN"
@@ -38,6 +46,9 @@ COOKIE_ENV = "KF_PIPELINES_COOKIE"
 IN_CLUSTER_HOST = "http://ml-pipeline.kubeflow:8888"
 FINAL_STATES = {"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"}
 MAX_POLL_FAILURES = 5
+REDACTED = "[redacted]"
+# An Authorization/Cookie header value as a server may echo it: raw header, JSON or Python repr.
+_SECRET_HEADER = re.compile(r"(?i)\b((?:proxy-)?authorization|(?:set-)?cookie)(['\"]?\s*[:=]\s*['\"]?)([^'\"\r\n]+)")
 
 
 class SubmitError(Exception):
@@ -57,6 +68,41 @@ class Credential:
     token: Optional[str] = None
     cookie: Optional[str] = None
     token_path: Optional[str] = None  # in-cluster token file, re-read by kfp on every request
+
+    def secrets(self) -> List[str]:
+        """The strings that must never be shown: the token, the cookie and its values (longest
+        first, so that a value inside the whole cookie does not leave the rest of it)."""
+        found = {self.token, self.cookie}
+        if self.cookie:  # each value of `name=value; name2=value2`, unless too short to be a secret
+            found |= {
+                value for value in (p.partition("=")[2].strip() for p in self.cookie.split(";")) if len(value) > 3
+            }
+        if self.token_path:
+            try:
+                with open(self.token_path, encoding="utf-8") as f:
+                    found.add(f.read().strip())
+            except (OSError, ValueError):
+                pass  # kfp could not have sent it either
+        return sorted(filter(None, found), key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """`text` with this credential and any Authorization/Cookie header value replaced."""
+        for secret in self.secrets():
+            text = text.replace(secret, REDACTED)
+        return _SECRET_HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+
+
+class _RedactedOutput:
+    """A text stream that redacts a credential from everything written to it."""
+
+    def __init__(self, stream: TextIO, credential: Credential):
+        self._stream, self._credential = stream, credential
+
+    def write(self, text: str) -> int:
+        return self._stream.write(self._credential.redact(text))
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 def _read_secret(path: str, what: str) -> str:
@@ -91,20 +137,20 @@ def find_credential(token_file: Optional[str], cookie_file: Optional[str], env: 
 # --------------------------------------------------------------------------- spec and parameters
 
 
-def load_spec(path: str) -> Dict[str, Any]:
+def load_spec(path: str, compile_command: str = "python -m pipeline compile") -> Dict[str, Any]:
     """The compiled spec as a dict, checked the way kfp parses it."""
     if not os.path.isfile(path):
-        raise SubmitError(
-            f"pipeline spec not found: {path} (compile it: python -m pipeline compile --output {path})", 2
-        )
+        raise SubmitError(f"pipeline spec not found: {path} (compile it: {compile_command} --output {path})", 2)
     if not path.endswith((".yaml", ".yml")):
-        raise SubmitError(
-            f"pipeline spec {path} must be a .yaml/.yml file (as written by python -m pipeline compile)", 2
-        )
+        raise SubmitError(f"pipeline spec {path} must be a .yaml/.yml file (as written by {compile_command})", 2)
     try:
         with open(path, encoding="utf-8") as f:
             spec = yaml.safe_load(f)
         json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+    except UnicodeDecodeError as exc:
+        raise SubmitError(
+            f"{path} is not a valid KFP v2 pipeline spec: not UTF-8 text ({exc.reason} at byte {exc.start})", 2
+        ) from None
     except (yaml.YAMLError, json_format.ParseError, AttributeError, TypeError) as exc:
         raise SubmitError(f"{path} is not a valid KFP v2 pipeline spec: {str(exc).splitlines()[0]}", 2) from None
     if not isinstance(spec, dict) or not spec.get("root") or not spec.get("pipelineInfo", {}).get("name"):
@@ -130,8 +176,9 @@ def _parse_value(text: str, parameter_type: str, name: str) -> Any:
 
 
 def run_parameters(spec: Dict[str, Any], params: Sequence[str], overrides: Sequence[str]) -> Dict[str, Any]:
-    """`--param k=v` checked against the spec's parameters, plus `--set` applied to the
-    config carried by the `config_json` parameter (its default when not given)."""
+    """`--param k=v` checked against the spec's parameters, plus each `--set` applied to every
+    config parameter whose sections hold its key (to its `--param` value, else its default).
+    Parameters no override touches are left out, so their tasks keep their cache."""
     declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
     values: Dict[str, Any] = {}
     for item in params:
@@ -143,24 +190,38 @@ def run_parameters(spec: Dict[str, Any], params: Sequence[str], overrides: Seque
                 f"--param {name}: the pipeline has no such parameter (it has: {', '.join(sorted(declared))})", 2
             )
         values[name] = _parse_value(text, declared[name].get("parameterType", "STRING"), name)
-    if overrides:
-        if CONFIG_PARAMETER not in declared:
-            raise SubmitError(f"--set needs the pipeline's {CONFIG_PARAMETER} parameter; this spec has none", 2)
-        for override in overrides:
-            key = override.partition("=")[0].strip()
-            if any(key == k or key.startswith(k + ".") for k in COMPILE_TIME_KEYS):
-                raise SubmitError(
-                    f"--set {key}: fixed when the pipeline was compiled; "
-                    f"recompile: python -m pipeline compile --set {override}",
-                    2,
-                )
-        base = values.get(CONFIG_PARAMETER, declared[CONFIG_PARAMETER].get("defaultValue"))
+    routed: Dict[str, List[str]] = {}
+    for override in overrides:
+        key = override.partition("=")[0].strip()
+        if any(key == k or key.startswith(k + ".") for k in COMPILE_TIME_KEYS):
+            raise SubmitError(
+                f"--set {key}: fixed when the pipeline was compiled; "
+                f"recompile: python -m pipeline compile --set {override}",
+                2,
+            )
         try:
-            config = override_config_json(base, overrides)
+            override_config_json(config_to_json(Config()), [override])  # names and types, with key paths
+        except ConfigError as exc:
+            raise SubmitError(f"config error: {exc}", 2) from None
+        names = parameters_reading(key, declared)
+        if not names:
+            carried = {s.split(".")[0] for name, types in CONFIG_PARAMETERS.values() if name in declared for s in types}
+            carried_text = ", ".join(sorted(carried))
+            raise SubmitError(
+                f"--set {key}: no task of this pipeline reads it (its parameters carry: {carried_text})", 2
+            )
+        for name in names:
+            routed.setdefault(name, []).append(override)
+    section_types = dict(CONFIG_PARAMETERS.values())
+    for name, own in routed.items():
+        try:
+            config = override_config_json(values.get(name, declared[name].get("defaultValue")), own)
             check_kubeflow_config(config)
         except ConfigError as exc:
             raise SubmitError(f"config error: {exc}", 2) from None
-        values[CONFIG_PARAMETER] = config_to_json(config)
+        except ValueError as exc:
+            raise SubmitError(f"--param {name}: not the JSON of config sections ({exc})", 2) from None
+        values[name] = config_to_json(config, list(section_types[name]))
     return values
 
 
@@ -319,8 +380,13 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
 def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: Optional[TextIO] = None) -> int:
     """Submit (and with --wait follow) one run; returns the exit code."""
     env = dict(os.environ) if env is None else env
-    out = out or sys.stdout
     spec = load_spec(args.spec)
+    if is_local_spec(spec):
+        raise SubmitError(
+            f"{args.spec} was compiled with --local-root (pipeline root {spec.get('defaultPipelineRoot')!r}) for "
+            "python -m pipeline kfp-local; its tasks name this machine's files. Compile without --local-root to submit",
+            2,
+        )
     arguments = run_parameters(spec, args.param, args.overrides)
     if args.pipeline_root and not args.pipeline_root.startswith(OBJECT_STORES):
         raise SubmitError(f"--pipeline-root {args.pipeline_root!r}: must be a gs:// or s3:// URI", 2)
@@ -329,8 +395,24 @@ def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: 
         if not env.get("KUBERNETES_SERVICE_HOST"):
             raise SubmitError(f"no KFP endpoint: pass --host URL or set {kfp_client.KF_PIPELINES_ENDPOINT_ENV}", 2)
         host = IN_CLUSTER_HOST  # inside a cluster pod, e.g. a Kubeflow notebook
-    host = host.rstrip("/")
     credential = find_credential(args.token_file, args.cookie_file, env)
+    try:
+        return _submit(
+            args, spec, arguments, host.rstrip("/"), credential, env, _RedactedOutput(out or sys.stdout, credential)
+        )
+    except SubmitError as exc:
+        raise SubmitError(credential.redact(str(exc)), exc.exit_code) from None
+
+
+def _submit(
+    args: argparse.Namespace,
+    spec: Dict[str, Any],
+    arguments: Dict[str, Any],
+    host: str,
+    credential: Credential,
+    env: Dict[str, str],
+    out: TextIO,
+) -> int:
     check_connection(host, credential, args.connect_timeout)
 
     pipeline_name = spec["pipelineInfo"]["name"]

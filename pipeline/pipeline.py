@@ -8,7 +8,7 @@ Evaluator (fraction of teacher, blessing) -> AtomicPusher.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from tfx import v1 as tfx
 from tfx.orchestration import data_types
@@ -32,19 +32,23 @@ RUN_FN = "models.train.run_fn"
 def create_components(
     config: Config,
     serving_dir: str,
-    config_parameter: Optional[data_types.RuntimeParameter] = None,
+    config_parameters: Optional[Mapping[str, data_types.RuntimeParameter]] = None,
     dataset_schema: str = schemas.DATASET_SCHEMA,
 ) -> List[tfx.dsl.components.base.base_node.BaseNode]:
-    """`config_parameter`: a runtime parameter carrying the config JSON (Kubeflow), so a run can
-    change the config the components read without recompiling; the graph still follows `config`.
-    `dataset_schema`: the schema file as the executors see it (inside the image on Kubeflow)."""
+    """`config_parameters`: component id -> a runtime parameter carrying that component's config
+    sections as JSON (Kubeflow), so a run can change what a component reads without recompiling;
+    the graph still follows `config`. `dataset_schema`: the schema file as the executors see it
+    (inside the image on Kubeflow)."""
 
-    # Locally a component gets only the sections it reads (`models.sections`), so changing e.g.
-    # `student` re-runs the Trainer and what follows it, not the teacher.
-    def config_json(section_types: Dict[str, Any]) -> Union[str, data_types.RuntimeParameter]:
-        return config_to_json(config, list(section_types)) if config_parameter is None else config_parameter
+    # A component gets only the sections it reads (`models.sections`), locally as a value and on
+    # Kubeflow as its own run parameter, so changing e.g. `student` re-runs the Trainer and what
+    # follows it, not the teacher.
+    def config_json(component_id: str, section_types: Dict[str, Any]) -> Union[str, data_types.RuntimeParameter]:
+        if config_parameters is None:
+            return config_to_json(config, list(section_types))
+        return config_parameters[component_id]
 
-    dataset = DatasetGen(config_json=config_json(sections.DATASET))
+    dataset = DatasetGen(config_json=config_json("DatasetGen", sections.DATASET))
     statistics = tfx.components.StatisticsGen(examples=dataset.outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=dataset_schema)
     validator = tfx.components.ExampleValidator(
@@ -68,16 +72,16 @@ def create_components(
         teacher = TeacherFinetune(
             examples=dataset.outputs["examples"],
             transform_graph=transform.outputs["transform_graph"],
-            config_json=config_json(sections.TEACHER_FINETUNE),
+            config_json=config_json("TeacherFinetune", sections.TEACHER_FINETUNE),
         )
         teacher_model = teacher.outputs["model"]
-    augment = Augment(examples=dataset.outputs["examples"], config_json=config_json(sections.AUGMENT))
+    augment = Augment(examples=dataset.outputs["examples"], config_json=config_json("Augment", sections.AUGMENT))
     inference = TeacherInference(
         examples=dataset.outputs["examples"],
         augmented_examples=augment.outputs["augmented_examples"],
         teacher=teacher_model,
         transform_graph=transform.outputs["transform_graph"],
-        config_json=config_json(sections.TEACHER_INFERENCE),
+        config_json=config_json("TeacherInference", sections.TEACHER_INFERENCE),
     )
     soft_labels = inference.outputs["soft_label_examples"]
     trainer = tfx.components.Trainer(
@@ -86,8 +90,12 @@ def create_components(
         transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
-        # The config itself is the custom config, so one runtime parameter can carry it too.
-        custom_config=config_sections(config, list(sections.TRAINER)) if config_parameter is None else config_parameter,
+        # The sections themselves are the custom config, so a runtime parameter can carry them too.
+        custom_config=(
+            config_sections(config, list(sections.TRAINER))
+            if config_parameters is None
+            else config_parameters["Trainer"]
+        ),
     )
     evaluation = config.evaluation
     evaluator = tfx.components.Evaluator(
@@ -142,14 +150,14 @@ def create_pipeline(
     serving_dir: str,
     metadata_connection_config: Optional[object] = None,
     enable_cache: bool = True,
-    config_parameter: Optional[data_types.RuntimeParameter] = None,
+    config_parameters: Optional[Mapping[str, data_types.RuntimeParameter]] = None,
     dataset_schema: str = schemas.DATASET_SCHEMA,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline; the runner (local or Kubeflow) only chooses where it runs."""
     return tfx.dsl.Pipeline(
         pipeline_name=config.project.name,
         pipeline_root=pipeline_root,
-        components=create_components(config, serving_dir, config_parameter, dataset_schema),
+        components=create_components(config, serving_dir, config_parameters, dataset_schema),
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam.args(),

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, Optional
 
+from models.fraction_of_teacher import FLOOR_GATE, GATE
 from review.artifacts import eval_split
 from review.evaluation import load_metrics
 from review.run_store import read_run
@@ -28,6 +29,7 @@ class RunSummary:
     blessed: bool
     # The Evaluator's gate on the overall headline metric (None without an evaluation).
     threshold: Optional[float]
+    per_language_floor: Optional[float]
     overall: Dict[str, float]
     per_language: Dict[str, Dict[str, float]]
     teacher_bytes: int
@@ -52,6 +54,7 @@ def summarize(metadata_path: str, pipeline_name: str, run: str = "latest") -> Ru
         min_slice_examples=metrics.min_slice_examples if metrics else 0,
         blessed=found.blessed(),
         threshold=metrics.threshold if metrics else None,
+        per_language_floor=metrics.per_language_floor if metrics else None,
         overall=metrics.overall if metrics else {},
         per_language=metrics.per_language if metrics else {},
         teacher_bytes=weight_bytes(teacher.uri) if teacher is not None else 0,
@@ -85,11 +88,25 @@ def format_summary(summary: RunSummary) -> str:
         f"student int8 {summary.student_int8_bytes / 1e6:.2f} MB -> {summary.size_ratio:.0f}x smaller"
     )
     verdict = "BLESSED" if summary.blessed else "NOT BLESSED"
-    gate = (
-        "the run has no evaluation"
-        if summary.threshold is None
-        else f"threshold {summary.threshold} on overall {HEADLINE}"
-    )
+    if summary.threshold is None:
+        gate = "the run has no evaluation"
+    else:
+        gate = f"threshold {summary.threshold} on overall {HEADLINE}"
+        if summary.per_language_floor is not None:
+            gate += f", per-language floor {summary.per_language_floor}"
+        failed = (
+            [f"overall {summary.overall.get(GATE, nan):.3f}"]
+            if summary.overall.get(GATE, nan) < summary.threshold
+            else []
+        )
+        if summary.per_language_floor is not None:
+            failed += [
+                f"{lang} {values.get(FLOOR_GATE, nan):.3f}"
+                for lang, values in sorted(summary.per_language.items())
+                if values.get(FLOOR_GATE, math.inf) < summary.per_language_floor
+            ]
+        if failed:
+            gate += f"; below: {', '.join(failed)}"
     lines.append(f"{verdict} ({gate})")
     lines.append(f"pushed to: {summary.pushed_to}" if summary.pushed_to else "not pushed")
     return "\n".join(lines)

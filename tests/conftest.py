@@ -104,12 +104,12 @@ def tiny_sections(tmp):
             "max_tokens": 32,
         },
         "training": {"epochs": 2, "batch_size": 64},
-        "evaluation": {"fraction_of_teacher_threshold": 0.0},
+        "evaluation": {"fraction_of_teacher_threshold": 0.0, "per_language_floor": None},
         "push": {"serving_dir": str(tmp / "serving")},
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A folder with a tiny random teacher base whose WordPiece vocabulary comes from the
     English templates, so it can learn the task in seconds."""

@@ -1,5 +1,6 @@
 """`python -m pipeline compile`: the KFP v2 spec KubeflowV2DagRunner writes from create_pipeline."""
 
+import copy
 import importlib
 import json
 import re
@@ -13,22 +14,24 @@ import config_core
 from config_core import ConfigError
 from models import sections
 from pipeline.__main__ import main
-from pipeline.config import config_from_json, load_config
+from pipeline.config import config_to_json, load_config
 from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, kubeflow_pipeline
-from pipeline.kubeflow_settings import CONFIG_PARAMETER
+from pipeline.kubeflow_settings import CONFIG_PARAMETERS
 from pipeline.pipeline import create_pipeline
 from tests.conftest import PIPELINE_COMPONENTS as ALL_COMPONENTS
 from tests.conftest import REPO
 
 SHIPPED = str(REPO / "pipeline.yaml")
 GPU_COMPONENTS = {"TeacherFinetune", "TeacherInference", "Trainer"}
+# Each config-reading task: the exec property its sections arrive in, and its run parameter.
 CONFIG_READERS = {
-    "DatasetGen": "config_json",
-    "Augment": "config_json",
-    "TeacherFinetune": "config_json",
-    "TeacherInference": "config_json",
-    "Trainer": "custom_config",
+    "DatasetGen": ("config_json", "dataset_config"),
+    "Augment": ("config_json", "augment_config"),
+    "TeacherFinetune": ("config_json", "teacher_finetune_config"),
+    "TeacherInference": ("config_json", "teacher_inference_config"),
+    "Trainer": ("custom_config", "trainer_config"),
 }
+TEACHER_SIDE = ("DatasetGen", "Augment", "TeacherFinetune", "TeacherInference")
 
 
 def compile_spec(tmp_path, *overrides):
@@ -115,18 +118,69 @@ def test_images_and_resources_per_component(compiled):
             assert resources == {"cpuLimit": 4.0, "memoryLimit": 16.0}, task
 
 
-def test_config_is_a_run_parameter_with_the_compiled_config_as_default(compiled):
+def test_each_config_reader_has_its_own_run_parameter_defaulting_to_its_sections(compiled):
     spec, _ = compiled
-    parameter = spec["root"]["inputDefinitions"]["parameters"][CONFIG_PARAMETER]
-    assert parameter["parameterType"] == "STRING"
-    config = config_from_json(parameter["defaultValue"])
-    assert config.kubeflow.pipeline_root == "gs://YOUR_BUCKET/pqrnn-distill"
-    assert config.teacher.cache_dir == f"{IMAGE_SOURCE_DIR}/.cache/teachers"  # not this machine's
-    for task, key in CONFIG_READERS.items():
-        assert spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"][key] == {
-            "componentInputParameter": CONFIG_PARAMETER
-        }
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    assert set(declared) == {name for _, name in CONFIG_READERS.values()}  # no whole-config parameter
+    config = load_config(SHIPPED)
+    config.teacher.cache_dir = f"{IMAGE_SOURCE_DIR}/.cache/teachers"  # not this machine's
+    for task, (key, name) in CONFIG_READERS.items():
+        assert CONFIG_PARAMETERS[task][0] == name
+        section_types = CONFIG_PARAMETERS[task][1]
+        assert declared[name]["parameterType"] == "STRING"
+        assert declared[name]["defaultValue"] == config_to_json(config, list(section_types)), name
+        assert config_core.sections(json.loads(declared[name]["defaultValue"]), section_types)
+        assert spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"][key] == {"componentInputParameter": name}
+        # No other task is given it, so changing it re-runs this task and what follows only.
+        users = [t for t, task_spec in spec["root"]["dag"]["tasks"].items() if name in json.dumps(task_spec["inputs"])]
+        assert users == [task]
     assert spec["defaultPipelineRoot"] == "gs://YOUR_BUCKET/pqrnn-distill"
+
+
+def test_a_student_only_change_leaves_the_teacher_side_tasks_byte_identical(compiled, tmp_path):
+    """What KFP's cache key is made of (the task, its component and executor, its parameter
+    values) stays the same for the tasks before the Trainer; only trainer_config changes."""
+    spec, _ = compiled
+    changed, _ = compile_spec(tmp_path, "training.epochs=3", "student.qrnn.state_size=96")
+
+    def parts(spec, task):
+        task_spec = spec["root"]["dag"]["tasks"][task]
+        component = spec["components"][task_spec["componentRef"]["name"]]
+        parameter = spec["root"]["inputDefinitions"]["parameters"][CONFIG_READERS[task][1]]
+        executor_spec = spec["deploymentSpec"]["executors"][component["executorLabel"]]
+        return json.dumps([task_spec, component, executor_spec, parameter], sort_keys=True)
+
+    for task in TEACHER_SIDE:
+        assert parts(changed, task) == parts(spec, task), task
+    assert parts(changed, "Trainer") != parts(spec, "Trainer")
+    trainer = json.loads(changed["root"]["inputDefinitions"]["parameters"]["trainer_config"]["defaultValue"])
+    assert trainer["training"]["epochs"] == 3 and trainer["student"]["qrnn"]["state_size"] == 96
+    # Nothing else in the whole spec changed.
+    before, after = copy.deepcopy(spec), copy.deepcopy(changed)
+    for side in (before, after):
+        del side["root"]["inputDefinitions"]["parameters"]["trainer_config"]["defaultValue"]
+    assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)
+
+
+def test_local_root_compiles_a_spec_of_this_machine_for_kfp_local(tmp_path, capsys):
+    output = tmp_path / "local.yaml"
+    root = tmp_path / "root"
+    assert main(["compile", "--config", SHIPPED, "--local-root", str(root), "--output", str(output)]) == 0
+    assert f"python -m pipeline kfp-local {output}" in capsys.readouterr().out
+    spec = yaml.safe_load(output.read_text())
+    config = load_config(SHIPPED)
+    assert spec["defaultPipelineRoot"] == str(root)
+    tasks = spec["root"]["dag"]["tasks"]
+    schema = tasks["ImportSchemaGen"]["inputs"]["parameters"]["schema_file"]["runtimeValue"]["constant"]
+    assert schema == str(REPO / "schemas" / "dataset" / "schema.pbtxt")
+    push = json.loads(tasks["AtomicPusher"]["inputs"]["parameters"]["push_destination"]["runtimeValue"]["constant"])
+    assert push["filesystem"]["base_directory"] == config.push.serving_dir
+    finetune = json.loads(spec["root"]["inputDefinitions"]["parameters"]["teacher_finetune_config"]["defaultValue"])
+    assert finetune["teacher"]["cache_dir"] == config.teacher.cache_dir
+    assert f"{IMAGE_SOURCE_DIR}/" not in json.dumps(spec["root"])
+
+    assert main(["compile", "--config", SHIPPED, "--local-root", "gs://b/root", "--output", str(output)]) == 2
+    assert "config error: --local-root: 'gs://b/root' is a URI" in capsys.readouterr().err
 
 
 def test_compiled_paths_point_into_the_image(compiled):
@@ -151,7 +205,7 @@ def test_kfp_loads_the_compiled_spec(compiled):
     json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # strict: unknown fields fail
     component = kfp.components.load_component_from_file(str(path))
     assert component.name == "pqrnn-distill"
-    assert CONFIG_PARAMETER in component.component_spec.inputs
+    assert {name for _, name in CONFIG_READERS.values()} == set(component.component_spec.inputs)
 
 
 def test_overrides_name_the_images_and_route_beam_components(tmp_path):
@@ -263,3 +317,10 @@ def test_make_image_builds_and_pushes_the_configured_tags():
         "REGISTRY/pqrnn-distill:latest",
         "REGISTRY/pqrnn-distill-gpu:latest",
     )
+
+
+def test_an_imported_teacher_compiles_with_the_default_gpu_components(tmp_path):
+    spec, _ = compile_spec(tmp_path, "teacher.finetuned_path=gs://bucket/teacher")
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "TeacherImporter" in tasks and "TeacherFinetune" not in tasks
+    assert executor(spec, "TeacherInference")["image"] == "REGISTRY/pqrnn-distill-gpu:latest"

@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from pipeline.__main__ import main
-from pipeline.config import config_from_json
+from pipeline.config import config_to_json, override_config_json
+from pipeline.kubeflow_settings import CONFIG_PARAMETERS
+from pipeline.kubeflow_submit import SubmitError, load_spec, run_parameters
 from tests.conftest import REPO
 
 TOKEN = "s3cr3t-token-Zq9"
@@ -29,6 +31,7 @@ class FakeKfp:
         self.run_states = []  # one (state, task states) per GET of the run; the last repeats
         self.status = None
         self.html = False
+        self.echo_run_headers = False  # answer run creation with 400 and the request's headers
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +63,11 @@ class FakeKfp:
                     return self._answer(fake.status, {"error": "denied", "code": 16, "message": "denied"})
                 if fake.html:
                     return self._answer(200, b"<html><body>Log in</body></html>", "text/html")
+                if fake.echo_run_headers and url.path == f"{API}/runs":
+                    # Like a misconfigured proxy: the request's headers, and the token once more.
+                    echoed = dict(self.headers.items())
+                    bearer = self.headers.get("Authorization", "").rpartition(" ")[2]
+                    return self._answer(400, {"error": "bad run", "headers": echoed, "token": bearer})
                 answer = fake.route(method, url.path, body)
                 if answer is None:
                     return self._answer(503, {"error": "unavailable", "code": 14, "message": "unavailable"})
@@ -147,6 +155,10 @@ def submit(spec_path, *args):
     return main(["submit", "--spec", str(spec_path), "--connect-timeout", "5", *args])
 
 
+def default_value(spec, name):
+    return spec["root"]["inputDefinitions"]["parameters"][name]["defaultValue"]
+
+
 def assert_secret_never_shown(capsys, caplog, *secrets):
     captured = capsys.readouterr()
     shown = captured.out + captured.err + caplog.text
@@ -191,12 +203,14 @@ def test_submit_creates_the_experiment_and_the_run_with_the_inlined_spec(
     assert run["pipeline_spec"]["root"] == spec["root"]
     assert run["pipeline_spec"]["deploymentSpec"] == spec["deploymentSpec"]
     assert run["runtime_config"]["pipeline_root"] == "gs://other/root"
-    config = config_from_json(run["runtime_config"]["parameters"]["config_json"])
-    assert config.training.epochs == 3 and config.data.languages == ["en", "th"]
-    assert (
-        config.student
-        == config_from_json(spec["root"]["inputDefinitions"]["parameters"]["config_json"]["defaultValue"]).student
-    )
+    # Each override goes to the one parameter carrying its section; the others keep their
+    # defaults (not sent), so KFP serves the teacher side from its cache.
+    sent = run["runtime_config"]["parameters"]
+    assert set(sent) == {"trainer_config", "dataset_config"}
+    trainer, dataset = json.loads(sent["trainer_config"]), json.loads(sent["dataset_config"])
+    assert trainer["training"]["epochs"] == 3 and dataset["data"]["languages"] == ["en", "th"]
+    default = json.loads(default_value(spec, "trainer_config"))
+    assert trainer["student"] == default["student"] and trainer["training"] == {**default["training"], "epochs": 3}
 
     assert "run id: run-1" in captured.out
     assert f"{kfp_api.host}/#/runs/details/run-1" in captured.out
@@ -207,17 +221,21 @@ def test_existing_experiment_is_reused_and_params_pass_through(kfp_api, spec_pat
     kfp_api.experiments.append({"experiment_id": "exp-42", "display_name": "pqrnn-distill"})
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
-    config_json = yaml.safe_load(spec_path.read_text())["root"]["inputDefinitions"]["parameters"]["config_json"][
-        "defaultValue"
-    ]
+    trainer_config = default_value(yaml.safe_load(spec_path.read_text()), "trainer_config")
     code = submit(
-        spec_path, "--host", kfp_api.host, "--token-file", str(token_file), "--param", f"config_json={config_json}"
+        spec_path,
+        "--host",
+        kfp_api.host,
+        "--token-file",
+        str(token_file),
+        "--param",
+        f"trainer_config={trainer_config}",
     )
     assert code == 0, capsys.readouterr().err
     assert ("POST", f"{API}/experiments") not in kfp_api.calls()
     run = next(r["body"] for r in kfp_api.requests if r["path"] == f"{API}/runs")
     assert run["experiment_id"] == "exp-42"
-    assert run["runtime_config"]["parameters"] == {"config_json": config_json}
+    assert run["runtime_config"]["parameters"] == {"trainer_config": trainer_config}
     assert kfp_api.requests[-1]["headers"]["authorization"] == f"Bearer {TOKEN}"
 
 
@@ -320,8 +338,22 @@ def test_unreachable_host(spec_path, clean_env, capsys):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["--param", "epochs=3"], "--param epochs: the pipeline has no such parameter (it has: config_json)"),
-        (["--param", "config_json"], "--param 'config_json' must look like NAME=VALUE"),
+        (
+            ["--param", "epochs=3"],
+            "--param epochs: the pipeline has no such parameter (it has: augment_config, dataset_config, "
+            "teacher_finetune_config, teacher_inference_config, trainer_config)",
+        ),
+        (["--param", "trainer_config"], "--param 'trainer_config' must look like NAME=VALUE"),
+        (
+            ["--set", "project.work_dir=/tmp/elsewhere"],
+            "--set project.work_dir: no task of this pipeline reads it (its parameters carry: augmentation, data, "
+            "distillation, project, student, teacher, training)",
+        ),
+        (["--set", "trainng.epochs=3"], "config error: trainng: unknown key"),
+        (
+            ["--param", "trainer_config=not json", "--set", "training.epochs=3"],
+            "--param trainer_config: not the JSON of config sections",
+        ),
         (
             ["--set", "evaluation.fraction_of_teacher_threshold=0.5"],
             "--set evaluation.fraction_of_teacher_threshold: fixed when the pipeline was compiled; recompile",
@@ -360,3 +392,81 @@ def test_missing_and_invalid_spec_files(tmp_path, clean_env, capsys):
     broken.write_text("root: [unclosed\n")
     assert submit(broken, "--host", "http://127.0.0.1:9") == 2
     assert f"{broken} is not a valid KFP v2 pipeline spec" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("student.qrnn.state_size=96", {"trainer_config"}),
+        ("training={epochs: 3}", {"trainer_config"}),
+        ("teacher.inference.max_batch_size=32", {"teacher_inference_config"}),
+        ("teacher.finetune.epochs=2.0", {"teacher_finetune_config"}),
+        ("teacher.cache_dir=/cache", {"teacher_finetune_config"}),
+        # A whole section replaced, as in pipeline.yaml: what it leaves out takes the defaults.
+        ("teacher={inference: {max_batch_size: 8}}", {"teacher_finetune_config", "teacher_inference_config"}),
+        ("augmentation.word_swap=0.5", {"augment_config"}),
+        ("project.seed=7", {"dataset_config", "augment_config", "teacher_finetune_config", "trainer_config"}),
+    ],
+)
+def test_set_goes_to_every_parameter_whose_sections_hold_the_key(spec_path, override, expected):
+    spec = load_spec(str(spec_path))
+    values = run_parameters(spec, [], [override])
+    assert set(values) == expected
+    for name in expected:
+        section_types = dict(CONFIG_PARAMETERS.values())[name]
+        default = default_value(spec, name)
+        assert values[name] == config_to_json(override_config_json(default, [override]), list(section_types))
+        assert values[name] != default
+
+
+def test_set_edits_the_value_given_by_param(spec_path):
+    spec = load_spec(str(spec_path))
+    given = json.loads(default_value(spec, "trainer_config"))
+    given["training"]["batch_size"] = 8
+    values = run_parameters(spec, [f"trainer_config={json.dumps(given)}"], ["training.epochs=3"])
+    trainer = json.loads(values["trainer_config"])
+    assert trainer["training"]["batch_size"] == 8 and trainer["training"]["epochs"] == 3
+
+
+@pytest.mark.parametrize("credential", ["token", "cookie"])
+def test_a_server_echoing_the_request_headers_never_shows_the_secret(
+    kfp_api, spec_path, clean_env, monkeypatch, capsys, caplog, credential
+):
+    caplog.set_level(logging.DEBUG)
+    kfp_api.echo_run_headers = True
+    if credential == "token":
+        monkeypatch.setenv("KF_PIPELINES_TOKEN", TOKEN)
+        secrets = [TOKEN]
+    else:
+        monkeypatch.setenv("KF_PIPELINES_COOKIE", "authservice_session=c00kie-Secret-77; theme=dark")
+        secrets = ["c00kie-Secret-77"]
+    assert submit(spec_path, "--host", kfp_api.host) == 1
+    err = assert_secret_never_shown(capsys, caplog, *secrets).err
+    # The server's answer is still shown, with the secret and header values redacted.
+    assert err.startswith("submit failed: the KFP API at ") and "answered 400 Bad Request" in err
+    assert '"error": "bad run"' in err
+    if credential == "token":
+        assert '"authorization": "[redacted]"' in err.lower() and '"token": "[redacted]"' in err
+    else:
+        assert '"cookie": "[redacted]"' in err.lower()
+
+
+def test_non_utf8_spec_is_one_line_usage_error(tmp_path, clean_env, capsys):
+    spec = tmp_path / "pipeline.yaml"
+    spec.write_bytes(b"pipelineInfo: {name: \xff\xfe}\n")
+    assert submit(spec, "--host", "http://127.0.0.1:9") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"submit failed: {spec} is not a valid KFP v2 pipeline spec: not UTF-8 text")
+    with pytest.raises(SubmitError, match="not UTF-8 text"):
+        load_spec(str(spec))
+
+
+def test_a_spec_compiled_for_kfp_local_is_refused(kfp_api, spec_path, clean_env, tmp_path, capsys):
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["defaultPipelineRoot"] = str(tmp_path / "root")
+    local = tmp_path / "local.yaml"
+    local.write_text(yaml.safe_dump(spec))
+    assert submit(local, "--host", kfp_api.host, "--pipeline-root", "gs://b/root") == 2
+    assert "was compiled with --local-root" in capsys.readouterr().err
+    assert kfp_api.requests == []
