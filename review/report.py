@@ -118,17 +118,40 @@ def _delta(current: Optional[float], baseline: Optional[float]) -> Dict[str, Opt
     return {"baseline": baseline, "current": current, "delta": None if missing else current - baseline}
 
 
+def _within_intervals(name: str, current: Dict[str, Any], baseline: Dict[str, Any]) -> Optional[bool]:
+    """Whether a change of `name` is inside the noise: each run's point estimate lies inside the
+    other run's 95 % interval (None when either run has no interval for it)."""
+    try:
+        cur, base = float(current[name]), float(baseline[name])
+        cur_low, cur_high = float(current[f"{name}_lower"]), float(current[f"{name}_upper"])
+        base_low, base_high = float(baseline[f"{name}_lower"]), float(baseline[f"{name}_upper"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if any(math.isnan(v) for v in (cur, base, cur_low, cur_high, base_low, base_high)):
+        return None
+    return base_low <= cur <= base_high and cur_low <= base <= cur_high
+
+
+def _with_noise(deltas: Dict[str, Dict[str, Any]], current: Dict[str, Any], baseline: Dict[str, Any]) -> None:
+    for name, delta in deltas.items():
+        if f"{name}_lower" in current or f"{name}_lower" in baseline:
+            delta["within_intervals"] = _within_intervals(name, current, baseline)
+
+
 def compare_reports(current: Dict[str, Any], baseline: Dict[str, Any]) -> Dict[str, Any]:
     """Metric deltas (this run - baseline): overall, per language, student size/speed; config changes."""
     cur_m, base_m = current.get("metrics") or {}, baseline.get("metrics") or {}
     cur_overall, base_overall = cur_m.get("overall", {}), base_m.get("overall", {})
     overall = {k: _delta(cur_overall.get(k), base_overall.get(k)) for k in sorted(set(cur_overall) | set(base_overall))}
+    _with_noise(overall, cur_overall, base_overall)
     language_metrics = [HEADLINE, *STUDENT_LANGUAGE_METRICS]
     cur_lang, base_lang = cur_m.get("per_language", {}), base_m.get("per_language", {})
     per_language = {
         lang: {k: _delta(cur_lang.get(lang, {}).get(k), base_lang.get(lang, {}).get(k)) for k in language_metrics}
         for lang in sorted(set(cur_lang) | set(base_lang))
     }
+    for lang, deltas in per_language.items():
+        _with_noise(deltas, cur_lang.get(lang, {}), base_lang.get(lang, {}))
     cur_s, base_s = current.get("size_speed") or {}, baseline.get("size_speed") or {}
     size_speed = {
         key: _delta(cur_s.get(key), base_s.get(key)) for key in COMPARED_SIZE_SPEED if key in cur_s or key in base_s

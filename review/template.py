@@ -154,11 +154,11 @@ TEMPLATE = r"""<!DOCTYPE html>
 <p>Baseline {{ 'blessed' if c.blessed.baseline else 'not blessed' }}{% if c.blessed.baseline is none %} (no evaluation){% endif %};
  this run {{ 'blessed' if c.blessed.current else 'not blessed' }}.</p>
 <table><tr><th class="l">metric (overall)</th><th>baseline</th><th>this run</th><th>delta</th></tr>
-{% for name, d in c.overall.items() %}<tr><td class="l">{{ name }}</td><td>{{ d.baseline | num }}</td><td>{{ d.current | num }}</td><td class="{{ d.delta | sign }}">{{ d.delta | delta }}</td></tr>{% endfor %}
+{% for name, d in c.overall.items() %}<tr><td class="l">{{ name }}</td><td>{{ d.baseline | num }}</td><td>{{ d.current | num }}</td><td class="{{ d.delta | sign }}">{{ d.delta | delta }}{% if d.within_intervals is true %} <span class="muted">(within the intervals)</span>{% elif d.within_intervals is false %} <b>(outside the intervals)</b>{% endif %}</td></tr>{% endfor %}
 </table>
 {% if c.per_language %}<table><tr><th class="l" rowspan="2">language</th>{% for k in c.language_metrics %}<th colspan="3">{{ k | replace('fraction_of_teacher_exact_match', 'fraction of teacher (EM)') | replace('_', ' ') }}</th>{% endfor %}</tr>
 <tr>{% for k in c.language_metrics %}<th>baseline</th><th>this run</th><th>delta</th>{% endfor %}</tr>
-{% for lang, ds in c.per_language.items() %}<tr><td class="l">{{ lang }}</td>{% for k in c.language_metrics %}{% set d = ds[k] %}<td>{{ d.baseline | num }}</td><td>{{ d.current | num }}</td><td class="{{ d.delta | sign }}">{{ d.delta | delta }}</td>{% endfor %}</tr>{% endfor %}
+{% for lang, ds in c.per_language.items() %}<tr><td class="l">{{ lang }}</td>{% for k in c.language_metrics %}{% set d = ds[k] %}<td>{{ d.baseline | num }}</td><td>{{ d.current | num }}</td><td class="{{ d.delta | sign }}">{{ d.delta | delta }}{% if d.within_intervals is true %} <span class="muted">(within)</span>{% elif d.within_intervals is false %} <b>(outside)</b>{% endif %}</td>{% endfor %}</tr>{% endfor %}
 </table>{% endif %}
 {% if c.size_speed %}<table><tr><th class="l">student</th><th>baseline</th><th>this run</th><th>delta</th></tr>
 {% for name, d in c.size_speed.items() %}<tr><td class="l">{{ name }}</td>{% if name.endswith('_ms') %}<td>{{ d.baseline | num(2) }}</td><td>{{ d.current | num(2) }}</td><td>{{ d.delta | delta(2) }}</td>

@@ -43,6 +43,22 @@ def test_compare_reports_signed_deltas_and_config_changes():
     assert out["config_changes"] == [{"key": "student.qrnn.state_size", "baseline": "128", "current": "96"}]
 
 
+def test_comparison_says_whether_a_change_is_inside_the_intervals():
+    def report(run_id, overall, de):
+        return {"run": {"id": run_id}, "verdict": {"blessed": True}, "config": {},
+                "metrics": {"overall": overall, "per_language": {"de": de}}}  # fmt: skip
+
+    def headline(value, low, high):
+        return {HEADLINE: value, f"{HEADLINE}_lower": low, f"{HEADLINE}_upper": high}
+
+    current = report("b", headline(0.95, 0.93, 0.97), headline(0.99, 0.97, 1.0))
+    baseline = report("a", headline(0.94, 0.92, 0.96), headline(0.90, 0.88, 0.92))
+    out = compare_reports(current, baseline)
+    assert out["overall"][HEADLINE]["within_intervals"] is True  # +0.01: noise
+    assert out["per_language"]["de"][HEADLINE]["within_intervals"] is False  # +0.09: a real change
+    assert "within_intervals" not in out["overall"][f"{HEADLINE}_lower"]
+
+
 def test_gates_are_read_from_the_eval_config():
     assert gates(fot.eval_config(0.9, 0.8)) == pytest.approx((0.9, 0.8))
     assert gates(fot.eval_config(0.95, None)) == pytest.approx((0.95, None))
