@@ -52,8 +52,9 @@ TEMPLATE = r"""<!DOCTYPE html>
  {% else %}<p>All TFMA threshold checks passed.</p>{% endif %}
  <h3>Slices below the floor ({{ v.floor_used | num }})</h3>
  {% if v.below_floor %}
-  <table><tr><th class="l">slice</th><th>fraction of teacher (EM)</th><th>examples</th><th class="l">gated</th></tr>
+  <table><tr><th class="l">slice</th><th>judged fraction of teacher (EM)¹</th><th>examples</th><th class="l">gated</th></tr>
   {% for s in v.below_floor %}<tr class="below"><td class="l">{{ s.slice }}</td><td>{{ s.value | num }}</td><td>{{ s.examples | int }}</td><td class="l">{{ 'yes' if s.gated else 'no (informative)' }}</td></tr>{% endfor %}
+  <tr><td class="l muted" colspan="4">¹ the gate rule's value ({{ v.gate }}); for a slice under {{ v.min_slice_examples }} examples the upper end of its 95 % interval</td></tr>
   </table>
  {% else %}<p>None.</p>{% endif %}
  {% if v.undefined_slices %}<p class="muted">Undefined (the teacher got no example of the slice exactly right):
@@ -77,7 +78,7 @@ TEMPLATE = r"""<!DOCTYPE html>
   {% for k in metric_cols %}<th>student {{ k }}</th><th>teacher {{ k }}</th>{% endfor %}<th>fraction (EM)</th></tr>
  {% for name, v in intent_rows %}
   <tr><td class="l">{{ name }}</td><td>{{ v.eval_examples | int }}</td>
-  {% for k in metric_cols %}<td>{{ v['student_' ~ k] | num }}</td><td>{{ v['teacher_' ~ k] | num }}</td>{% endfor %}<td>{{ v[r.verdict.headline] | num }}</td></tr>
+  {% for k in metric_cols %}<td>{{ v['student_' ~ k] | num }}</td><td>{{ v['teacher_' ~ k] | num }}</td>{% endfor %}<td>{{ v[r.verdict.headline] | num }}{% if (r.verdict.headline ~ '_lower') in v %} <span class="muted">[{{ v[r.verdict.headline ~ '_lower'] | num }}–{{ v[r.verdict.headline ~ '_upper'] | num }}]</span>{% endif %}{% if v.eval_examples < r.verdict.min_slice_examples %} <span class="muted">too few to judge</span>{% endif %}</td></tr>
  {% endfor %}</table></div>
  {% if r.predictions %}
   <h3>Intent confusion ({{ r.predictions.split }} split, rows normalised)</h3>
