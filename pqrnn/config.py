@@ -81,6 +81,9 @@ class TrainingConfig:
     learning_rate: float = 1.5e-3
     lr_decay_rate: float = 0.7
     lr_decay_steps: int = 400
+    # Rows of language l drawn with probability ~ n_l ** exponent: 1 keeps the data's mix, lower
+    # values give small languages more of each epoch (see pqrnn.data.make_dataset).
+    language_sampling_exponent: float = 1.0
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.epochs", self.epochs, 1)
@@ -88,3 +91,4 @@ class TrainingConfig:
         positive(f"{key}.learning_rate", self.learning_rate)
         within(f"{key}.lr_decay_rate", self.lr_decay_rate, 1e-9, 1.0)
         at_least(f"{key}.lr_decay_steps", self.lr_decay_steps, 1)
+        within(f"{key}.language_sampling_exponent", self.language_sampling_exponent, 0.0, 1.0)

@@ -10,12 +10,13 @@ exactly the width of the model's word-aligned slot logits for these features.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from pqrnn.projection import Projection
-from schemas.features import AUGMENTED, INTENT, SLOT_TAGS, TEACHER_INTENT_LOGITS, TEACHER_SLOT_LOGITS, TOKENS
+from schemas.features import AUGMENTED, INTENT, LANG, SLOT_TAGS, TEACHER_INTENT_LOGITS, TEACHER_SLOT_LOGITS, TOKENS
 
 
 def _table(vocabulary: Sequence[str]) -> tf.lookup.StaticHashTable:
@@ -82,6 +83,25 @@ class ExampleDecoder:
         return features, targets
 
 
+def _language(serialized: tf.Tensor) -> tf.Tensor:
+    return tf.io.parse_single_example(serialized, {LANG: tf.io.FixedLenFeature([], tf.string, default_value="")})[LANG]
+
+
+def language_balanced(ds: tf.data.Dataset, exponent: float, seed: Optional[int]) -> tf.data.Dataset:
+    """Rows drawn per language with probability ~ n_l ** exponent (see `make_dataset`)."""
+    counts = Counter(lang.decode("utf-8") for lang in ds.map(_language).as_numpy_iterator())
+    languages = sorted(counts)
+    weights = [counts[lang] ** exponent for lang in languages]
+    streams = [
+        ds.filter(lambda s, lang=lang: tf.equal(_language(s), lang))
+        .shuffle(min(counts[lang], 10000), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        for lang in languages
+    ]
+    mixed = tf.data.Dataset.sample_from_datasets(streams, [w / sum(weights) for w in weights], seed=seed)
+    return mixed.take(sum(counts.values()))
+
+
 def make_dataset(
     file_pattern: str,
     decoder: ExampleDecoder,
@@ -89,13 +109,21 @@ def make_dataset(
     training: bool,
     shuffle_buffer: int = 10000,
     seed: Optional[int] = None,
+    language_exponent: float = 1.0,
 ) -> tf.data.Dataset:
-    """Batches of (features, targets) from gzipped TFRecords; shuffled and distorted if training."""
+    """Batches of (features, targets) from gzipped TFRecords; shuffled and distorted if training.
+
+    `language_exponent` < 1 (training only) draws rows of language l with probability
+    proportional to n_l ** exponent instead of n_l (1: as they come; 0: every language alike),
+    the temperature sampling of multilingual pre-training, so a small language is not drowned
+    out; an epoch keeps its number of rows."""
     files = sorted(tf.io.gfile.glob(file_pattern))
     if not files:
         raise FileNotFoundError(f"no TFRecord file matches {file_pattern}")
     ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    if training:
+    if training and language_exponent != 1.0:
+        ds = language_balanced(ds, language_exponent, seed)
+    elif training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     ds = ds.map(lambda s: decoder(s, training=training), num_parallel_calls=tf.data.AUTOTUNE)

@@ -110,7 +110,9 @@ def train_student(
     projection = Projection.from_config(student)
     decoder = ExampleDecoder(projection, intents, tags, soft_labels=True)
     batch = training.batch_size
-    train_ds = make_dataset(train_pattern, decoder, batch, training=True, seed=seed)
+    train_ds = make_dataset(
+        train_pattern, decoder, batch, training=True, seed=seed, language_exponent=training.language_sampling_exponent
+    )
     eval_ds = make_dataset(eval_pattern, decoder, batch, training=False)
 
     with strategy().scope():

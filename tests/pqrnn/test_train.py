@@ -42,3 +42,22 @@ def test_train_student_exports_a_servable_student(tmp_path):
     served = tf.saved_model.load(serving).signatures["serving_default"](text=tf.constant(["turn on the light"]))
     assert served["intent"].numpy()[0].decode() in intents
     assert os.path.getsize(os.path.join(serving, "assets.extra", "student_int8.tflite")) > 0
+
+
+def test_language_sampling_gives_a_small_language_more_of_each_epoch(tmp_path):
+    from pqrnn.data import language_balanced
+    from schemas.examples import encode
+
+    records = [encode({"lang": "en", "text": f"e{i}"}) for i in range(90)] + [
+        encode({"lang": "hi", "text": f"h{i}"}) for i in range(10)
+    ]
+    data = tf.data.Dataset.from_tensor_slices(records)
+
+    def hindi_share(exponent):
+        rows = list(language_balanced(data, exponent, seed=1).as_numpy_iterator())
+        langs = [tf.train.Example.FromString(r).features.feature["lang"].bytes_list.value[0] for r in rows]
+        return len(rows), langs.count(b"hi") / len(rows)
+
+    rows, share = hindi_share(0.0)  # every language alike
+    assert rows == 100 and 0.35 < share < 0.65
+    assert 0.15 < hindi_share(0.5)[1] < 0.4  # sqrt(10) / (sqrt(10) + sqrt(90)) = 0.25
