@@ -77,6 +77,10 @@ def quiet_run(work_dir: str, verbose: bool) -> Iterator[TextIO]:
     terminal.write(f"full log: {path}\n")
     root = logging.getLogger()
     previous_level, previous_handlers = root.level, list(root.handlers)
+    # TFX logs stage starts and ends through absl at INFO; mid-run (in Transform) absl's
+    # verbosity drops to WARNING, which would hide them. Keep the absl logger at INFO.
+    absl_logger = logging.getLogger("absl")
+    absl_level = absl_logger.level
     file_handler = logging.StreamHandler(log_file)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     console = StageConsole(terminal)
@@ -88,6 +92,8 @@ def quiet_run(work_dir: str, verbose: bool) -> Iterator[TextIO]:
         sys.stdout = sys.stderr = log_file
         root.handlers = [file_handler, console]
         root.setLevel(logging.INFO)
+        absl_logger.setLevel(logging.INFO)
+        absl_logger.setLevel = lambda level: None  # type: ignore[method-assign]
         yield terminal
     finally:
         sys.stdout, sys.stderr = streams
@@ -98,5 +104,7 @@ def quiet_run(work_dir: str, verbose: bool) -> Iterator[TextIO]:
         for fd in saved:
             os.close(fd)
         root.handlers, root.level = previous_handlers, previous_level
+        del absl_logger.setLevel  # the class's method again
+        absl_logger.setLevel(absl_level)
         log_file.close()
         terminal.close()

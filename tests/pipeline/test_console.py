@@ -16,6 +16,7 @@ def test_the_terminal_shows_stages_and_progress_and_the_log_keeps_everything(tmp
         os.write(2, b"C++ noise on stderr\n")
         logging.getLogger("beam_jobs.build_dataset").warning("type hint conversion ...")
         logging.getLogger("pqrnn.train").info("epoch 1/2: validation exact match 0.5", extra={"progress": True})
+        absl_logging.set_verbosity(absl_logging.WARNING)  # as happens inside TFX's Transform
         absl_logging.info("Component DatasetGen is finished.")
         absl_logging.info("Component Trainer is running.")
         absl_logging.info("A cached execution 7 is used.")
