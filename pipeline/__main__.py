@@ -2,8 +2,11 @@
 submit a run, try a compiled spec on this machine, review a run.
 
     python -m pipeline run [--config pipeline.yaml] [--set key=value ...] [--verbose]
-    python -m pipeline compile [--config pipeline.yaml] [--set key=value ...] [--output FILE] [--local-root DIR]
+    python -m pipeline compile [--config pipeline.yaml] [--set key=value ...] [--output FILE] [--target kfp|vertex]
+                               [--local-root DIR]
     python -m pipeline submit --host URL [--spec FILE] [--experiment NAME] [--param k=v ...] [--wait]
+    python -m pipeline submit --vertex --project P --region R [--service-account SA] [--network N] [--label k=v ...]
+                              [--spec FILE] [--param k=v ...] [--wait]
     python -m pipeline kfp-local SPEC [--pipeline-root DIR] [--param k=v ...]
     python -m pipeline report [--config pipeline.yaml] [--pipeline-root DIR] [--run latest|ID] [--output report.html]
                               [--baseline ID]
@@ -27,21 +30,23 @@ if "--verbose" not in sys.argv:
 from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import Config, ConfigError, load_config_or_exit  # noqa: E402
 from pipeline.kfp_local import add_kfp_local_arguments, main_kfp_local  # noqa: E402
-from pipeline.kubeflow_submit import DEFAULT_SPEC, add_submit_arguments, main_submit  # noqa: E402
+from pipeline.kubeflow_settings import DEFAULT_TARGET, TARGETS  # noqa: E402
+from pipeline.kubeflow_submit import DEFAULT_SPEC, add_submit_arguments  # noqa: E402
+from pipeline.vertex_submit import add_vertex_arguments, main_submit_command  # noqa: E402
 from review.cli import add_report_arguments  # noqa: E402
 
 
-def _compile(config: Config, output: str, local_root: Optional[str]) -> int:
+def _compile(config: Config, output: str, local_root: Optional[str], target: str) -> int:
     from pipeline.kubeflow_runner import compile_pipeline
 
     try:
-        spec = compile_pipeline(config, output, local_root)
+        spec = compile_pipeline(config, output, local_root, target)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     executors = spec["deploymentSpec"]["executors"].values()
     images = sorted({e["container"]["image"] for e in executors if "container" in e})
-    print(f"wrote {output}: {len(spec['root']['dag']['tasks'])} tasks, images {', '.join(images)}")
+    print(f"wrote {output} for {target}: {len(spec['root']['dag']['tasks'])} tasks, images {', '.join(images)}")
     print(f"pipeline root: {spec['defaultPipelineRoot']}")
     if local_root is not None:
         print(f"for this machine only, not for submit: python -m pipeline kfp-local {output}")
@@ -58,12 +63,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_config_arguments(compile_)
     compile_.add_argument("--output", default=DEFAULT_SPEC, help=f"spec file to write (default {DEFAULT_SPEC})")
     compile_.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=DEFAULT_TARGET,
+        help=f"kfp: open-source Kubeflow Pipelines; vertex: Vertex AI Pipelines (default {DEFAULT_TARGET})",
+    )
+    compile_.add_argument(
         "--local-root",
         metavar="DIR",
         help="compile for kfp-local: DIR as pipeline root, push.serving_dir and this checkout's files (no submit)",
     )
-    submit = commands.add_parser("submit", help="submit a compiled spec to Kubeflow Pipelines (and follow it)")
+    submit = commands.add_parser(
+        "submit", help="submit a compiled spec to Kubeflow Pipelines or Vertex AI Pipelines (and follow it)"
+    )
     add_submit_arguments(submit)
+    add_vertex_arguments(submit)
     kfp_local = commands.add_parser(
         "kfp-local", help="run a spec compiled with --local-root on this machine, as KFP's driver and launcher would"
     )
@@ -75,12 +89,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_report_arguments(report)
     args = parser.parse_args(argv)
     if args.command == "submit":
-        return main_submit(args)
+        return main_submit_command(args)
     if args.command == "kfp-local":
         return main_kfp_local(args)
     config = load_config_or_exit(args.config, args.overrides)
     if args.command == "compile":
-        return _compile(config, args.output, args.local_root)
+        return _compile(config, args.output, args.local_root, args.target)
     if args.command == "report":
         from pipeline.local_runner import run_paths
         from review.cli import main_report

@@ -6,6 +6,7 @@ installed project standing in for the image (`python` is this interpreter). `{{$
 task's `ExecutorInput` JSON, built from the run parameters (the spec's defaults or `--param`) and
 the `ExecutorOutput` files of the tasks upstream; artifacts are laid out as KFP lays them out,
 `<root>/<pipeline>/<run id>/<task>/<output>`. Importer tasks are materialised from their URIs.
+Either compile target runs (artifact types reach the tasks in the form the spec declares them).
 Nothing is cached: every task runs. What this cannot emulate (resolvers, drivers, conditions,
 loops, other placeholders) is an error naming the task, before anything runs.
 """
@@ -98,6 +99,15 @@ def task_order(spec: Dict[str, Any]) -> List[str]:
         raise KfpLocalError(f"the pipeline's tasks depend on each other in a cycle: {exc.args[1]}", 2) from None
 
 
+def plan(spec: Dict[str, Any]) -> List[str]:
+    """The tasks in the order they will run; KfpLocalError for the first one this cannot emulate.
+    Both compile targets run: artifact types pass through as the spec declares them."""
+    order = task_order(spec)
+    for name in order:
+        _check_supported(spec, name)
+    return order
+
+
 def _executor_input(
     spec: Dict[str, Any], name: str, params: Dict[str, Any], produced: Dict[str, Dict[str, Artifact]], task_dir: str
 ) -> Dict[str, Any]:
@@ -188,9 +198,7 @@ def run_spec(spec_path: str, pipeline_root: Optional[str], params: Sequence[str]
             if "defaultValue" not in declared:
                 raise KfpLocalError(f"parameter {name} has no default: pass --param {name}=VALUE", 2)
             values[name] = declared["defaultValue"]
-    order = task_order(spec)
-    for name in order:
-        _check_supported(spec, name)
+    order = plan(spec)
 
     pipeline_name = spec["pipelineInfo"]["name"]
     run_id = f"local-{datetime.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"

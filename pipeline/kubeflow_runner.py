@@ -4,7 +4,9 @@ TFX's KubeflowV2DagRunner does the compiling; this module only chooses where eac
 runs: the CPU image by default, the GPU image and GPU resources for `kubeflow.gpu_components`,
 object-store roots, and each config-reading component's sections as its own run parameter
 (`kubeflow_settings.CONFIG_PARAMETERS`). With a local root the spec names this machine's files
-instead, for `python -m pipeline kfp-local` only.
+instead, for `python -m pipeline kfp-local` only. `target` "vertex" keeps the runner's output
+(Vertex AI Pipelines takes it as is), "kfp" rewrites it for the open-source KFP v2 backend
+(`kubeflow_settings.kfp_spec`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_build
 
 import schemas
 from pipeline.config import Config, ConfigError, ResourceConfig, config_to_json
-from pipeline.kubeflow_settings import CONFIG_PARAMETERS, PROJECT_DIR, check_kubeflow_config
+from pipeline.kubeflow_settings import (
+    CONFIG_PARAMETERS,
+    DEFAULT_TARGET,
+    PROJECT_DIR,
+    TARGETS,
+    check_kubeflow_config,
+    kfp_spec,
+)
 from pipeline.pipeline import create_pipeline
 
 # Where docker/Dockerfile* put the project (installed editable, so packaged files stay here).
@@ -127,9 +136,14 @@ def component_images(config: Config) -> Dict[str, str]:
     return images
 
 
-def compile_pipeline(config: Config, output_path: str, local_root: Optional[str] = None) -> Dict[str, Any]:
-    """Write the KFP v2 PipelineSpec YAML that `kfp.Client` and the KFP UI upload (or, with
-    `local_root`, that kfp-local runs); returns it."""
+def compile_pipeline(
+    config: Config, output_path: str, local_root: Optional[str] = None, target: str = DEFAULT_TARGET
+) -> Dict[str, Any]:
+    """Write the KFP v2 PipelineSpec YAML for `target` ("kfp": what `kfp.Client` and the KFP UI
+    upload; "vertex": what Vertex AI Pipelines runs), or with `local_root` what kfp-local runs;
+    returns it."""
+    if target not in TARGETS:
+        raise ConfigError("--target", f"{target!r} is not one of {', '.join(TARGETS)}")
     pipeline = kubeflow_pipeline(config, local_root)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
@@ -146,8 +160,13 @@ def compile_pipeline(config: Config, output_path: str, local_root: Optional[str]
         for value in component.exec_properties.values():
             if isinstance(value, data_types.RuntimeParameter):
                 declared[value.name].update(defaultValue=value.default, description=value.description)
+    if target == "kfp":
+        spec = kfp_spec(spec)
     os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
     with open(output_path, "w", encoding="utf-8") as f:
-        f.write(f"# KFP v2 pipeline spec of {config.project.name}, compiled by `python -m pipeline compile`.\n")
+        f.write(
+            f"# KFP v2 pipeline spec of {config.project.name} for {target}, "
+            f"compiled by `python -m pipeline compile --target {target}`.\n"
+        )
         yaml.safe_dump(spec, f, sort_keys=True)
     return spec

@@ -38,6 +38,7 @@ from pipeline.kubeflow_settings import (
     check_kubeflow_config,
     is_local_spec,
     parameters_reading,
+    spec_target,
 )
 
 DEFAULT_SPEC = os.path.join("build", "kubeflow", "pipeline.yaml")
@@ -92,7 +93,7 @@ class Credential:
         return _SECRET_HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
 
 
-class _RedactedOutput:
+class RedactedOutput:
     """A text stream that redacts a credential from everything written to it."""
 
     def __init__(self, stream: TextIO, credential: Credential):
@@ -299,9 +300,8 @@ def make_client(host: str, credential: Credential, namespace: Optional[str]) -> 
 # --------------------------------------------------------------------------- following
 
 
-def _task_progress(run: Any, task_names: List[str]) -> str:
-    details = run.run_details.task_details if run.run_details else None
-    tasks = {t.display_name: t.state for t in details or []}
+def format_progress(tasks: Dict[str, str], task_names: List[str]) -> str:
+    """'3/12 tasks done, running: A, failed: B' from each task's state by name."""
     done = sum(1 for name in task_names if tasks.get(name) in ("SUCCEEDED", "SKIPPED"))
     running = [name for name in task_names if tasks.get(name) == "RUNNING"]
     failed = [name for name in task_names if tasks.get(name) == "FAILED"]
@@ -311,6 +311,11 @@ def _task_progress(run: Any, task_names: List[str]) -> str:
     if failed:
         text += f", failed: {', '.join(failed)}"
     return text
+
+
+def _task_progress(run: Any, task_names: List[str]) -> str:
+    details = run.run_details.task_details if run.run_details else None
+    return format_progress({t.display_name: t.state for t in details or []}, task_names)
 
 
 def follow_run(
@@ -377,16 +382,31 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: Optional[TextIO] = None) -> int:
-    """Submit (and with --wait follow) one run; returns the exit code."""
-    env = dict(os.environ) if env is None else env
-    spec = load_spec(args.spec)
+def load_submittable_spec(path: str, target: str) -> Dict[str, Any]:
+    """`load_spec`, refusing a spec compiled with --local-root or for the other target."""
+    spec = load_spec(path, f"python -m pipeline compile --target {target}")
     if is_local_spec(spec):
         raise SubmitError(
-            f"{args.spec} was compiled with --local-root (pipeline root {spec.get('defaultPipelineRoot')!r}) for "
+            f"{path} was compiled with --local-root (pipeline root {spec.get('defaultPipelineRoot')!r}) for "
             "python -m pipeline kfp-local; its tasks name this machine's files. Compile without --local-root to submit",
             2,
         )
+    compiled_for = spec_target(spec)
+    if compiled_for != target:
+        names = {"kfp": "open-source Kubeflow Pipelines", "vertex": "Vertex AI Pipelines"}
+        how = "submit it with --vertex" if compiled_for == "vertex" else "submit it without --vertex"
+        raise SubmitError(
+            f"{path} was compiled for {names[compiled_for]} (--target {compiled_for}), not for {names[target]}; "
+            f"recompile with python -m pipeline compile --target {target}, or {how}",
+            2,
+        )
+    return spec
+
+
+def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: Optional[TextIO] = None) -> int:
+    """Submit (and with --wait follow) one run; returns the exit code."""
+    env = dict(os.environ) if env is None else env
+    spec = load_submittable_spec(args.spec, "kfp")
     arguments = run_parameters(spec, args.param, args.overrides)
     if args.pipeline_root and not args.pipeline_root.startswith(OBJECT_STORES):
         raise SubmitError(f"--pipeline-root {args.pipeline_root!r}: must be a gs:// or s3:// URI", 2)
@@ -398,7 +418,7 @@ def submit(args: argparse.Namespace, env: Optional[Dict[str, str]] = None, out: 
     credential = find_credential(args.token_file, args.cookie_file, env)
     try:
         return _submit(
-            args, spec, arguments, host.rstrip("/"), credential, env, _RedactedOutput(out or sys.stdout, credential)
+            args, spec, arguments, host.rstrip("/"), credential, env, RedactedOutput(out or sys.stdout, credential)
         )
     except SubmitError as exc:
         raise SubmitError(credential.redact(str(exc)), exc.exit_code) from None
@@ -451,12 +471,3 @@ def _submit(
         raise SubmitError(f"following run {result.run_id}: lost the KFP API at {host}: {exc}") from None
     print(f"run {result.run_id} {state.lower()}", file=out)
     return 0 if state == "SUCCEEDED" else 1
-
-
-def main_submit(args: argparse.Namespace) -> int:
-    """`submit` for the CLI: any SubmitError becomes one line on stderr and its exit code."""
-    try:
-        return submit(args)
-    except SubmitError as exc:
-        print(f"submit failed: {exc}", file=sys.stderr)
-        return exc.exit_code

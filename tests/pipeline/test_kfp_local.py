@@ -14,9 +14,10 @@ import yaml
 
 from models import sections
 from pipeline.__main__ import main
-from pipeline.config import config_sections
-from pipeline.kfp_local import task_order
+from pipeline.config import config_sections, load_config
+from pipeline.kfp_local import _executor_input, plan, task_order
 from pipeline.kubeflow_runner import compile_pipeline
+from pipeline.kubeflow_settings import kfp_spec, spec_target
 from tests.conftest import PIPELINE_COMPONENTS, REPO, tiny_config
 
 # A container task: copies its input artifact (if any) with a suffix to its output artifact,
@@ -31,7 +32,8 @@ if values.get("fail"):
 text = values["suffix"]
 for listed in executor_input["inputs"].get("artifacts", {}).values():
     artifact = listed["artifacts"][0]
-    assert artifact["type"]["schemaTitle"] == "system.Dataset", artifact
+    kind = artifact["type"]  # a schema title (--target kfp) or an instance schema (vertex)
+    assert kind.get("schemaTitle", kind.get("instanceSchema", "").split("\n")[0][7:]) == "system.Dataset", kind
     text = open(os.path.join(artifact["uri"], "data.txt")).read() + text + str(artifact["metadata"].get("n", ""))
 output = executor_input["outputs"]["artifacts"]["out"]["artifacts"][0]
 with open(os.path.join(output["uri"], "data.txt"), "w") as f:
@@ -41,6 +43,7 @@ with open(executor_input["outputs"]["outputFile"], "w") as f:
     json.dump({"artifacts": {"out": {"artifacts": [output]}}}, f)
 """
 DATASET = {"artifactType": {"schemaTitle": "system.Dataset", "schemaVersion": "0.0.1"}}
+VERTEX_DATASET = {"artifactType": {"instanceSchema": "title: system.Dataset\ntype: object\n"}}
 
 
 def step_task(upstream=None, suffix="", fail=None, output="out"):
@@ -60,7 +63,7 @@ def constant(value):
     return {"runtimeValue": {"constant": value}}
 
 
-def write_spec(path, tasks, root="/tmp/kfp-local-root", args=("{{$}}",)):
+def write_spec(path, tasks, root="/tmp/kfp-local-root", args=("{{$}}",), dataset=DATASET):
     step_inputs = {"parameters": {"suffix": {"parameterType": "STRING"}, "fail": {"parameterType": "BOOLEAN"}}}
     spec = {
         "pipelineInfo": {"name": "toy"},
@@ -74,13 +77,13 @@ def write_spec(path, tasks, root="/tmp/kfp-local-root", args=("{{$}}",)):
         "components": {
             "step": {
                 "executorLabel": "step_executor",
-                "inputDefinitions": {**step_inputs, "artifacts": {"data": DATASET}},
-                "outputDefinitions": {"artifacts": {"out": DATASET}},
+                "inputDefinitions": {**step_inputs, "artifacts": {"data": dataset}},
+                "outputDefinitions": {"artifacts": {"out": dataset}},
             },
             "source": {
                 "executorLabel": "source_executor",
                 "inputDefinitions": {"parameters": {"artifact_uri": {"parameterType": "STRING"}}},
-                "outputDefinitions": {"artifacts": {"result": DATASET}},
+                "outputDefinitions": {"artifacts": {"result": dataset}},
             },
         },
         "deploymentSpec": {
@@ -91,7 +94,7 @@ def write_spec(path, tasks, root="/tmp/kfp-local-root", args=("{{$}}",)):
                 "source_executor": {
                     "importer": {
                         "artifactUri": {"runtimeParameter": "artifact_uri"},
-                        "typeSchema": DATASET["artifactType"],
+                        "typeSchema": dataset["artifactType"],
                         "metadata": {"n": 7},
                     }
                 },
@@ -115,7 +118,8 @@ def only_run(root):
     return run_dir
 
 
-def test_tasks_run_in_dag_order_with_artifacts_metadata_parameters_and_importers(tmp_path, capsys):
+@pytest.mark.parametrize("dataset", [DATASET, VERTEX_DATASET], ids=["kfp", "vertex"])
+def test_tasks_run_in_dag_order_with_artifacts_metadata_parameters_and_importers(tmp_path, capsys, dataset):
     source = tmp_path / "source"
     source.mkdir()
     (source / "data.txt").write_text("imported")
@@ -125,7 +129,7 @@ def test_tasks_run_in_dag_order_with_artifacts_metadata_parameters_and_importers
         "a": step_task("source", suffix="-a", output="result"),
         "source": importer_task(str(source)),
     }
-    spec = write_spec(tmp_path / "toy.yaml", tasks)
+    spec = write_spec(tmp_path / "toy.yaml", tasks, dataset=dataset)
     assert task_order(yaml.safe_load(spec.read_text())) == ["source", "a", "b", "c"]
     root = tmp_path / "root"
     assert main(["kfp-local", str(spec), "--pipeline-root", str(root), "--param", "suffix=-param"]) == 0
@@ -142,6 +146,33 @@ def test_tasks_run_in_dag_order_with_artifacts_metadata_parameters_and_importers
     given = json.load(open(os.path.join(run_dir, "b", "executor_input.json")))
     assert given["inputs"]["parameterValues"] == {"suffix": "-param"}
     assert given["outputs"]["outputFile"] == os.path.join(run_dir, "b", "executor_output.json")
+    assert given["inputs"]["artifacts"]["data"]["artifacts"][0]["type"] == dataset["artifactType"]
+
+
+@pytest.mark.parametrize("target", ["kfp", "vertex"])
+def test_both_compiled_targets_are_specs_kfp_local_runs(tmp_path, target):
+    """The compiled spec's structure, not a run: every task is one kfp-local emulates, and each
+    is given its inputs typed as its component declares them, in the target's form."""
+    config = load_config(str(REPO / "pipeline.yaml"), [f"push.serving_dir={tmp_path / 'serving'}"])
+    spec = compile_pipeline(config, str(tmp_path / "spec.yaml"), local_root=str(tmp_path / "root"), target=target)
+    assert spec_target(spec) == target
+    order = plan(spec)
+    assert set(order) == PIPELINE_COMPONENTS
+    params = {name: p["defaultValue"] for name, p in spec["root"]["inputDefinitions"]["parameters"].items()}
+    produced = {}
+    for name in order:
+        given = _executor_input(spec, name, params, produced, str(tmp_path / "root" / name))
+        produced[name] = {key: listed["artifacts"][0] for key, listed in given["outputs"]["artifacts"].items()}
+        for listed in {**given["inputs"]["artifacts"], **given["outputs"]["artifacts"]}.values():
+            kind = listed["artifacts"][0]["type"]
+            assert set(kind) == ({"schemaTitle", "schemaVersion"} if target == "kfp" else {"instanceSchema"}), name
+    assert order[-1] == "AtomicPusher"  # `given` is its input
+    model_type = given["inputs"]["artifacts"]["model"]["artifacts"][0]["type"]
+    assert (model_type.get("schemaTitle") or yaml.safe_load(model_type["instanceSchema"])["title"]) == "tfx.Model"
+    if target == "vertex":
+        assert kfp_spec(spec) == compile_pipeline(
+            config, str(tmp_path / "kfp.yaml"), local_root=str(tmp_path / "root"), target="kfp"
+        )
 
 
 def test_a_failing_task_stops_the_run_with_its_own_error(tmp_path, capsys):

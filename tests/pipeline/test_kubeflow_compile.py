@@ -16,7 +16,7 @@ from models import sections
 from pipeline.__main__ import main
 from pipeline.config import config_to_json, load_config
 from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, kubeflow_pipeline
-from pipeline.kubeflow_settings import CONFIG_PARAMETERS
+from pipeline.kubeflow_settings import CONFIG_PARAMETERS, kfp_spec, spec_target
 from pipeline.pipeline import create_pipeline
 from tests.conftest import PIPELINE_COMPONENTS as ALL_COMPONENTS
 from tests.conftest import REPO
@@ -34,9 +34,9 @@ CONFIG_READERS = {
 TEACHER_SIDE = ("DatasetGen", "Augment", "TeacherFinetune", "TeacherInference")
 
 
-def compile_spec(tmp_path, *overrides):
-    output = tmp_path / "spec.yaml"
-    args = ["compile", "--config", SHIPPED, "--output", str(output)]
+def compile_spec(tmp_path, *overrides, target="kfp"):
+    output = tmp_path / f"{target}.yaml"
+    args = ["compile", "--config", SHIPPED, "--output", str(output), "--target", target]
     for override in overrides:
         args += ["--set", override]
     assert main(args) == 0
@@ -63,7 +63,7 @@ def test_cli_compiles_the_shipped_config_offline(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert f"wrote {output}: 12 tasks" in result.stdout
+    assert f"wrote {output} for kfp: 12 tasks" in result.stdout
     assert "REGISTRY/pqrnn-distill-gpu:latest" in result.stdout
     assert yaml.safe_load(output.read_text())["pipelineInfo"]["name"] == "pqrnn-distill"
 
@@ -324,3 +324,143 @@ def test_an_imported_teacher_compiles_with_the_default_gpu_components(tmp_path):
     tasks = spec["root"]["dag"]["tasks"]
     assert "TeacherImporter" in tasks and "TeacherFinetune" not in tasks
     assert executor(spec, "TeacherInference")["image"] == "REGISTRY/pqrnn-distill-gpu:latest"
+
+
+def artifact_types(spec):
+    """{(component, side, key): type} of every component artifact, and the importers' by label."""
+    found = {}
+    for name, component in spec["components"].items():
+        for side in ("inputDefinitions", "outputDefinitions"):
+            for key, definition in component.get(side, {}).get("artifacts", {}).items():
+                found[name, side, key] = definition.get("artifactType")
+    for label, executor in spec["deploymentSpec"]["executors"].items():
+        if "importer" in executor:
+            found[label, "importer", ""] = executor["importer"].get("typeSchema")
+    return found
+
+
+def test_the_two_targets_differ_only_in_artifact_types(compiled, tmp_path):
+    kfp, kfp_path = compiled
+    vertex, vertex_path = compile_spec(tmp_path, target="vertex")
+    assert kfp_path.read_text().startswith("# KFP v2 pipeline spec of pqrnn-distill for kfp,")
+    assert vertex_path.read_text().startswith("# KFP v2 pipeline spec of pqrnn-distill for vertex,")
+    assert (spec_target(kfp), spec_target(vertex)) == ("kfp", "vertex")
+    # Vertex: KubeflowV2DagRunner's instance schemas, as it writes them.
+    trainer_examples = vertex["components"]["Trainer"]["inputDefinitions"]["artifacts"]["examples"]["artifactType"]
+    assert list(trainer_examples) == ["instanceSchema"]
+    assert yaml.safe_load(trainer_examples["instanceSchema"])["title"] == "tfx.Examples"
+    assert "split_names" in yaml.safe_load(trainer_examples["instanceSchema"])["properties"]
+    # KFP: every type a schema title with a version, TFX's title kept.
+    assert "instanceSchema" not in json.dumps(kfp)
+    assert artifact_types(kfp)["Trainer", "inputDefinitions", "examples"] == {
+        "schemaTitle": "tfx.Examples",
+        "schemaVersion": "0.0.1",
+    }
+    assert artifact_types(kfp)["AtomicPusher", "outputDefinitions", "pushed_model"] == {
+        "schemaTitle": "tfx.PushedModel",
+        "schemaVersion": "0.0.1",
+    }
+    vertex_types, kfp_types = artifact_types(vertex), artifact_types(kfp)
+    assert set(vertex_types) == set(kfp_types) and len(kfp_types) > 20
+    for where, vertex_type in vertex_types.items():
+        assert kfp_types[where]["schemaTitle"] == yaml.safe_load(vertex_type["instanceSchema"])["title"], where
+
+    # The copy of the inputs spec the TFX executor is given carries the same types.
+    def inputs_spec(spec):
+        args = executor(spec, "Trainer")["args"]
+        return json.loads(args[args.index("--json_serialized_inputs_spec_args") + 1])
+
+    assert (
+        inputs_spec(kfp)["artifacts"]["examples"]["artifactType"]
+        == artifact_types(kfp)["Trainer", "inputDefinitions", "examples"]
+    )
+    assert inputs_spec(kfp)["parameters"] == inputs_spec(vertex)["parameters"]
+    assert "instanceSchema" in inputs_spec(vertex)["artifacts"]["examples"]["artifactType"]
+    # Nothing else differs: the DAG, parameters, executors and images are the same.
+    assert kfp_spec(vertex) == kfp
+
+
+def test_an_imported_teacher_is_typed_for_both_targets(tmp_path):
+    kfp, _ = compile_spec(tmp_path, "teacher.finetuned_path=gs://bucket/teacher")
+    vertex, _ = compile_spec(tmp_path, "teacher.finetuned_path=gs://bucket/teacher", target="vertex")
+    [(label, _, _)] = [where for where in artifact_types(kfp) if where[1] == "importer"]
+    assert artifact_types(kfp)[label, "importer", ""] == {"schemaTitle": "tfx.Model", "schemaVersion": "0.0.1"}
+    assert "title: tfx.Model" in artifact_types(vertex)[label, "importer", ""]["instanceSchema"]
+
+
+def toy_spec(consumer_type, producer_type, importer_type=None):
+    """A producer task, a consumer of its output, and an importer, with the given types."""
+    spec = {
+        "root": {
+            "dag": {
+                "tasks": {
+                    "make": {"componentRef": {"name": "make"}},
+                    "use": {
+                        "componentRef": {"name": "use"},
+                        "inputs": {
+                            "artifacts": {
+                                "data": {"taskOutputArtifact": {"producerTask": "make", "outputArtifactKey": "out"}}
+                            }
+                        },
+                    },
+                    "load": {"componentRef": {"name": "load"}},
+                }
+            }
+        },
+        "components": {
+            "make": {"executorLabel": "make_exec", "outputDefinitions": {"artifacts": {"out": {}}}},
+            "use": {"executorLabel": "use_exec", "inputDefinitions": {"artifacts": {"data": {}}}},
+            "load": {"executorLabel": "load_exec", "outputDefinitions": {"artifacts": {"result": {}}}},
+        },
+        "deploymentSpec": {
+            "executors": {
+                "make_exec": {"container": {}},
+                "use_exec": {"container": {}},
+                "load_exec": {"importer": {"artifactUri": {"constant": "gs://b/m"}}},
+            }
+        },
+    }
+    for component, side, key, artifact_type in (
+        ("make", "outputDefinitions", "out", producer_type),
+        ("use", "inputDefinitions", "data", consumer_type),
+        ("load", "outputDefinitions", "result", {"instanceSchema": "title: tfx.Model\ntype: object\n"}),
+    ):
+        if artifact_type is not None:
+            spec["components"][component][side]["artifacts"][key]["artifactType"] = artifact_type
+    if importer_type is not None:
+        spec["deploymentSpec"]["executors"]["load_exec"]["importer"]["typeSchema"] = importer_type
+    return spec
+
+
+EXAMPLES = {"schemaTitle": "tfx.Examples", "schemaVersion": "0.0.1"}
+
+
+@pytest.mark.parametrize(
+    "consumer_type",
+    [None, {}, {"instanceSchema": ""}, {"instanceSchema": None}, {"instanceSchema": "type: object\n"}],
+    ids=["missing", "empty", "empty-schema", "null-schema", "untitled-schema"],
+)
+def test_kfp_spec_gives_an_untyped_input_its_producers_type(consumer_type):
+    vertex = toy_spec(consumer_type, {"instanceSchema": "title: tfx.Examples\ntype: object\n"})
+    before = copy.deepcopy(vertex)
+    kfp = kfp_spec(vertex)
+    assert vertex == before  # a pure function: the argument is left as it was
+    assert kfp["components"]["use"]["inputDefinitions"]["artifacts"]["data"]["artifactType"] == EXAMPLES
+    assert kfp["components"]["make"]["outputDefinitions"]["artifacts"]["out"]["artifactType"] == EXAMPLES
+    # The importer without a type schema takes its component's output type.
+    assert kfp["deploymentSpec"]["executors"]["load_exec"]["importer"]["typeSchema"] == {
+        "schemaTitle": "tfx.Model",
+        "schemaVersion": "0.0.1",
+    }
+    assert kfp_spec(kfp) == kfp  # and idempotent
+
+
+def test_kfp_spec_keeps_schema_titles_and_names_what_has_no_type():
+    typed = {"schemaTitle": "system.Dataset", "schemaVersion": "0.0.2"}
+    kfp = kfp_spec(toy_spec(None, typed, importer_type=typed))
+    assert kfp["components"]["use"]["inputDefinitions"]["artifacts"]["data"]["artifactType"] == typed
+    assert spec_target(kfp) == "kfp"
+    with pytest.raises(ValueError, match=r"^no artifact type for component make output artifact out$"):
+        kfp_spec(toy_spec({"instanceSchema": "title: tfx.Examples"}, None))
+    with pytest.raises(ValueError, match=r"component make output artifact out, component use input artifact data$"):
+        kfp_spec(toy_spec(None, {"instanceSchema": ""}))

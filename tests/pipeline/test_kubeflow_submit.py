@@ -470,3 +470,26 @@ def test_a_spec_compiled_for_kfp_local_is_refused(kfp_api, spec_path, clean_env,
     assert submit(local, "--host", kfp_api.host, "--pipeline-root", "gs://b/root") == 2
     assert "was compiled with --local-root" in capsys.readouterr().err
     assert kfp_api.requests == []
+
+
+def test_a_spec_compiled_for_vertex_is_refused(kfp_api, spec_path, clean_env, tmp_path, capsys):
+    vertex = tmp_path / "vertex.yaml"
+    assert (
+        main(["compile", "--config", str(REPO / "pipeline.yaml"), "--target", "vertex", "--output", str(vertex)]) == 0
+    )
+    capsys.readouterr()
+    assert submit(vertex, "--host", kfp_api.host) == 2
+    err = capsys.readouterr().err
+    assert "was compiled for Vertex AI Pipelines (--target vertex), not for open-source Kubeflow Pipelines" in err
+    assert "recompile with python -m pipeline compile --target kfp, or submit it with --vertex" in err
+    assert kfp_api.requests == []
+
+
+def test_the_submitted_spec_is_the_kfp_target(kfp_api, spec_path, clean_env, capsys):
+    """What KFP receives has schema titles, never TFX's instance schemas."""
+    assert submit(spec_path, "--host", kfp_api.host) == 0
+    [create] = [r for r in kfp_api.requests if r["method"] == "POST" and r["path"] == f"{API}/runs"]
+    sent = create["body"]["pipeline_spec"]
+    assert "instanceSchema" not in json.dumps(sent)
+    examples = sent["components"]["Trainer"]["inputDefinitions"]["artifacts"]["examples"]["artifactType"]
+    assert examples == {"schemaTitle": "tfx.Examples", "schemaVersion": "0.0.1"}
