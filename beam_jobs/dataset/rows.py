@@ -27,6 +27,10 @@ _JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a b
                dict: "an object", type(None): "null"}  # fmt: skip
 
 
+# Rows the user left out (data.languages), not bad rows: dead-lettered, but not in the ratio.
+NOT_SELECTED = "language_not_selected"
+
+
 class RowError(ValueError):
     """A row that cannot become an example; `code` groups reasons in the summary."""
 
@@ -133,7 +137,7 @@ def make_row(
     a row of another language is refused (`language_not_selected`)."""
     _check_fields(text, intent, lang, (("id", row_id), ("group_id", group_id)), spans)
     if languages and lang not in languages:
-        raise RowError("language_not_selected", f"language {lang!r} is not in data.languages ({', '.join(languages)})")
+        raise RowError(NOT_SELECTED, f"language {lang!r} is not in data.languages ({', '.join(languages)})")
     tokens = tokenize(text)
     if len(tokens) > max_tokens:
         raise RowError("too_many_tokens", f"{len(tokens)} tokens exceed data.max_tokens={max_tokens}")
