@@ -39,8 +39,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 echo "setup: installing pinned dependencies from requirements.lock (first time takes a few minutes)"
-.venv/bin/python -m pip install --quiet --upgrade "pip>=25"
-.venv/bin/python -m pip install --quiet -r requirements.lock
-.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+# pip repeats a warning per package for an index location a machine's pip config names but
+# lacks; drop those lines, keep every other message.
+quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+quiet_pip install --quiet --upgrade "pip>=25"
+quiet_pip install --quiet -r requirements.lock
+quiet_pip install --quiet --no-deps --no-build-isolation -e .
 stamp_value > .venv/.setup-stamp
 echo "setup: done"
