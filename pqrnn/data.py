@@ -89,6 +89,8 @@ def _language(serialized: tf.Tensor) -> tf.Tensor:
 
 def language_balanced(ds: tf.data.Dataset, exponent: float, seed: Optional[int]) -> tf.data.Dataset:
     """Rows drawn per language with probability ~ n_l ** exponent (see `make_dataset`)."""
+    # The counting pass and every language's stream read the same records: read the files once.
+    ds = ds.cache()
     counts = Counter(lang.decode("utf-8") for lang in ds.map(_language).as_numpy_iterator())
     languages = sorted(counts)
     weights = [counts[lang] ** exponent for lang in languages]
