@@ -1,19 +1,24 @@
-"""Beam job: new unlabelled inputs from the training split, for the teacher to label.
+"""Beam job: new unlabelled inputs for the teacher to label: augmentations of the training
+split and the user's own unlabelled utterances (`data.unlabeled`).
 
     python -m beam_jobs.augment --config pipeline.yaml --dataset_dir DATASET --output_dir DIR [beam args]
 
-`build(pipeline, augmentation, seed, dataset_dir, output_dir)` is the job; `run(argv)` its
-command line (reads the `project`, `augmentation` and `beam` sections).
+`build(pipeline, augmentation, data, seed, dataset_dir, output_dir)` is the job; `run(argv)`
+its command line (reads the `project`, `augmentation`, `data` and `beam` sections).
 
 Methods and amounts (new rows per training row) come from `augmentation:` in the config:
 slot_resample, word_dropout, word_swap, char_distortion, and round_trip through pivot
 languages with local seq2seq models (the paper's paraphrasing) when routes are configured.
+The rows of `data.unlabeled` files are candidates too (aug_method `unlabeled`, also when
+`augmentation.enabled` is false: they are data); a bad line is a dead letter.
 
 Only the train split is a parent. A candidate is dropped, and counted, when its text (case-
 and space-insensitive) equals any original text of any split, in particular eval/test (the
 leakage guard), or another candidate. Output: DIR/Split-train/data_tfrecord-*.gz with
-id, lang, text, tokens, group_id (the parent's), source, augmented=1, aug_method;
-summary.json; dead_letter/ (e.g. a failed translation batch).
+id, lang, text, tokens, group_id (the parent's; for unlabelled rows their language and
+text), source, augmented=1, aug_method; summary.json (with an `unlabeled` block: rows in =
+emitted + dropped + dead-lettered); dead_letter/ (e.g. a failed translation batch, a bad
+unlabelled line).
 """
 
 from __future__ import annotations
@@ -27,18 +32,32 @@ from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from beam_jobs import augmentation
 from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
-from beam_jobs.config import AugmentationConfig, RoundTripRoute
+from beam_jobs.config import AugmentationConfig, DataConfig, RoundTripRoute, UnlabeledSource
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
-from beam_jobs.outputs import DEAD_LETTER_DIR, StagedOutput, WriteJsonLines, dead_letter, read_jsonl, report_progress
+from beam_jobs.dataset.readers import UNLABELED, check_files, numbered_lines, read_unlabeled_line
+from beam_jobs.dataset.rows import NOT_SELECTED, RowError
+from beam_jobs.outputs import (
+    DEAD_LETTER_DIR,
+    JobError,
+    StagedOutput,
+    WriteJsonLines,
+    dead_letter,
+    read_jsonl,
+    report_progress,
+)
 from config_core import ProjectConfig
 from schemas.features import AUG_METHOD, AUGMENTED, SPLIT_DIR_PREFIX, SPLITS, TRAIN, text_key
 from tokenization import words
 
 OFFLINE_METHODS = ("slot_resample", "word_dropout", "word_swap", "char_distortion")
-CANDIDATES, DEAD, COUNTS = "candidates", "dead", "counts"
+CANDIDATES, DEAD, COUNTS, LINES = "candidates", "dead", "counts", "lines"
+METRICS = "augment"  # namespace of the job's Beam counters
 
 
 def _draws(amount: float, rng: random.Random) -> int:
@@ -123,6 +142,56 @@ class RoundTrip(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(COUNTS, (method, "not_applicable"))
 
 
+class ParseUnlabeled(beam.DoFn):
+    """(path:line, bytes) of a `data.unlabeled` file -> a candidate or a counted dead letter
+    (`readers.read_unlabeled_line`, never an exception); each line is also counted as a row
+    in or a blank line."""
+
+    def __init__(self, lang: Optional[str], data: DataConfig):
+        self._lang = lang
+        self._data = data
+        self._rows = Metrics.counter(METRICS, "unlabeled_rows")
+        self._dead = Metrics.counter(METRICS, "dead_letters")
+
+    def process(self, item: Tuple[str, bytes]) -> Iterator[Any]:
+        location, raw = item
+        try:
+            row = read_unlabeled_line(raw, location, self._lang, self._data)
+        except RowError as exc:
+            self._rows.inc()
+            self._dead.inc()
+            Metrics.counter(METRICS, f"dead_letters.{exc.code}").inc()
+            yield beam.pvalue.TaggedOutput(LINES, "rows_in")
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(UNLABELED, exc.code, str(exc), location, raw))
+            return
+        if row is None:
+            yield beam.pvalue.TaggedOutput(LINES, "blank_lines")
+            return
+        self._rows.inc()
+        yield beam.pvalue.TaggedOutput(LINES, "rows_in")
+        yield {**row, AUGMENTED: 1, AUG_METHOD: UNLABELED}
+
+
+class ReadUnlabeled(beam.PTransform):
+    """The lines of one `data.unlabeled` entry's files -> candidates, dead letters, line counts."""
+
+    def __init__(self, source: UnlabeledSource, data: DataConfig):
+        super().__init__()
+        self._source = source
+        self._data = data
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Pattern" >> beam.Create([self._source.path])
+            | "Match" >> fileio.MatchAll()
+            | "Open" >> fileio.ReadMatches()
+            | "Lines" >> beam.FlatMap(numbered_lines)
+            | "Parse"
+            >> beam.ParDo(ParseUnlabeled(self._source.lang, self._data)).with_outputs(LINES, DEAD, main=CANDIDATES)
+        )
+
+
 def _slot_value_pairs(row: Dict[str, List[Any]]) -> Iterable[Tuple[Tuple[str, str], str]]:
     lang = row["lang"][0]
     return [((lang, name), value) for name, value in augmentation.slot_values(row["text"][0], row["slot_tags"])]
@@ -130,7 +199,8 @@ def _slot_value_pairs(row: Dict[str, List[Any]]) -> Iterable[Tuple[Tuple[str, st
 
 def _keep_new_texts(item: Tuple[Tuple[str, str], Dict[str, List[Any]]]) -> Iterator[Any]:
     _, grouped = item
-    candidates = sorted(grouped["candidates"], key=lambda c: c["id"])
+    # Two unlabelled files may repeat an id: the text and method then settle the order.
+    candidates = sorted(grouped["candidates"], key=lambda c: (c["id"], c[AUG_METHOD], c["text"]))
     origins = set(grouped["originals"])
     if origins:
         # Any eval/test copy is leakage; otherwise it merely repeats a training row.
@@ -144,15 +214,66 @@ def _keep_new_texts(item: Tuple[Tuple[str, str], Dict[str, List[Any]]]) -> Itera
         yield beam.pvalue.TaggedOutput(COUNTS, (candidate[AUG_METHOD], outcome))
 
 
+def _unlabeled_summary(lines: Counter, outcomes: Counter, dead: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The `unlabeled` block of summary.json: rows in = emitted + dropped + dead-lettered."""
+    reasons = Counter(d["code"] for d in dead)
+    # As in the dataset job, rows of languages left out are a choice, not in the ratio.
+    considered = lines["rows_in"] - reasons[NOT_SELECTED]
+    return {
+        "rows_in": lines["rows_in"],
+        "emitted": outcomes["emitted"],
+        "dropped": {outcome: n for outcome, n in sorted(outcomes.items()) if outcome != "emitted"},
+        "dead_lettered": len(dead),
+        "dead_letter_reasons": dict(sorted(reasons.items())),
+        "rows_not_selected": reasons[NOT_SELECTED],
+        "dead_letter_ratio": (len(dead) - reasons[NOT_SELECTED]) / considered if considered else 0.0,
+        "blank_lines": lines["blank_lines"],
+    }
+
+
+def _unlabeled_failure(unlabeled: Dict[str, Any], data: DataConfig) -> Optional[str]:
+    """Why the job must not publish (None: it may): rows lost, files without rows, too many
+    dead letters, or no row in a selected language."""
+    if not data.unlabeled:
+        return None
+    rows_in, dead, not_selected = unlabeled["rows_in"], unlabeled["dead_lettered"], unlabeled["rows_not_selected"]
+    accounted = unlabeled["emitted"] + sum(unlabeled["dropped"].values()) + dead
+    if rows_in != accounted:
+        return f"data.unlabeled: rows were lost: {rows_in} in, {accounted} emitted, dropped or dead-lettered"
+    if rows_in == 0:
+        files = ", ".join(f"data.unlabeled[{i}].path={s.path}" for i, s in enumerate(data.unlabeled))
+        return f"data.unlabeled: the files have no rows (only blank lines, or empty files): {files}"
+    if unlabeled["dead_letter_ratio"] > data.max_dead_letter_ratio:
+        reasons = ", ".join(f"{code} {n}" for code, n in unlabeled["dead_letter_reasons"].items())
+        return (
+            f"data.unlabeled: {dead - not_selected} of {rows_in - not_selected} rows dead-lettered ({reasons}; "
+            f"{unlabeled['dead_letter_ratio']:.1%} > data.max_dead_letter_ratio={data.max_dead_letter_ratio:.1%})"
+        )
+    if not_selected == rows_in:
+        return (
+            f"data.unlabeled: no row is in a language of data.languages ({', '.join(data.languages)}); give the "
+            "entries a listed `lang`, or add the rows' languages to data.languages"
+        )
+    return None
+
+
 def build(
     pipeline: beam.Pipeline,
     aug: AugmentationConfig,
+    data: DataConfig,
     seed: int,
     dataset_dir: str,
     output_dir: str,
     overwrite: bool = False,
 ) -> Dict[str, Any]:
-    """Augment the training split of `dataset_dir` with `pipeline`; returns the summary."""
+    """Augment the training split of `dataset_dir` and add the rows of `data.unlabeled` with
+    `pipeline`; returns the summary. Of `data` it reads `unlabeled` and the rules its rows obey:
+    `languages`, `default_lang`, `max_line_bytes`, `max_tokens`, `max_dead_letter_ratio`.
+
+    Unreadable unlabelled inputs are a `UsageError` before any work; a `JobError` when they must
+    not be used (`_unlabeled_failure`), after publishing the dead letters and the summary (under
+    `failed/` when `output_dir` holds a good output, which stays)."""
+    check_files((f"data.unlabeled[{i}].path", source.path) for i, source in enumerate(data.unlabeled))
     published = [f"{SPLIT_DIR_PREFIX}{TRAIN}"]
     out = StagedOutput(output_dir, published, overwrite)
     started = time.time()
@@ -189,6 +310,20 @@ def build(
                 generated.append(translated[CANDIDATES])
                 counts.append(translated[COUNTS])
                 dead.append(translated[DEAD])
+        lines = []
+        for i, source in enumerate(data.unlabeled):
+            read = p | f"ReadUnlabeled{i}" >> ReadUnlabeled(source, data)
+            generated.append(read[CANDIDATES])
+            dead.append(read[DEAD])
+            lines.append(read[LINES])
+        if lines:
+            _ = (
+                lines
+                | "AllLines" >> beam.Flatten()
+                | "CountLines" >> beam.combiners.Count.PerElement()
+                | "LineRecords" >> beam.MapTuple(lambda kind, n: {"unlabeled": kind, "count": n})
+                | "WriteLines" >> WriteJsonLines(out.path("_counts", "unlabeled"))
+            )
         candidates = (generated or [p | "NoCandidates" >> beam.Create([])]) | "AllCandidates" >> beam.Flatten()
         originals = [
             rows | f"Key{s}" >> beam.Map(lambda r, s=s: (text_key(r["lang"][0], r["text"][0]), s))
@@ -222,27 +357,50 @@ def build(
         )
 
     by_method: Dict[str, Counter] = {}
+    lines_read: Counter = Counter()
     parents = 0
     for record in read_jsonl(out.path("_counts", "*.jsonl")):
         if isinstance(record, int):
             parents = record
+        elif "unlabeled" in record:
+            lines_read[record["unlabeled"]] += record["count"]
         else:
             by_method.setdefault(record["method"], Counter())[record["outcome"]] += record["count"]
     dead_rows = out.dead_letters()
+    unlabeled = _unlabeled_summary(
+        lines_read, by_method.get(UNLABELED, Counter()), [d for d in dead_rows if d["stage"] == UNLABELED]
+    )
     summary = {
         "status": "ok",
         "train_rows": parents,
         "emitted": sum(c["emitted"] for c in by_method.values()),
         "by_method": {m: dict(sorted(c.items())) for m, c in sorted(by_method.items())},
+        "unlabeled": unlabeled,
         "dead_lettered": len(dead_rows),
         "seconds": round(time.time() - started, 1),
     }
-    out.publish(summary, published)
-    print(f"augmentation: {out.output_dir}  ({summary['seconds']} s)")
-    print(f"{summary['emitted']} new rows from {parents} training rows; dead-lettered {len(dead_rows)}")
-    report_progress("augmentation: %d new rows from %d training rows", summary["emitted"], parents)
+    problem = _unlabeled_failure(unlabeled, data)
+    if problem:
+        summary["status"] = "failed"
+    where = out.publish(summary, [] if problem else published)
+    print(f"augmentation: {where}  ({summary['seconds']} s, status {summary['status']})")
+    sources = f" and {unlabeled['rows_in']} unlabelled rows" if data.unlabeled else ""
+    print(f"{summary['emitted']} new rows from {parents} training rows{sources}; dead-lettered {len(dead_rows)}")
+    report_progress("augmentation: %d new rows from %d training rows%s", summary["emitted"], parents, sources)
     for method, outcomes in summary["by_method"].items():
         print(f"  {method:<22}" + ", ".join(f"{k} {v}" for k, v in outcomes.items()))
+    if data.unlabeled:
+        accounting = (
+            f"unlabelled rows in {unlabeled['rows_in']} = emitted {unlabeled['emitted']} + dropped "
+            f"{sum(unlabeled['dropped'].values())} + dead-lettered {unlabeled['dead_lettered']} ("
+            + (", ".join(f"{code} {n}" for code, n in unlabeled["dead_letter_reasons"].items()) or "none")
+            + ")"
+        )
+        print(accounting)
+        report_progress("augmentation: %s", accounting)
+    if problem:
+        kept = "" if where == out.output_dir else f"; the previous output in {out.output_dir} is unchanged"
+        raise JobError(f"{problem}; see {FileSystems.join(where, DEAD_LETTER_DIR)}{kept}")
     return summary
 
 
@@ -255,11 +413,17 @@ def run(
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--overwrite", action="store_true")
     args, beam_args = parse_job_args(parser, argv)
-    config = load_job_config(args, {"project": ProjectConfig, "augmentation": AugmentationConfig})
+    config = load_job_config(args, {"project": ProjectConfig, "augmentation": AugmentationConfig, "data": DataConfig})
     pipeline = job_pipeline(config["beam"], beam_args, save_main_session, test_pipeline)
     return exit_on_job_error(
         lambda: build(
-            pipeline, config["augmentation"], config["project"].seed, args.dataset_dir, args.output_dir, args.overwrite
+            pipeline,
+            config["augmentation"],
+            config["data"],
+            config["project"].seed,
+            args.dataset_dir,
+            args.output_dir,
+            args.overwrite,
         )
     )
 

@@ -20,9 +20,7 @@ read (a folder, nothing matching) are refused before Beam starts (`UsageError`, 
 from __future__ import annotations
 
 import argparse
-import glob
 import logging
-import os
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -35,21 +33,20 @@ from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, pars
 from beam_jobs.config import DataConfig
 from beam_jobs.dataset import home_assistant
 from beam_jobs.dataset.examples import WriteExamples
-from beam_jobs.dataset.readers import read_line
+from beam_jobs.dataset.readers import check_files, numbered_lines, read_line
 from beam_jobs.dataset.rows import RowError, assign_split, make_row, snap_spans_to_tokens, stable_hash
 from beam_jobs.dataset.summary import build_summary, failure, print_summary
 from beam_jobs.outputs import (
     DEAD_LETTER_DIR,
     JobError,
     StagedOutput,
-    UsageError,
     WriteJsonLines,
     dead_letter,
     read_jsonl,
     report_progress,
 )
 from config_core import ProjectConfig
-from schemas.features import SPLIT_DIR_PREFIX, SPLITS, LabelledRow, text_key
+from schemas.features import SPLIT_DIR_PREFIX, SPLITS, TRAIN, LabelledRow, text_key
 
 ROWS, DEAD = "rows", "dead"
 METRICS = "build_dataset"  # namespace of the job's Beam counters
@@ -78,12 +75,16 @@ class SampleHomeAssistant(beam.PTransform):
         data, seed = self._data, self._seed
         value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
         rows_counter = Metrics.counter(METRICS, "rows")
+        counts = home_assistant.samples_per_template(
+            self._templates,
+            data.home_assistant.samples_per_template,
+            data.home_assistant.train_rows_per_language,
+            lambda ref: assign_split(ref.group_id, data.split.train, data.split.eval) == TRAIN,
+        )
 
         def sample(ref: home_assistant.TemplateRef) -> Iterator[Any]:
             try:
-                utterances = home_assistant.sample_template(
-                    ref, data.home_assistant.samples_per_template, seed, value_lists
-                )
+                utterances = home_assistant.sample_template(ref, counts[ref], seed, value_lists)
             except Exception as exc:  # one odd template (or value list entry) is a dead letter
                 reason = str(exc) if isinstance(exc, home_assistant.SkipTemplate) else f"{type(exc).__name__}: {exc}"
                 yield _dead(dead_letter("sample", "template_error", reason, ref.group_id, ref.template))
@@ -124,14 +125,6 @@ class SampleHomeAssistant(beam.PTransform):
         )
 
 
-def _numbered_lines(readable_file) -> Iterator[Tuple[str, bytes]]:
-    # A file name that is not UTF-8 (surrogate escapes) must not make every row's id unwritable.
-    path = readable_file.metadata.path.encode("utf-8", "backslashreplace").decode("utf-8")
-    with readable_file.open() as f:
-        for number, raw in enumerate(f, start=1):
-            yield f"{path}:{number}", raw
-
-
 class ParseLines(beam.DoFn):
     """(path:line, bytes) -> a row, nothing (blank or header line) or a counted dead letter;
     never an exception (`readers.read_line`)."""
@@ -167,7 +160,7 @@ class ReadLabelledFiles(beam.PTransform):
             | "Patterns" >> beam.Create(self._patterns)
             | "Match" >> fileio.MatchAll()
             | "Open" >> fileio.ReadMatches()
-            | "Lines" >> beam.FlatMap(_numbered_lines)
+            | "Lines" >> beam.FlatMap(numbered_lines)
             | "Parse" >> beam.ParDo(ParseLines(self._data)).with_outputs(DEAD, main=ROWS)
         )
 
@@ -269,19 +262,8 @@ def _read_given_splits(
 def check_inputs(data: DataConfig) -> None:
     """Refuse input paths that cannot be read as files before Beam starts: a `UsageError`
     (exit 2) naming the config key, instead of a worker's traceback."""
-    if data.source == "home_assistant":
-        return
-    for key, pattern in data.labelled_paths("data"):
-        if "://" in pattern:
-            continue  # object stores hold no folders; they are matched when the job reads them
-        found = sorted(glob.glob(pattern))
-        if not found:
-            raise UsageError(f"{key}: no file matches {pattern!r}")
-        folders = [path for path in found if os.path.isdir(path)]
-        if folders:
-            raise UsageError(
-                f"{key}: {folders[0]!r} is a folder, not a file; give the files in it (e.g. '{folders[0]}/*')"
-            )
+    if data.source != "home_assistant":
+        check_files(data.labelled_paths("data"))
 
 
 def _run_pipeline(

@@ -18,6 +18,10 @@ from schemas.features import SPLITS
 @dataclass
 class HomeAssistantConfig:
     samples_per_template: int = 4
+    # Training templates of a language with fewer rows than this get more samples each:
+    # max(samples_per_template, ceil(rows / templates)); eval and test keep samples_per_template.
+    # 0 turns it off. More phrasings of a small language's templates, for the teacher to label.
+    train_rows_per_language: int = 0
     # Values for lists the package leaves empty ({area}, {name}, {floor}); "builtin" is
     # the small per-language file shipped with the project, otherwise a YAML path.
     value_lists: str = "builtin"
@@ -26,6 +30,7 @@ class HomeAssistantConfig:
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.samples_per_template", self.samples_per_template, 1)
+        at_least(f"{key}.train_rows_per_language", self.train_rows_per_language, 0)
         if self.value_lists != "builtin":
             if not os.path.exists(os.path.join(base_dir, self.value_lists)):
                 raise ConfigError(f"{key}.value_lists", f"file not found: {self.value_lists!r}")
@@ -46,6 +51,22 @@ class SplitConfig:
 
 
 @dataclass
+class UnlabeledSource:
+    """Raw utterances without labels (e.g. production traffic), for the teacher to label:
+    `*.jsonl` holds {"text", "lang"?, "id"?} per line, any other file one utterance per line."""
+
+    path: str  # a glob, relative to the config file like data.paths
+    # Language of its rows that carry none (plain text never does); default data.default_lang.
+    lang: Optional[str] = None
+
+    def check(self, key: str, base_dir: str) -> None:
+        # Object stores are checked when the job reads them.
+        if "://" not in self.path and not glob.glob(os.path.join(base_dir, self.path)):
+            raise ConfigError(f"{key}.path", f"no file matches {self.path!r}")
+        self.path = resolve_path(self.path, base_dir)
+
+
+@dataclass
 class DataConfig:
     source: Literal["home_assistant", "jsonl", "mtop", "multiatis"] = "home_assistant"
     # Files (globs allowed) for the bring-your-own sources: a list is split by `split` (a hash
@@ -61,6 +82,8 @@ class DataConfig:
     max_tokens: int = 64
     # The job fails when more than this fraction of input rows is dead-lettered.
     max_dead_letter_ratio: float = 0.05
+    # Unlabelled inputs: the Augment job adds them to the train split as teacher-only rows.
+    unlabeled: List[UnlabeledSource] = field(default_factory=list)
 
     def check(self, key: str, base_dir: str) -> None:
         if not self.languages and self.source == "home_assistant":
@@ -92,6 +115,13 @@ class DataConfig:
         at_least(f"{key}.max_tokens", self.max_tokens, 1)
         at_least(f"{key}.max_line_bytes", self.max_line_bytes, 1)
         within(f"{key}.max_dead_letter_ratio", self.max_dead_letter_ratio, 0.0, 1.0)
+        for i, source in enumerate(self.unlabeled):
+            if source.lang and self.languages and source.lang not in self.languages:
+                raise ConfigError(
+                    f"{key}.unlabeled[{i}].lang",
+                    f"{source.lang!r} is not in {key}.languages ({', '.join(self.languages)})",
+                )
+            source.check(f"{key}.unlabeled[{i}]", base_dir)
         if isinstance(self.paths, dict):
             self.paths = {name: [resolve_path(p, base_dir) for p in self.paths[name]] for name in SPLITS}
         else:

@@ -1,4 +1,5 @@
-"""Augment: paraphrase-style new training inputs, around `beam_jobs.augment.build`."""
+"""Augment: paraphrase-style new training inputs and the user's unlabelled ones, around
+`beam_jobs.augment.build`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 
 from beam_jobs import augment
+from beam_jobs.config import DataConfig
 from components.jobs import CONFIG_PARAMETERS, read_sections, record_outputs, run_job
 from models.sections import AUGMENT
 from schemas.features import TRAIN
@@ -29,6 +31,9 @@ class AugmentExecutor(base_beam_executor.BaseBeamExecutor):
         exec_properties: Dict[str, Any],
     ) -> Optional[Any]:
         sections = read_sections(exec_properties, AUGMENT)
+        # The component is given only the keys of `data` the job reads; the job takes them as a
+        # DataConfig and reads no other key of it.
+        data = DataConfig(**{key.split(".", 1)[1]: value for key, value in sections.items() if key.startswith("data.")})
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         augmented = artifact_utils.get_single_instance(output_dict["augmented_examples"])
 
@@ -36,6 +41,7 @@ class AugmentExecutor(base_beam_executor.BaseBeamExecutor):
             summary = augment.build(
                 self._make_beam_pipeline(),
                 sections["augmentation"],
+                data,
                 sections["project.seed"],
                 examples.uri,
                 augmented.uri,
@@ -46,7 +52,8 @@ class AugmentExecutor(base_beam_executor.BaseBeamExecutor):
 
 
 class Augment(base_beam_component.BaseBeamComponent):
-    """New unlabelled inputs from the train split, for the teacher to label."""
+    """New unlabelled inputs for the teacher to label: augmentations of the train split and
+    the rows of `data.unlabeled`."""
 
     SPEC_CLASS = AugmentSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(AugmentExecutor)

@@ -4,12 +4,24 @@ else keeps it cached, and a missing section is an error, never silent defaults).
 
 from __future__ import annotations
 
-from beam_jobs.config import AugmentationConfig, DataConfig
+from typing import List
+
+from beam_jobs.config import AugmentationConfig, DataConfig, UnlabeledSource
 from pqrnn.config import DistillationConfig, StudentConfig, TrainingConfig
 from teacher.config import TeacherFinetuneConfig, TeacherInferenceConfig
 
 DATASET = {"project.seed": int, "data": DataConfig}
-AUGMENT = {"project.seed": int, "augmentation": AugmentationConfig}
+# Of `data`, Augment reads the unlabelled inputs and the rules their rows obey.
+AUGMENT = {
+    "project.seed": int,
+    "augmentation": AugmentationConfig,
+    "data.unlabeled": List[UnlabeledSource],
+    "data.languages": List[str],
+    "data.default_lang": str,
+    "data.max_line_bytes": int,
+    "data.max_tokens": int,
+    "data.max_dead_letter_ratio": float,
+}
 TEACHER_FINETUNE = {
     "project.seed": int,
     "teacher.base": str,

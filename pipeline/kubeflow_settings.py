@@ -66,6 +66,8 @@ def check_kubeflow_config(config: Config) -> None:
     _require_object_store(config.kubeflow.serving_dir, "kubeflow.serving_dir")
     for key, path in config.data.labelled_paths("data"):
         _require_object_store(path, key)
+    for i, source in enumerate(config.data.unlabeled):
+        _require_object_store(source.path, f"data.unlabeled[{i}].path")
     if config.teacher.finetuned_path:
         _require_object_store(config.teacher.finetuned_path, "teacher.finetuned_path")
     if os.path.isabs(config.teacher.base):  # the loader made a local folder absolute

@@ -14,7 +14,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import yaml
 from hassil.expression import (
@@ -213,6 +213,23 @@ class _Sampler:
 def template_seed(seed: int, ref: TemplateRef) -> int:
     key = f"{seed}|{ref.lang}|{ref.intent}|{ref.block}|{ref.index}|{ref.template}".encode("utf-8")
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
+
+
+def samples_per_template(
+    templates: List[TemplateRef], base: int, train_rows_per_language: int, is_train: Callable[[TemplateRef], bool]
+) -> Dict[TemplateRef, int]:
+    """Samples to draw from each template: `base`, and for a training template of a language
+    with n training templates, max(base, ceil(train_rows_per_language / n)), so a language
+    with few templates still gets about `train_rows_per_language` training rows (fewer where
+    its templates have fewer distinct expansions). Eval and test templates keep `base`."""
+    train_templates = Counter(ref.lang for ref in templates if is_train(ref))
+    counts = {}
+    for ref in templates:
+        n = base
+        if train_rows_per_language and is_train(ref):
+            n = max(base, -(-train_rows_per_language // train_templates[ref.lang]))
+        counts[ref] = n
+    return counts
 
 
 def sample_template(

@@ -9,23 +9,56 @@
   (train_DE.tsv) or data.default_lang.
 
 `read_line` is what the dataset job calls per line: whatever a line holds, the result is a
-row, None (blank or header line) or a `RowError` with a reason code.
+row, None (blank or header line) or a `RowError` with a reason code. `read_unlabeled_line` is
+the same for the unlabelled inputs of `data.unlabeled` (JSONL {"text", "lang"?, "id"?} or
+plain text), which the Augment job reads. Both jobs read files with `numbered_lines` after
+`check_files`.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 from beam_jobs.config import DataConfig
-from beam_jobs.dataset.rows import RowError, expect_type, make_row, spans_from_bio
+from beam_jobs.dataset.rows import RowError, expect_type, make_row, make_unlabeled_row, spans_from_bio
+from beam_jobs.outputs import UsageError
 from schemas.features import LabelledRow
 
 _ATIS_LANG = re.compile(r"_([A-Za-z]{2})\.tsv$")
 _ATIS_HEADER = ["id", "utterance", "slot_labels", "intent"]
 BOM = "\ufeff"
+# Suffixes of the files Beam decompresses when it reads them (traffic.jsonl.gz is JSONL).
+_COMPRESSED = re.compile(r"\.(gz|bz2|deflate|zst|zstd|lzma|xz)$")
+UNLABELED = "unlabeled"  # the source of rows from data.unlabeled
+
+
+def check_files(paths: Iterable[Tuple[str, str]]) -> None:
+    """Refuse (config key, glob) inputs that cannot be read as files before Beam starts: a
+    `UsageError` (exit 2) naming the key, instead of a worker's traceback."""
+    for key, pattern in paths:
+        if "://" in pattern:
+            continue  # object stores hold no folders; they are matched when the job reads them
+        found = sorted(glob.glob(pattern))
+        if not found:
+            raise UsageError(f"{key}: no file matches {pattern!r}")
+        folders = [path for path in found if os.path.isdir(path)]
+        if folders:
+            raise UsageError(
+                f"{key}: {folders[0]!r} is a folder, not a file; give the files in it (e.g. '{folders[0]}/*')"
+            )
+
+
+def numbered_lines(readable_file) -> Iterator[Tuple[str, bytes]]:
+    """(`path:line`, bytes) of each line of a `fileio.ReadableFile`."""
+    # A file name that is not UTF-8 (surrogate escapes) must not make every row's id unwritable.
+    path = readable_file.metadata.path.encode("utf-8", "backslashreplace").decode("utf-8")
+    with readable_file.open() as f:
+        for number, raw in enumerate(f, start=1):
+            yield f"{path}:{number}", raw
 
 
 def decode_line(raw: bytes, max_line_bytes: int) -> str:
@@ -49,9 +82,7 @@ def _identifier(obj: Dict[str, Any], field: str) -> Optional[str]:
     return expect_type(field, value, str)
 
 
-def parse_jsonl(
-    line: str, location: str, default_lang: str, max_tokens: int, languages: Sequence[str] = ()
-) -> LabelledRow:
+def _json_object(line: str) -> Dict[str, Any]:
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError) as exc:  # also integers too long to convert, nesting too deep
@@ -59,6 +90,13 @@ def parse_jsonl(
         raise RowError("malformed_json", f"invalid JSON: {detail}") from None
     if not isinstance(obj, dict):
         raise RowError("malformed_json", f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def parse_jsonl(
+    line: str, location: str, default_lang: str, max_tokens: int, languages: Sequence[str] = ()
+) -> LabelledRow:
+    obj = _json_object(line)
     text, spans = obj.get("text"), []
     if "tokens" in obj or "slot_tags" in obj:
         tokens = expect_type("tokens", obj.get("tokens"), list)
@@ -161,6 +199,40 @@ def read_line(raw: bytes, location: str, data: DataConfig) -> Optional[LabelledR
         if not line.strip():
             return None
         return PARSERS[data.source](line, location, data.default_lang, data.max_tokens, data.languages)
+    except RowError:
+        raise
+    except Exception as exc:
+        raise RowError("row_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
+
+
+def read_unlabeled_line(raw: bytes, location: str, lang: Optional[str], data: DataConfig) -> Optional[Dict[str, Any]]:
+    """One line of a `data.unlabeled` file -> the features of its row (no labels), or None for a
+    blank line. A `*.jsonl` line is {"text", "lang"?, "id"?}, any other file's line the utterance.
+    The language is the row's, else `lang` (the entry's), else `data.default_lang`.
+
+    Raises only `RowError`, as `read_line` does (rows outside a non-empty `data.languages` are
+    `language_not_selected`).
+    """
+    if not raw.strip():
+        return None
+    try:
+        line = decode_line(raw, data.max_line_bytes)
+        if not line.strip():
+            return None
+        if _COMPRESSED.sub("", location.rsplit(":", 1)[0]).endswith(".jsonl"):
+            obj = _json_object(line)
+            text, row_lang, row_id = obj.get("text"), obj.get("lang"), _identifier(obj, "id")
+        else:
+            text, row_lang, row_id = line.strip(), None, None
+        return make_unlabeled_row(
+            text=text,
+            lang=(lang or data.default_lang) if row_lang is None or row_lang == "" else row_lang,
+            source=UNLABELED,
+            location=location,
+            row_id=row_id,
+            max_tokens=data.max_tokens,
+            languages=data.languages,
+        )
     except RowError:
         raise
     except Exception as exc:

@@ -4,6 +4,7 @@ Every source (the Home Assistant sampler and the bring-your-own readers) ends he
 rows obey the same rules: field types, printable labels, the project's tokenisation, slot
 spans on token boundaries, a bounded number of tokens and (for user data) the selected
 languages. The first rule a row breaks is its reason code (README, "Bring your own data").
+Unlabelled utterances (`data.unlabeled`) obey the same rules but those of labels and spans.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from schemas.features import OUTSIDE_TAG, LabelledRow, bio_spans
-from tokenization import tokenize
+from schemas.features import GROUP_ID, ID, LANG, OUTSIDE_TAG, SOURCE, TEXT, TOKENS, LabelledRow, bio_spans
+from tokenization import Token, tokenize
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
 # A language tag such as en, de, zh-CN, pt_BR: no spaces, controls or punctuation.
@@ -90,16 +91,23 @@ def spans_from_bio(tokens: Sequence[str], tags: Sequence[str]) -> Tuple[str, Lis
 
 
 def _check_fields(
-    text: Any, intent: Any, lang: Any, ids: Sequence[Tuple[str, Any]], spans: Sequence[Tuple[Any, Any, Any]]
+    text: Any,
+    intent: Any,
+    lang: Any,
+    ids: Sequence[Tuple[str, Any]],
+    spans: Sequence[Tuple[Any, Any, Any]],
+    labelled: bool = True,
 ) -> None:
     """Types first (so the reason says what a field got, not that it is missing), then the
-    characters of every string, then the shape of the language tag."""
+    characters of every string, then the shape of the language tag. `labelled`: the row must
+    have an intent."""
     if text is None or (isinstance(text, str) and not text.strip()):
         raise RowError("empty_text", "text is empty")
     expect_type("text", text, str)
-    if intent is None or (isinstance(intent, str) and not intent.strip()):
-        raise RowError("missing_intent", "intent is empty or missing")
-    expect_type("intent", intent, str)
+    if labelled:
+        if intent is None or (isinstance(intent, str) and not intent.strip()):
+            raise RowError("missing_intent", "intent is empty or missing")
+        expect_type("intent", intent, str)
     if lang is None or lang == "":
         raise RowError("missing_lang", "language is empty")
     expect_type("lang", lang, str)
@@ -110,7 +118,8 @@ def _check_fields(
         for field, value, kind in zip(("start", "end", "slot"), span, (int, int, str)):
             expect_type(f"slot span {i} {field}", value, kind)
     check_string("text", text, label=False)
-    check_string("intent", intent, label=True)
+    if labelled:
+        check_string("intent", intent, label=True)
     check_string("lang", lang, label=True)
     for field, value in ids:
         if value is not None:
@@ -119,6 +128,16 @@ def _check_fields(
         check_string(f"slot span {i} slot", name, label=True)
     if not _LANG.fullmatch(lang):
         raise RowError("bad_lang", f"language {lang!r} is not a language tag (letters, digits, - or _)")
+
+
+def _selected_tokens(text: str, lang: str, max_tokens: int, languages: Sequence[str]) -> List[Token]:
+    """The words of a row in a selected language (any, when `languages` is empty), at most `max_tokens`."""
+    if languages and lang not in languages:
+        raise RowError(NOT_SELECTED, f"language {lang!r} is not in data.languages ({', '.join(languages)})")
+    tokens = tokenize(text)
+    if len(tokens) > max_tokens:
+        raise RowError("too_many_tokens", f"{len(tokens)} tokens exceed data.max_tokens={max_tokens}")
+    return tokens
 
 
 def make_row(
@@ -136,11 +155,7 @@ def make_row(
     """Validate one utterance and tag its words with BIO slot tags. `languages`: when given,
     a row of another language is refused (`language_not_selected`)."""
     _check_fields(text, intent, lang, (("id", row_id), ("group_id", group_id)), spans)
-    if languages and lang not in languages:
-        raise RowError(NOT_SELECTED, f"language {lang!r} is not in data.languages ({', '.join(languages)})")
-    tokens = tokenize(text)
-    if len(tokens) > max_tokens:
-        raise RowError("too_many_tokens", f"{len(tokens)} tokens exceed data.max_tokens={max_tokens}")
+    tokens = _selected_tokens(text, lang, max_tokens, languages)
     tags = [OUTSIDE_TAG] * len(tokens)
     last_end = -1
     for start, end, name in sorted(spans):
@@ -176,6 +191,31 @@ def make_row(
         group_id=group_id if group_id and group_id.strip() else f"{source}:{lang}:{stable_hash(text.lower())}",
         source=source,
     )
+
+
+def make_unlabeled_row(
+    *,
+    text: Any,
+    lang: Any,
+    source: str,
+    location: str,
+    row_id: Optional[str] = None,
+    max_tokens: int = 64,
+    languages: Sequence[str] = (),
+) -> Dict[str, Any]:
+    """Validate one utterance without labels by the rules of `make_row` that concern text,
+    language and id -> its features (no intent, no slot tags). The id defaults to
+    `<source>:<location>` (file:line); the group id is the language and the text's hash."""
+    _check_fields(text, None, lang, (("id", row_id),), (), labelled=False)
+    tokens = _selected_tokens(text, lang, max_tokens, languages)
+    return {
+        ID: row_id if row_id and row_id.strip() else f"{source}:{location}",
+        LANG: lang,
+        TEXT: text,
+        TOKENS: [t.text for t in tokens],
+        GROUP_ID: f"{source}:{lang}:{stable_hash(text)}",
+        SOURCE: source,
+    }
 
 
 def snap_spans_to_tokens(text: str, spans: Sequence[Tuple[int, int, str]]) -> List[Tuple[int, int, str]]:

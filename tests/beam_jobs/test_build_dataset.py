@@ -60,6 +60,31 @@ def test_home_assistant_dataset_is_split_by_template_and_accounted(write_config,
     assert not [p for p in os.listdir(out) if p.startswith(".staging")]
 
 
+def test_a_small_language_gets_more_training_phrasings_and_eval_test_stay(write_config, tmp_path):
+    # en has ~580 training templates, hi ~135: at 300 rows per language only hi is topped up.
+    def config(rows):
+        sampling = {"samples_per_template": 1, "train_rows_per_language": rows}
+        return {"data": {"languages": ["en", "hi"], "home_assistant": sampling}}
+
+    base, _ = build(write_config, tmp_path, config(0), "base")
+    more, summary = build(write_config, tmp_path, config(300), "more")
+
+    def texts_of(out):
+        return {s: {(r["lang"][0], r["text"][0]) for r in read_split(out, s)} for s in ("train", "eval", "test")}
+
+    texts = {base: texts_of(base), more: texts_of(more)}
+
+    def count(out, lang):
+        return sum(1 for text_lang, _ in texts[out]["train"] if text_lang == lang)
+
+    assert count(base, "en") == count(more, "en")
+    assert count(more, "hi") >= 2 * count(base, "hi")
+    assert texts[base]["train"] < texts[more]["train"]
+    for split in ("eval", "test"):
+        assert texts[more][split] == texts[base][split]
+    assert summary["rows_in"] == summary["rows_out"] + summary["dead_lettered"]
+
+
 def test_same_seed_gives_the_same_dataset(write_config, tmp_path):
     config = {"data": {"languages": ["en"], "home_assistant": {"samples_per_template": 1}}}
     out_a, _ = build(write_config, tmp_path, config, "a")

@@ -47,3 +47,17 @@ def test_group_id_is_per_language_template():
     templates, _ = _templates()
     ids = {t.group_id for t in templates}
     assert all(i.startswith("home_assistant:en:") or i.startswith("home_assistant:th:") for i in ids)
+
+
+def test_training_templates_of_a_small_language_get_more_samples():
+    templates, _ = _templates(("en", "th"))
+    is_train = lambda ref: ref.index % 2 == 0  # noqa: E731
+    counts = ha.samples_per_template(templates, 2, 1000, is_train)
+    train_th = sum(1 for t in templates if t.lang == "th" and is_train(t))
+    for t in templates:
+        expected = max(2, -(-1000 // train_th)) if t.lang == "th" and is_train(t) else None
+        if expected is not None:
+            assert counts[t] == expected
+        elif not is_train(t):
+            assert counts[t] == 2
+    assert ha.samples_per_template(templates, 2, 0, is_train) == {t: 2 for t in templates}

@@ -1,5 +1,5 @@
 """The project's executors called as TFX calls them (artifacts in, artifacts out), without a
-pipeline run: AtomicPusher, AnomaliesGate, and how a job's failure leaves an executor."""
+pipeline run: AtomicPusher, AnomaliesGate, Augment, and how a job's failure leaves an executor."""
 
 import json
 import os
@@ -14,7 +14,11 @@ from tfx.utils import proto_utils
 from beam_jobs.outputs import JobError
 from components.anomalies_gate import describe_anomalies
 from components.atomic_pusher import AtomicPusherExecutor
-from components.jobs import run_job
+from components.augment import AugmentExecutor
+from components.jobs import CONFIG_JSON, run_job
+from models.sections import AUGMENT
+from pipeline.config import config_to_json, load_config
+from tests.conftest import example_row, read_dataset_rows, write_examples
 
 
 def _pusher_inputs(tmp_path, blessed: bool):
@@ -80,6 +84,24 @@ def test_anomalies_gate_lists_each_anomalous_feature(tmp_path):
     report = describe_anomalies(str(tmp_path), '["train", "eval"]')
     assert report == "  split train, feature 'tokens': Out-of-range values (Unexpectedly large value count: 80)"
     assert describe_anomalies(str(tmp_path), '["eval"]') == ""
+
+
+def test_augment_is_given_the_unlabelled_inputs_and_adds_them(write_config, tmp_path):
+    write_examples(tmp_path / "ds", [example_row(0, "turn on the light", "on", ["O"] * 4, "train")])
+    (tmp_path / "traffic.txt").write_text("switch off the oven\n", encoding="utf-8")
+    config = load_config(
+        write_config({"data": {"unlabeled": [{"path": "traffic.txt"}]}, "augmentation": {"enabled": False}})
+    )
+    examples, augmented = standard_artifacts.Examples(), standard_artifacts.Examples()
+    examples.uri, augmented.uri = str(tmp_path / "ds"), str(tmp_path / "aug")
+    # What the pipeline gives the component: only the keys of `data` it reads.
+    properties = {CONFIG_JSON: config_to_json(config, list(AUGMENT))}
+    assert "unlabeled" in json.loads(properties[CONFIG_JSON])["data"]
+    assert "source" not in json.loads(properties[CONFIG_JSON])["data"]
+    AugmentExecutor().Do({"examples": [examples]}, {"augmented_examples": [augmented]}, properties)
+    rows = read_dataset_rows(tmp_path / "aug", ["train"])
+    assert [(r["text"], r["aug_method"]) for r in rows] == [(["switch off the oven"], ["unlabeled"])]
+    assert augmented.get_int_custom_property("emitted") == 1
 
 
 class _JobExecutor(base_executor.BaseExecutor):

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import config_core
+from beam_jobs.config import UnlabeledSource
 from config_core import ConfigError
 from models import sections
 from pipeline.__main__ import main
@@ -252,6 +253,13 @@ def test_local_data_files_are_refused(tmp_path):
     config = load_config(SHIPPED)
     config.data.paths = [str(tmp_path / "train.jsonl")]
     with pytest.raises(ConfigError, match=r"data\.paths\[0\]: .* is not a gs:// or s3:// URI"):
+        kubeflow_pipeline(config)
+
+
+def test_local_unlabelled_files_are_refused(tmp_path):
+    config = load_config(SHIPPED)
+    config.data.unlabeled = [UnlabeledSource(path=str(tmp_path / "traffic.txt"))]
+    with pytest.raises(ConfigError, match=r"data\.unlabeled\[0\]\.path: .* is not a gs:// or s3:// URI"):
         kubeflow_pipeline(config)
 
 
