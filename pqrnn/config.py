@@ -48,6 +48,9 @@ class StudentConfig:
     # Quantization-aware training (8-bit fake quantization of weights and activations).
     quantize: bool = True
     batch_norm_momentum: float = 0.99
+    # Batch renormalisation (pqrnn.layers.MaskedBatchNorm): length-bucketed batches are not
+    # alike, so training normalises with the moving statistics, as inference does.
+    batch_renorm: bool = True
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.bottleneck_size", self.bottleneck_size, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 from pqrnn.quantization import ActivationQuantizer, fake_quant_weight
@@ -20,12 +22,23 @@ class MaskedBatchNorm(tf.keras.layers.Layer):
     Unlike the reference (which divides by E[x^2] and keeps near-last-batch averages) this
     uses the true masked variance and a standard exponential moving average, so inference
     normalisation is the usual one and padding never enters the statistics.
+
+    `renorm` (batch renormalisation, Ioffe 2017): once the moving averages have warmed up
+    (3 / (1 - momentum) batches), training normalises with them too, through the batch
+    statistics corrected by r = sigma_B / sigma and d = (mu_B - mu) / sigma (clipped to
+    [1/3, 3] and [-5, 5], no gradient). Length-bucketed batches differ from each other (a
+    batch of long Thai rows is unlike one of short English rows): plain batch norm would
+    train on per-batch statistics that inference, with the moving ones, never sees.
     """
 
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs):
+    R_MAX, D_MAX = 3.0, 5.0
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, renorm: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
         self.epsilon = epsilon
+        self.renorm = renorm
+        self.renorm_warmup = math.ceil(3.0 / (1.0 - momentum))
 
     def build(self, input_shape):
         dim = int(input_shape[-1])
@@ -38,21 +51,33 @@ class MaskedBatchNorm(tf.keras.layers.Layer):
         )
         self.moving_mean = self.add_weight("moving_mean", shape=[dim], initializer="zeros", **stat)
         self.moving_variance = self.add_weight("moving_variance", shape=[dim], initializer="ones", **stat)
+        if self.renorm:
+            self.batches_seen = self.add_weight("batches_seen", shape=[], initializer="zeros", **stat)
         super().build(input_shape)
 
     def call(self, x: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:
-        if training:
-            w = tf.expand_dims(mask, -1)
-            axes = list(range(len(x.shape) - 1))
-            count = tf.maximum(tf.reduce_sum(w), 1.0)
-            mean = tf.reduce_sum(x * w, axes) / count
-            variance = tf.reduce_sum(tf.square(x - mean) * w, axes) / count
-            self.moving_mean.assign(self.momentum * self.moving_mean + (1.0 - self.momentum) * mean)
-            self.moving_variance.assign(self.momentum * self.moving_variance + (1.0 - self.momentum) * variance)
-        else:
-            mean, variance = self.moving_mean, self.moving_variance
-        scale = self.gamma * tf.math.rsqrt(variance + self.epsilon)
-        return x * scale + (self.beta - mean * scale)
+        if not training:
+            scale = self.gamma * tf.math.rsqrt(self.moving_variance + self.epsilon)
+            return x * scale + (self.beta - self.moving_mean * scale)
+        w = tf.expand_dims(mask, -1)
+        axes = list(range(len(x.shape) - 1))
+        count = tf.maximum(tf.reduce_sum(w), 1.0)
+        mean = tf.reduce_sum(x * w, axes) / count
+        variance = tf.reduce_sum(tf.square(x - mean) * w, axes) / count
+        inv_std = tf.math.rsqrt(variance + self.epsilon)
+        normalized = (x - mean) * inv_std
+        if self.renorm:
+            moving_inv_std = tf.math.rsqrt(self.moving_variance + self.epsilon)
+            r = tf.clip_by_value(moving_inv_std / inv_std, 1.0 / self.R_MAX, self.R_MAX)
+            d = tf.clip_by_value((mean - self.moving_mean) * moving_inv_std, -self.D_MAX, self.D_MAX)
+            warm = tf.cast(self.batches_seen >= self.renorm_warmup, x.dtype)
+            r = tf.stop_gradient(warm * r + (1.0 - warm))
+            d = tf.stop_gradient(warm * d)
+            normalized = normalized * r + d
+            self.batches_seen.assign_add(1.0)
+        self.moving_mean.assign(self.momentum * self.moving_mean + (1.0 - self.momentum) * mean)
+        self.moving_variance.assign(self.momentum * self.moving_variance + (1.0 - self.momentum) * variance)
+        return normalized * self.gamma + self.beta
 
 
 class QuantDense(tf.keras.layers.Layer):

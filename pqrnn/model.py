@@ -36,7 +36,7 @@ class PQRNNStudent(tf.keras.Model):
         q = config.quantize
         momentum = config.batch_norm_momentum
         self.bottleneck = QuantDense(config.bottleneck_size, use_bias=False, quantize=q, name="bottleneck")
-        self.bottleneck_norm = MaskedBatchNorm(momentum, name="bottleneck_bn")
+        self.bottleneck_norm = MaskedBatchNorm(momentum, renorm=config.batch_renorm, name="bottleneck_bn")
         self.bottleneck_quant = ActivationQuantizer(q, name="bottleneck_quant")
         qc = config.qrnn
         self.qrnn_layers = [
@@ -47,6 +47,7 @@ class PQRNNStudent(tf.keras.Model):
                 zoneout=qc.zoneout_probability ** (i + 1) if qc.zoneout_probability > 0 else 0.0,
                 quantize=q,
                 bn_momentum=momentum,
+                bn_renorm=config.batch_renorm,
                 name=f"qrnn_{i}",
             )
             for i in range(qc.num_layers)

@@ -51,6 +51,7 @@ class BiQRNN(tf.keras.layers.Layer):
         zoneout: float = 0.0,
         quantize: bool = False,
         bn_momentum: float = 0.99,
+        bn_renorm: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -59,7 +60,7 @@ class BiQRNN(tf.keras.layers.Layer):
         self.max_length = max_length
         self.zoneout = zoneout
         self.quantize = quantize
-        self.norms = [MaskedBatchNorm(bn_momentum, name=f"bn_{d}") for d in ("fwd", "bwd")]
+        self.norms = [MaskedBatchNorm(bn_momentum, renorm=bn_renorm, name=f"bn_{d}") for d in ("fwd", "bwd")]
         self.gate_quant = [ActivationQuantizer(quantize, name=f"gates_quant_{d}") for d in ("fwd", "bwd")]
         self.tanh_quant = ActivationQuantizer(quantize, (-1.0, 1.0), name="tanh_quant")
         self.sigmoid_quant = ActivationQuantizer(quantize, (0.0, 1.0), name="sigmoid_quant")

@@ -82,11 +82,14 @@ def test_a_small_language_gets_more_training_phrasings_and_eval_test_stay(write_
     assert texts[base]["train"] < texts[more]["train"]
     for split in ("eval", "test"):
         assert texts[more][split] == texts[base][split]
+        assert not texts[more]["train"] & texts[more][split]
     assert summary["rows_in"] == summary["rows_out"] + summary["dead_lettered"]
 
 
 def test_same_seed_gives_the_same_dataset(write_config, tmp_path):
-    config = {"data": {"languages": ["en"], "home_assistant": {"samples_per_template": 1}}}
+    # Topped-up training templates too (en has ~580: 3 samples each at 1500 rows).
+    sampling = {"samples_per_template": 1, "train_rows_per_language": 1500}
+    config = {"data": {"languages": ["en"], "home_assistant": sampling}}
     out_a, _ = build(write_config, tmp_path, config, "a")
     out_b, _ = build(write_config, tmp_path, config, "b")
     for split in ("train", "eval", "test"):

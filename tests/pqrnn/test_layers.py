@@ -36,3 +36,20 @@ def test_attention_pool_ignores_padding():
     scores = tf.constant([[0.0, 0.0, 3.0]])  # the padded position has the largest score
     pooled = masked_attention_pool(scores, values, tf.constant([[1.0, 1.0, 0.0]]))
     np.testing.assert_allclose(pooled.numpy(), [[0.5, 0.5]], atol=1e-6)
+
+
+def test_batch_renorm_trains_with_the_moving_statistics_after_its_warm_up():
+    rng = np.random.default_rng(0)
+    plain = MaskedBatchNorm(momentum=0.9, renorm=False)
+    renorm = MaskedBatchNorm(momentum=0.9, renorm=True)
+    mask = tf.ones([16, 5])
+    batches = [tf.constant(rng.normal(3.0, 2.0, [16, 5, 4]), tf.float32) for _ in range(renorm.renorm_warmup + 1)]
+    for layer in (plain, renorm):
+        for x in batches[:-1]:
+            layer(x, mask, training=True)
+    # Warmed up: a batch unlike the others is normalised like inference does (moving statistics)...
+    odd = batches[-1] * 0.5 + 1.0
+    expected = renorm(odd, mask, training=False).numpy()
+    np.testing.assert_allclose(renorm(odd, mask, training=True).numpy(), expected, rtol=1e-4, atol=1e-4)
+    # ...where plain batch norm uses the batch's own statistics.
+    assert not np.allclose(plain(odd, mask, training=True).numpy(), plain(odd, mask, training=False).numpy(), atol=1e-2)
