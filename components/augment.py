@@ -11,9 +11,8 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 
 from beam_jobs import augment
-from beam_jobs.config import DataConfig
 from components.jobs import CONFIG_PARAMETERS, read_sections, record_outputs, run_job
-from models.sections import AUGMENT
+from models.sections import AUGMENT, data_config
 from schemas.features import TRAIN
 
 
@@ -31,9 +30,7 @@ class AugmentExecutor(base_beam_executor.BaseBeamExecutor):
         exec_properties: Dict[str, Any],
     ) -> Optional[Any]:
         sections = read_sections(exec_properties, AUGMENT)
-        # The component is given only the keys of `data` the job reads; the job takes them as a
-        # DataConfig and reads no other key of it.
-        data = DataConfig(**{key.split(".", 1)[1]: value for key, value in sections.items() if key.startswith("data.")})
+        data = data_config(sections)
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         augmented = artifact_utils.get_single_instance(output_dict["augmented_examples"])
 

@@ -11,7 +11,7 @@ from tfx.types.component_spec import ChannelParameter
 
 from beam_jobs import build_dataset
 from components.jobs import CONFIG_PARAMETERS, read_sections, record_outputs, run_job
-from models.sections import DATASET
+from models.sections import DATASET, data_config
 from schemas.features import SPLITS
 
 
@@ -33,7 +33,7 @@ class DatasetGenExecutor(base_beam_executor.BaseBeamExecutor):
 
         def job() -> None:
             summary = build_dataset.build(
-                self._make_beam_pipeline(), sections["data"], sections["project.seed"], examples.uri
+                self._make_beam_pipeline(), data_config(sections), sections["project.seed"], examples.uri
             )
             record_outputs(examples, SPLITS, summary, ("rows_in", "rows_out", "dead_lettered"))
 

@@ -271,9 +271,11 @@ def test_local_pipeline_gives_each_component_its_config_sections():
         value = by_id[component_id].exec_properties[key]
         return json.loads(value) if isinstance(value, str) else value
 
-    assert given("DatasetGen") == {"data": config.to_dict()["data"], "project": {"seed": config.project.seed}}
+    # All of `data` but the unlabelled inputs (Augment's alone).
+    data = {key: value for key, value in config.to_dict()["data"].items() if key != "unlabeled"}
+    assert given("DatasetGen") == {"data": data, "project": {"seed": config.project.seed}}
     dataset = config_core.sections(given("DatasetGen"), sections.DATASET)
-    assert dataset == {"data": config.data, "project.seed": config.project.seed}
+    assert sections.data_config(dataset) == config.data and dataset["project.seed"] == config.project.seed
     assert set(given("TeacherInference")) == {"teacher"} and set(given("TeacherInference")["teacher"]) == {"inference"}
     assert config_core.sections(given("TeacherInference"), sections.TEACHER_INFERENCE) == {
         "teacher.inference": config.teacher.inference
@@ -472,3 +474,13 @@ def test_kfp_spec_keeps_schema_titles_and_names_what_has_no_type():
         kfp_spec(toy_spec({"instanceSchema": "title: tfx.Examples"}, None))
     with pytest.raises(ValueError, match=r"component make output artifact out, component use input artifact data$"):
         kfp_spec(toy_spec(None, {"instanceSchema": ""}))
+
+
+def test_adding_unlabelled_traffic_keeps_the_dataset_and_the_teacher_fine_tune_cached(tmp_path):
+    (tmp_path / "traffic.txt").write_text("turn on the porch light\n")
+    shipped = {c.id: c for c in create_pipeline(load_config(SHIPPED), "/tmp/root", "/tmp/serving").components}
+    traffic = load_config(SHIPPED, [f"data.unlabeled=[{{path: {tmp_path / 'traffic.txt'}, lang: en}}]"])
+    with_traffic = {c.id: c for c in create_pipeline(traffic, "/tmp/root", "/tmp/serving").components}
+    for component in ("DatasetGen", "TeacherFinetune", "TeacherInference", "Trainer"):
+        assert with_traffic[component].exec_properties == shipped[component].exec_properties, component
+    assert with_traffic["Augment"].exec_properties != shipped["Augment"].exec_properties
