@@ -8,7 +8,9 @@ the job; `run(argv)` its command line (reads `teacher.inference` and `beam`).
 
 Every original row (all splits) and every augmented row (train) goes through Beam's Hugging
 Face model handler (`HuggingFaceModelHandlerKeyedTensor`, batched between
-`teacher.inference.min_batch_size` and `max_batch_size`, on the GPU when there is one).
+`teacher.inference.min_batch_size` and `max_batch_size`, on the GPU when there is one), the
+rows encoded first and sorted by their number of sub-tokens within windows of `SORT_BATCHES`
+batches, so that batches pad little.
 Output: DIR/Split-{train,eval,test}/data_tfrecord-*.gz with the input features plus
 `teacher_intent_logits` (#intents), `teacher_slot_logits` (#tokens x #tags, row-major,
 word-aligned on each word's first sub-token), `teacher_intent`, `teacher_slot_tags`,
@@ -31,6 +33,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
+from apache_beam.utils.windowed_value import WindowedValue
 
 import schemas
 from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
@@ -61,7 +64,8 @@ from teacher.config import TeacherConfig, TeacherInferenceConfig
 
 Row = Dict[str, List[Any]]
 Labels = Tuple[List[str], List[str]]  # (intents, slot tags)
-PROGRESS_EVERY = 2000
+PROGRESS_EVERY = 10000  # a progress line per 10,000 rows: ~7 lines for the embedded default
+SORT_BATCHES = 16  # rows sorted by length together, in batches of teacher.inference.max_batch_size
 
 
 def joint_inference(
@@ -95,8 +99,37 @@ def joint_inference(
     ]
 
 
+class SortByLength(beam.DoFn):
+    """Passes encoded rows (row, teacher inputs) on shortest first, `buffer_rows` at a time (and
+    the rest at the end of a bundle), so that the batches RunInference forms from consecutive
+    rows hold rows of one length: a batch is padded to its longest row, and random neighbours
+    padded the default data by ~1.3x."""
+
+    def __init__(self, buffer_rows: int):
+        self._size = buffer_rows
+        self._buffer: List[Tuple[Tuple[Row, Dict[str, Any]], Any, Any]] = []
+
+    def start_bundle(self) -> None:
+        self._buffer = []
+
+    def process(
+        self, item: Tuple[Row, Dict[str, Any]], timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam
+    ) -> Iterator[Any]:
+        self._buffer.append((item, timestamp, window))
+        if len(self._buffer) >= self._size:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._flush()
+
+    def _flush(self) -> Iterator[Any]:
+        items, self._buffer = self._buffer, []
+        for item, timestamp, window in sorted(items, key=lambda i: len(i[0][1]["input_ids"])):
+            yield WindowedValue(item, timestamp, [window])
+
+
 class EncodeWords:
-    """Preprocess fn of the handler: row -> (row, teacher inputs); needs the teacher's tokenizer."""
+    """row -> (row, teacher inputs), the keyed handler's input; needs the teacher's tokenizer."""
 
     def __init__(self, teacher_dir: str, max_length: int):
         self._teacher_dir = teacher_dir
@@ -121,10 +154,14 @@ class SchemaCheck:
     """Presence and value counts of schemas/soft_labels, checked per row."""
 
     def __init__(self, schema_path: str):
-        import tensorflow_data_validation as tfdv
+        # The schema proto and text_format, not TFDV: importing TFDV costs ~2 s of job start-up.
+        from google.protobuf import text_format
+        from tensorflow_metadata.proto.v0 import schema_pb2
 
+        with open(schema_path, encoding="utf-8") as f:
+            schema = text_format.Parse(f.read(), schema_pb2.Schema())
         self._rules = []
-        for feature in tfdv.load_schema_text(schema_path).feature:
+        for feature in schema.feature:
             required = feature.presence.min_fraction >= 1.0
             vc = feature.value_count
             self._rules.append(
@@ -185,8 +222,8 @@ class ToSoftLabelRow(beam.DoFn):
         if self._tag_order is not None:
             slot_logits = np.take(slot_logits, self._tag_order, axis=-1)
         out: Dict[str, Any] = {k: v for k, v in row.items() if k not in (AUGMENTED, AUG_METHOD)}
-        out[TEACHER_INTENT_LOGITS] = [float(x) for x in intent_logits]
-        out[TEACHER_SLOT_LOGITS] = [float(x) for x in slot_logits.reshape(-1)]
+        out[TEACHER_INTENT_LOGITS] = intent_logits.tolist()
+        out[TEACHER_SLOT_LOGITS] = slot_logits.reshape(-1).tolist()
         out[TEACHER_INTENT] = self._intents[int(intent_logits.argmax())]
         out[TEACHER_SLOT_TAGS] = [self._tags[int(i)] for i in slot_logits.argmax(-1)]
         out[AUGMENTED] = int(row.get(AUGMENTED, [0])[0])
@@ -219,8 +256,33 @@ def _failed_encoding(item: Tuple[Any, Any]) -> Dict[str, Any]:
     return dead_letter("encode", "encode_failed", _reason(error), row["id"][0], _plain(row))
 
 
-def model_handler(inference: TeacherInferenceConfig, teacher_dir: str):
-    """Beam's Hugging Face handler for the joint teacher, keyed by the input row."""
+class Bf16LinearTeacher:
+    """`model_class` for Beam's handler: the joint teacher with the weights of its linear layers
+    stored in bfloat16, for bf16 autocast inference.
+
+    Autocast casts a linear layer's fp32 weight to bf16 on every call, and caches the cast only
+    for weights that require grad within one autocast context; Beam's handler freezes the
+    weights and calls the inference fn once per batch, so all ~21M linear weights were cast
+    again for every batch (a quarter of the job's inference time on CPU). Autocast's casts of
+    these bf16 weights are no-ops, so the logits are bit-identical."""
+
+    @staticmethod
+    def from_pretrained(path: str, **kwargs: Any):
+        import torch
+
+        from teacher.model import JointTeacher
+
+        model = JointTeacher.from_pretrained(path, **kwargs)
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.to(torch.bfloat16)
+        return model
+
+
+def model_handler(inference: TeacherInferenceConfig, teacher_dir: str, bf16: bool = False):
+    """Beam's Hugging Face handler for the joint teacher, keyed by the input row: it takes
+    (row, `EncodeWords` output) pairs (`bf16`: the model runs under bf16 autocast, see
+    `joint_inference`)."""
     from apache_beam.ml.inference.huggingface_inference import HuggingFaceModelHandlerKeyedTensor
 
     from teacher.device import inference_device
@@ -228,14 +290,14 @@ def model_handler(inference: TeacherInferenceConfig, teacher_dir: str):
 
     handler = HuggingFaceModelHandlerKeyedTensor(
         model_uri=teacher_dir,
-        model_class=JointTeacher,
+        model_class=Bf16LinearTeacher if bf16 else JointTeacher,
         framework="pt",
         device=inference_device(inference.device),
         inference_fn=joint_inference,
         min_batch_size=inference.min_batch_size,
         max_batch_size=inference.max_batch_size,
     )
-    return KeyedModelHandler(handler).with_preprocess_fn(EncodeWords(teacher_dir, inference.max_length))
+    return KeyedModelHandler(handler)
 
 
 def bf16_inference(inference: TeacherInferenceConfig) -> bool:
@@ -304,11 +366,18 @@ def build(
             for name, pcoll in inputs.items()
         ]
         all_rows = rows | "AllRows" >> beam.Flatten()
-        predictions, failed = (
+        # Encoded before RunInference (as its preprocess fn would, with the same dead letters)
+        # so that rows can be sorted by their number of sub-tokens.
+        encoded, failed_encoding = (
             all_rows
+            | "EncodeWords" >> beam.Map(EncodeWords(teacher_dir, inference.max_length)).with_exception_handling()
+        )
+        predictions, failed = (
+            encoded
+            | "ByLength" >> beam.ParDo(SortByLength(SORT_BATCHES * inference.max_batch_size))
             | "RunInference"
             >> RunInference(
-                model_handler(inference, teacher_dir), inference_args={"bf16": bf16}
+                model_handler(inference, teacher_dir, bf16), inference_args={"bf16": bf16}
             ).with_exception_handling()
         )
         labelled = predictions | "ToSoftLabels" >> beam.ParDo(ToSoftLabelRow(teacher_labels, labels)).with_outputs(
@@ -326,22 +395,26 @@ def build(
         dead = [
             failed.failed_inferences | "FailedBatches" >> beam.FlatMap(_failed_batch),
             labelled["dead"],
-        ] + [
-            pc | f"FailedEncoding{i}" >> beam.Map(_failed_encoding) for i, pc in enumerate(failed.failed_preprocessing)
+            failed_encoding | "FailedEncoding" >> beam.Map(_failed_encoding),
         ]
         _ = (
             dead
             | "AllDead" >> beam.Flatten()
             | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "teacher_inference"))
         )
-        for name, pcoll in (("in", all_rows), ("out", labelled["rows"])):
-            _ = (
-                pcoll
-                | f"Key{name}" >> beam.Map(lambda r, name=name: (name, r["_split"][0]))
-                | f"Count{name}" >> beam.combiners.Count.PerElement()
-                | f"Record{name}" >> beam.MapTuple(lambda k, n: {"kind": k[0], "split": k[1], "count": n})
-                | f"Write{name}" >> WriteJsonLines(out.path("_counts", name))
-            )
+        # Rows in and out per split, counted in one combine and one write (every stage costs
+        # the job start-up time).
+        keyed = [
+            pcoll | f"Key{name}" >> beam.Map(lambda r, name=name: (name, r["_split"][0]))
+            for name, pcoll in (("in", all_rows), ("out", labelled["rows"]))
+        ]
+        _ = (
+            keyed
+            | "AllKeys" >> beam.Flatten()
+            | "Count" >> beam.combiners.Count.PerElement()
+            | "Record" >> beam.MapTuple(lambda k, n: {"kind": k[0], "split": k[1], "count": n})
+            | "WriteCounts" >> WriteJsonLines(out.path("_counts", "rows"))
+        )
 
     counts: Dict[str, Counter] = {"in": Counter(), "out": Counter()}
     for record in read_jsonl(out.path("_counts", "*.jsonl")):

@@ -1,7 +1,7 @@
 """All end-to-end benchmarks of one pipeline run, as one markdown table (the README includes it).
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.run_all [--config pipeline.yaml] [--run latest|ID]
-        [--pipeline-root DIR | --metadata FILE] [--teacher-rows 500] [--skip-teacher-inference]
+        [--pipeline-root DIR | --metadata FILE] [--teacher-rows 500] [--skip-teacher-inference] [--train-steps 60]
         [--output bench/results/pipeline.md]
 
 Gathers, for a finished run found through MLMD (default: the config's latest run):
@@ -10,8 +10,11 @@ Gathers, for a finished run found through MLMD (default: the config's latest run
 - single-query latency of student and teacher on this machine, and their ratio
   (`review.speed.size_and_speed`, on the run's eval texts);
 - teacher inference, Beam RunInference job vs a plain transformers loop
-  (`bench.teacher_inference_benchmark.measure`, on the run's teacher and dataset);
-- training throughput from the Trainer's TensorBoard logs (examples/s).
+  (`bench.teacher_inference_benchmark.measure`, on the run's teacher and dataset), the job's
+  start-up apart;
+- training throughput from the Trainer's TensorBoard logs (examples/s), and measured now with
+  today's code on the run's soft labels, with MAC/s and utilisation
+  (`bench.speed.trainer_throughput`, `bench.speed.peak_mac_per_s`).
 Every figure is stated with the machine it was measured on.
 """
 
@@ -32,9 +35,10 @@ import ml_metadata as mlmd  # noqa: E402
 from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import config_from_json, load_config_or_exit  # noqa: E402
 from pipeline.local_runner import run_paths  # noqa: E402
-from review.artifacts import run_config, teacher_max_length, training_curves  # noqa: E402
+from review.artifacts import SUMMARY_FILE, read_json, run_config, teacher_max_length, training_curves  # noqa: E402
 from review.run_store import Run, RunStoreError, cache_source, choose_metadata_path, load_run, open_store  # noqa: E402
 from review.speed import eval_queries, machine, size_and_speed  # noqa: E402
+from schemas.features import TRAIN, split_file_pattern  # noqa: E402
 
 
 def stage_times(store: mlmd.MetadataStore, run: Run) -> List[Dict[str, Any]]:
@@ -64,6 +68,7 @@ def markdown(
     speed: Optional[Dict[str, Any]],
     teacher_inference: Optional[Dict[str, Any]],
     training: Optional[Dict[str, Any]],
+    trainer: Optional[Dict[str, Any]] = None,
 ) -> str:
     day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     lines = [
@@ -90,8 +95,22 @@ def markdown(
             f"| teacher inference, plain transformers loop (rows/s, {ti['rows']} rows, batch {ti['batch_size']}) "
             f"| {_fmt(ti['plain'], 1)} |"
         )
-        lines.append(f"| teacher inference, Beam RunInference job end to end (rows/s) | {_fmt(ti['beam'], 1)} |")
-        lines.append(f"| teacher inference ratio Beam / plain ({ti['device']}) | {_fmt(ti['ratio'])} |")
+        lines.append(
+            f"| teacher inference, Beam RunInference job, steady state (rows/s; start-up "
+            f"{_fmt(ti['beam_startup_seconds'], 1)} s apart) | {_fmt(ti['beam'], 1)} |"
+        )
+        end_to_end = _fmt(ti["beam_end_to_end"], 1)
+        lines.append(f"| teacher inference, Beam RunInference job end to end (rows/s) | {end_to_end} |")
+        lines.append(f"| teacher inference ratio Beam / plain, steady state ({ti['device']}) | {_fmt(ti['ratio'])} |")
+        lines.append(f"| teacher inference ratio Beam / plain, end to end | {_fmt(ti['ratio_end_to_end'])} |")
+    if trainer:
+        lines.append(
+            f"| training throughput measured now (examples/s, {trainer['trainer_steps']} steps of "
+            f"{trainer['trainer_batch_size']}) | {_fmt(trainer['trainer_examples_per_s'], 1)} |"
+        )
+        lines.append(f"| training MAC/s (3 x forward MACs of the real tokens) | {trainer['trainer_mac_per_s']:.3g} |")
+        lines.append(f"| peak fp32 matmul MAC/s (TensorFlow, same process) | {trainer['peak_mac_per_s']:.3g} |")
+        lines.append(f"| trainer utilisation (MAC/s / peak) | {_fmt(trainer['trainer_utilisation'], 3)} |")
     if training and training.get("examples_per_second"):
         lines.append(
             f"| training throughput (examples/s, {training['epochs']} epochs x {training['train_rows']:,} rows, "
@@ -112,6 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--skip-teacher-inference", action="store_true")
+    parser.add_argument("--train-steps", type=int, default=60, help="timed training steps (0: skip)")
     parser.add_argument("--output", default="bench/results/pipeline.md")
     args = parser.parse_args(argv)
     config = load_config_or_exit(args.config, args.overrides)
@@ -136,7 +156,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         # The run's own settings (teacher max_length, Beam args), not today's config file.
         used = config_from_json(json.dumps(run_config(run) or config.to_dict()))
         teacher_inference = measure(used, teacher.uri, dataset.uri, args.teacher_rows, args.batch_size)
-    table = markdown(run, machine(), stages, speed, teacher_inference, training_curves(run))
+    trainer = None
+    soft_labels = run.artifact("TeacherInference", "soft_label_examples")
+    labels = (read_json(os.path.join(soft_labels.uri, SUMMARY_FILE)) or {}).get("labels") if soft_labels else None
+    if args.train_steps > 0 and labels:
+        from bench.speed import peak_mac_per_s, trainer_throughput
+
+        # Today's code and training config on the run's soft labels (bench.speed measures the same).
+        pattern = split_file_pattern(soft_labels.uri, TRAIN)
+        trainer = trainer_throughput(
+            config, pattern, labels["intents"], labels["slot_tags"], args.train_steps, max(args.train_steps // 3, 5)
+        )
+        trainer["peak_mac_per_s"] = peak_mac_per_s()
+        trainer["trainer_utilisation"] = trainer["trainer_mac_per_s"] / trainer["peak_mac_per_s"]
+    table = markdown(run, machine(), stages, speed, teacher_inference, training_curves(run), trainer)
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as f:
         f.write(table)

@@ -4,11 +4,16 @@
         --teacher_dir DIR [--dataset_dir runs/dataset] [--rows 2000] [--batch_size 32]
 
 Same model, same rows, same batch size (the Beam handler's min = max batch size), same
-word encoding. The plain loop is `encode_words` + `collate` + `model(**batch)` under
-`torch.no_grad()`; the Beam number is the whole `beam_jobs.teacher_inference` job on the
-in-process runner (reading and writing TFRecords included). Without --teacher_dir the
-converted multilingual-e5-small base gets fresh heads (speed does not depend on them).
-Writes bench/results/teacher_inference.md.
+word encoding, same precision (bf16 autocast where native), same max_length, same torch
+threads (all cores). The plain loop is `encode_words` + `collate` + `model(**batch)` under
+`torch.no_grad()`, batches in file order, timed after loading the model; the Beam number is
+the whole `beam_jobs.teacher_inference` job on the in-process runner (reading, schema checks
+and writing TFRecords included), reported in steady state (its start-up, measured as the
+same job on one row, subtracted) and end to end (see `measure`). The job sorts rows by their
+number of sub-tokens within windows of 16 batches before batching (`SortByLength`); the plain
+loop keeps file order.
+Without --teacher_dir the converted multilingual-e5-small base gets fresh heads (speed does
+not depend on them). Writes bench/results/teacher_inference.md.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from typing import Any, Dict, List, Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before torch is imported, as teacher/__init__.py does: spinning OpenMP threads slow torch
+# down by orders of magnitude when another process shares the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
@@ -32,6 +40,7 @@ from pipeline.config import Config, load_config_or_exit  # noqa: E402
 from review.speed import machine  # noqa: E402
 from schemas.examples import decode  # noqa: E402
 from schemas.features import SPLITS, TOKENS, TRAIN, split_dir, split_file_pattern  # noqa: E402
+from teacher.device import inference_device  # noqa: E402
 from teacher.inputs import collate, encode_words  # noqa: E402
 from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
 
@@ -63,10 +72,38 @@ def plain_loop(teacher_dir: str, token_lists: List[List[str]], batch_size: int, 
     return len(token_lists) / (time.perf_counter() - started)
 
 
+def _job_seconds(config: Config, teacher_dir: str, records: List[bytes], batch_size: int, tmp: str) -> float:
+    """Wall seconds of the whole `beam_jobs.teacher_inference` job (start-up, reading, writing
+    included) on `records` as a dataset's train split, the handler's batch size fixed."""
+    job = tempfile.mkdtemp(dir=tmp)
+    dataset = os.path.join(job, "dataset")
+    _write_dataset(dataset, records)
+    cfg = config.to_dict()
+    cfg["teacher"]["inference"].update(min_batch_size=batch_size, max_batch_size=batch_size)
+    cfg_path = os.path.join(job, "pipeline.yaml")
+    with open(cfg_path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    args = ["--config", cfg_path, "--dataset_dir", dataset, "--teacher_dir", teacher_dir]
+    started = time.perf_counter()
+    summary = teacher_inference.run(args + ["--output_dir", os.path.join(job, "out")])
+    seconds = time.perf_counter() - started
+    if summary["rows_out"] != len(records):
+        raise RuntimeError(f"teacher inference labelled {summary['rows_out']} of {len(records)} rows")
+    return seconds
+
+
 def measure(config: Config, teacher_dir: Optional[str], dataset_dir: str, rows: int, batch_size: int) -> Dict[str, Any]:
-    """Rows per second of the plain loop and of the Beam job on the same rows and teacher."""
+    """Rows per second of the plain loop and of the Beam job on the same rows and teacher.
+
+    The job is timed after an untimed warm-up run (imports, file caches: what a process that
+    ran a job before has): on one row, which is its start-up (pipeline construction, stage
+    set-up, model and tokenizer loading, the writes; the shorter of two runs), and on all rows. `beam` is the
+    steady-state throughput, (rows - 1) / (all-rows time - one-row time), the figure the plain
+    loop (timed after loading the model) compares with (None when the run on all rows was not
+    slower than the one on one row); `beam_end_to_end` includes start-up."""
     records = _rows(dataset_dir, rows)
     token_lists = [decode(r)[TOKENS] for r in records]
+    bf16 = teacher_inference.bf16_inference(config.teacher.inference)
 
     with tempfile.TemporaryDirectory() as tmp:
         if not teacher_dir:
@@ -77,42 +114,31 @@ def measure(config: Config, teacher_dir: Optional[str], dataset_dir: str, rows: 
             JointTeacher.from_base(base, ["a", "b"], ["O", "B-x", "I-x"]).save_pretrained(teacher_dir)
             load_tokenizer(base).save_pretrained(teacher_dir)
         torch.set_num_threads(os.cpu_count() or 1)
-        max_length = config.teacher.inference.max_length
-        plain = plain_loop(
-            teacher_dir, token_lists, batch_size, max_length, teacher_inference.bf16_inference(config.teacher.inference)
-        )
-
-        dataset = os.path.join(tmp, "dataset")
-        _write_dataset(dataset, records)
-        cfg = config.to_dict()
-        cfg["teacher"]["inference"].update(min_batch_size=batch_size, max_batch_size=batch_size)
-        cfg_path = os.path.join(tmp, "pipeline.yaml")
-        with open(cfg_path, "w") as f:
-            yaml.safe_dump(cfg, f)
-        started = time.perf_counter()
-        summary = teacher_inference.run(
-            [
-                "--config",
-                cfg_path,
-                "--dataset_dir",
-                dataset,
-                "--teacher_dir",
-                teacher_dir,
-                "--output_dir",
-                os.path.join(tmp, "out"),
-            ]
-        )
-        beam = summary["rows_out"] / (time.perf_counter() - started)
-    device = f"inference device {summary['device']}, {'bf16 autocast' if summary['bf16'] else 'fp32'}"
+        plain = plain_loop(teacher_dir, token_lists, batch_size, config.teacher.inference.max_length, bf16)
+        _job_seconds(config, teacher_dir, records[:1], batch_size, tmp)
+        # The shorter of two: a start-up inflated by other load would inflate `beam`.
+        startup = min(_job_seconds(config, teacher_dir, records[:1], batch_size, tmp) for _ in range(2))
+        end_to_end = _job_seconds(config, teacher_dir, records, batch_size, tmp)
+    # On a handful of rows the difference drowns in the start-up's noise: no figure then.
+    beam = (len(records) - 1) / (end_to_end - startup) if end_to_end > startup else None
+    device = f"inference device {inference_device(config.teacher.inference.device)}, "
+    device += "bf16 autocast" if bf16 else "fp32"
     return {
         "rows": len(records),
         "batch_size": batch_size,
         "plain": plain,
         "beam": beam,
-        "ratio": beam / plain,
+        "ratio": beam / plain if beam else None,
+        "beam_startup_seconds": startup,
+        "beam_end_to_end": len(records) / end_to_end,
+        "ratio_end_to_end": len(records) / end_to_end / plain,
         "device": device,
         "machine": f"{machine()}; {device}",
     }
+
+
+def _fmt(value: Optional[float], digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def main() -> None:
@@ -133,8 +159,11 @@ def main() -> None:
             "| path | rows/s |",
             "|---|---:|",
             f"| plain transformers loop | {result['plain']:.1f} |",
-            f"| Beam RunInference job (end to end) | {result['beam']:.1f} |",
-            f"| ratio Beam / plain | {result['ratio']:.2f} |",
+            f"| Beam RunInference job, steady state (start-up excluded) | {_fmt(result['beam'])} |",
+            f"| Beam RunInference job, end to end ({result['beam_startup_seconds']:.1f} s start-up included) "
+            f"| {result['beam_end_to_end']:.1f} |",
+            f"| ratio Beam / plain, steady state | {_fmt(result['ratio'], 2)} |",
+            f"| ratio Beam / plain, end to end | {result['ratio_end_to_end']:.2f} |",
             "",
         ]
     )

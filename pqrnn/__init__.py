@@ -21,6 +21,9 @@ Library API (all tf_keras; set TF_USE_LEGACY_KERAS=1 before importing TensorFlow
   (serve_examples) and the projection (project_text); no project code needed to serve.
 - `pqrnn.export.export_tflite_int8(model, representative_features, path)`: int8 TFLite
   encoder (features in, logits out, builtin int8 ops).
+- `pqrnn.serving.FastStudent.from_saved_model(path)(text) -> Prediction`: the deployable
+  single-query path on raw text: tokenizer + NumPy port of the projection (bit-exact) + the
+  int8 TFLite encoder; no TensorFlow call per query (needs only NumPy and a TFLite interpreter).
 
 Design decisions (the reference's quirks, the hash, QAT, TFLite): see DESIGN.md.
 """

@@ -13,7 +13,8 @@ student config are also written to `assets.extra/`.
 
 TFLite: the string hashing is not expressible in TFLite builtins, so the int8 model is the
 encoder only (features -> intent_logits, slot_logits) with builtin int8 kernels; the
-projection runs before it (`project_text`, or any port of the documented hash). Weights are
+projection runs before it (`project_text`, or any port of the documented hash, such as
+`pqrnn.serving`, the NumPy fast path that serves raw text with this file and no TensorFlow). Weights are
 per-channel int8, activations int8 calibrated on representative features; inputs and
 outputs stay float32 so clients need no (de)quantization parameters.
 """
@@ -30,6 +31,7 @@ import tensorflow as tf
 
 from pqrnn.model import PQRNNStudent
 from pqrnn.projection import Projection
+from pqrnn.serving import STUDENT_CONFIG_FILE
 from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, vocab_file
 from tokenization import tf_ops
 
@@ -128,7 +130,7 @@ def export_saved_model(model: PQRNNStudent, intent_vocab: Sequence[str], tag_voc
     for name, vocab in ((INTENT_VOCAB, intent_vocab), (SLOT_TAG_VOCAB, tag_vocab)):
         with tf.io.gfile.GFile(vocab_file(extra, name), "w") as f:
             f.write("".join(f"{label}\n" for label in vocab))
-    with tf.io.gfile.GFile(os.path.join(extra, "student_config.json"), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(extra, STUDENT_CONFIG_FILE), "w") as f:
         json.dump(dataclasses.asdict(model.student_config), f, indent=2)
     return path
 

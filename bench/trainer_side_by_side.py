@@ -1,0 +1,107 @@
+"""Trainer throughput of this checkout against another commit's, side by side on this machine.
+
+    git worktree add /tmp/baseline <commit>
+    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.trainer_side_by_side --baseline /tmp/baseline
+        [--config pipeline.yaml] [--run latest|ID] [--epochs 2]
+
+Each checkout, in its own process and one after the other, trains its own default student
+(its `pipeline.yaml`) with its own `pqrnn` input pipeline and model (`make_dataset` +
+`build_student` + `model.fit`, as its Trainer does, validation left out) for `--epochs` epochs
+on the same soft labels: the latest pipeline run's TeacherInference output. Epoch 1 includes
+tracing; the last epoch's examples/s is the figure compared. Our machines differ ~3x in speed,
+so only the ratio of the two, measured in one run, means anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Any, Dict, List, Optional
+
+from bench.speed import find_run
+from config_core import add_config_arguments
+from pipeline.config import load_config_or_exit
+from review.artifacts import SUMMARY_FILE, read_json
+from review.speed import machine
+from schemas.features import TRAIN, split_file_pattern
+
+# Runs inside each checkout: only APIs both the baseline and this commit have.
+CHILD = """
+import json, sys, time
+import tensorflow as tf
+from pipeline.config import load_config
+from pqrnn.data import ExampleDecoder, make_dataset
+from pqrnn.model import build_student
+from pqrnn.projection import Projection
+
+pattern, intents, tags, epochs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+config = load_config("pipeline.yaml")
+decoder = ExampleDecoder(Projection.from_config(config.student), intents, tags, soft_labels=True)
+data = make_dataset(pattern, decoder, config.training.batch_size, training=True, seed=config.project.seed)
+rows = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP"))
+model = build_student(config.student, len(intents), len(tags))
+model.compile(optimizer=tf.keras.optimizers.Adam(config.training.learning_rate), distillation=config.distillation)
+
+
+class Timer(tf.keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.time() - self.started
+        print(json.dumps({"epoch": epoch + 1, "seconds": seconds, "examples_per_s": rows / seconds}), flush=True)
+
+
+model.fit(data, epochs=epochs, verbose=0, callbacks=[Timer()])
+"""
+
+
+def epoch_throughput(checkout: str, pattern: str, intents: List[str], tags: List[str], epochs: int) -> Dict[str, Any]:
+    """The child's per-epoch figures for one checkout, with its commit."""
+    env = {**os.environ, "PYTHONPATH": checkout, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-c", CHILD, pattern, json.dumps(intents), json.dumps(tags), str(epochs)]
+    proc = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"training in {checkout} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    per_epoch = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return {"checkout": checkout, "commit": commit or "?", "epochs": per_epoch}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.trainer_side_by_side", description=__doc__.split("\n\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--baseline", required=True, help="a checkout of the commit to compare with")
+    parser.add_argument("--run", default="latest", help="pipeline run whose soft labels both train on")
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args(argv)
+    config = load_config_or_exit(args.config, args.overrides)
+    run = find_run(config, args.run)
+    soft_labels = run.artifact("TeacherInference", "soft_label_examples") if run else None
+    if soft_labels is None:
+        print("no finished pipeline run with soft labels: run `make run` first", file=sys.stderr)
+        return 2
+    labels = read_json(os.path.join(soft_labels.uri, SUMMARY_FILE))["labels"]
+    pattern = split_file_pattern(soft_labels.uri, TRAIN)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    results = [
+        epoch_throughput(checkout, pattern, labels["intents"], labels["slot_tags"], args.epochs)
+        for checkout in (os.path.abspath(args.baseline), here)
+    ]
+    print(f"{machine()}; soft labels {soft_labels.uri}")
+    for result in results:
+        last = result["epochs"][-1]
+        figure = f"{last['examples_per_s']:8.1f} examples/s  (epoch {last['epoch']}, {last['seconds']:.1f} s)"
+        print(f"{result['commit']:>10}  {figure}")
+    ratio = results[1]["epochs"][-1]["examples_per_s"] / results[0]["epochs"][-1]["examples_per_s"]
+    print(f"ratio this / baseline: {ratio:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

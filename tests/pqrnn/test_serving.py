@@ -1,0 +1,159 @@
+"""The fast serving path (`pqrnn.serving`): FarmHash Fingerprint64 equals `tf.fingerprint`, the
+NumPy projection equals the TF one bit for bit, and on a few hundred texts (Thai, Hindi,
+punctuation, empty, over-long) the int8 TFLite student driven by it gives exactly what the
+int8 model gives on the SavedModel's own projection, and agrees with the float SavedModel."""
+
+import random
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pqrnn import projection as tf_projection
+from pqrnn import serving
+from pqrnn.config import DistillationConfig
+from pqrnn.data import ExampleDecoder, make_dataset
+from pqrnn.export import export_saved_model, export_tflite_int8
+from pqrnn.model import build_student
+from pqrnn.projection import Projection
+from pqrnn.serving import FastStudent, NumpyProjection, fingerprint64, hash_features
+from schemas.features import TFLITE_DIR, TFLITE_FILE
+from tests.pqrnn.test_training import CONFIG, toy_rows, write_toy_dataset
+from tokenization import tf_ops, words
+
+EDGE_TEXTS = [
+    "",
+    "   ",
+    "!!!",
+    "?",
+    "...,;:",
+    "turn ON the KITCHEN light!!",
+    "เปิดไฟในห้องนั่งเล่น",
+    "ตั้งอุณหภูมิเป็น 25 องศา",
+    "लिविंग रूम की बत्ती बंद करो",
+    "पंखा चालू करो।",
+    "把客厅的灯打开",
+    "ΟΔΟΣ Σ σ ς",
+    "İstanbul'da IŞIK",
+    "Straße STRASSE ẞ",
+    "schalte das Licht im Wohnzimmer aus",
+    "émoji 😀 lamp 🔥🔥",
+    "tab\tseparated\nnew line\u00a0nbsp",
+    "a" * 70 + " " + "b" * 17 + " " + "c" * 40,
+    " ".join(f"word{i}" for i in range(40)),  # beyond max_tokens: cut like the SavedModel
+    "combining e\u0301 and \u0345 alone",
+    "100% off - $5 @home #1",
+]
+
+
+def _random_text(rng: random.Random) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyzÄÖÜäöüßéè .,!?-'ก่้ไฟหอนลิविंगरूम灯开ΣσΑ0123456789"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+
+
+def test_fingerprint64_equals_tf_fingerprint():
+    rng = random.Random(0)
+    samples = [bytes(rng.getrandbits(8) for _ in range(n)) for n in range(0, 200) for _ in range(2)]
+    samples += [_random_text(rng).encode("utf-8") + b"\xff" + bytes([j]) for j in range(40)]
+    samples += [bytes(range(256)), b"\xfebos\xff\x00", "बत्ती".encode()]
+    digests = tf.fingerprint(tf.constant(samples)).numpy()
+    for data, digest in zip(samples, digests):
+        assert fingerprint64(data) == int.from_bytes(bytes(digest), "little"), data
+
+
+@pytest.mark.parametrize("feature_size", [1024, 96, 30])
+def test_hash_features_equal_tf(feature_size):
+    tokens = [w.encode() for w in ["turn", "licht", "बत्ती", "ห้อง", "灯", "%", "a" * 70, "x" * 15, "é"]]
+    expected = tf_projection.hash_features(tf.constant(tokens), feature_size).numpy()
+    np.testing.assert_array_equal(hash_features(tokens, feature_size), expected)
+
+
+def test_markers_are_those_of_the_tf_projection():
+    assert (serving.BOS_TOKEN, serving.EOS_TOKEN, serving.NULL_TOKEN) == (
+        tf_projection.BOS_TOKEN,
+        tf_projection.EOS_TOKEN,
+        tf_projection.NULL_TOKEN,
+    )
+    assert serving.FIELDS_PER_HASH == tf_projection.FIELDS_PER_HASH
+    assert [serving.SALT_SEPARATOR + bytes([j]) for j in range(3)] == tf_projection.salts(96)
+
+
+@pytest.mark.parametrize("add_bos_eos", [True, False])
+def test_projection_equals_tf_projection_on_raw_text(add_bos_eos):
+    rng = random.Random(1)
+    texts = EDGE_TEXTS + [_random_text(rng) for _ in range(100)]
+    reference = Projection(feature_size=64, max_tokens=12, add_bos_eos=add_bos_eos)
+    # A tiny cache, so eviction happens on the way.
+    fast = NumpyProjection(feature_size=64, max_tokens=12, add_bos_eos=add_bos_eos, cache_size=20)
+    for text in texts:
+        expected = reference(tf_ops.tokenize(tf.constant([text]))).numpy()
+        np.testing.assert_array_equal(fast(words(text)), expected, err_msg=repr(text))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A student trained on the toy set (as tests/pqrnn/test_training.py does), exported like
+    the Trainer: SavedModel + int8 TFLite in assets.extra/."""
+    tf.keras.utils.set_random_seed(0)
+    directory = str(tmp_path_factory.mktemp("toy"))
+    _, intent_vocab, tag_vocab = write_toy_dataset(directory)
+    projection = Projection.from_config(CONFIG)
+    decoder = ExampleDecoder(projection, intent_vocab, tag_vocab, soft_labels=True)
+    train = make_dataset(f"{directory}/Split-train/*.gz", decoder, batch_size=25, training=True, seed=0).cache()
+    model = build_student(CONFIG, len(intent_vocab), len(tag_vocab))
+    model.compile(tf.keras.optimizers.Adam(1e-2), distillation=DistillationConfig(temperature=2.0, gold_weight=0.5))
+    model.fit(train, epochs=40, verbose=0)
+    path = export_saved_model(model, intent_vocab, tag_vocab, f"{directory}/serving")
+    calibration = [projection(tf.ragged.constant([r["tokens"]])).numpy() for r in toy_rows(count=100, seed=3)]
+    export_tflite_int8(model, calibration, f"{path}/{TFLITE_DIR}/{TFLITE_FILE}")
+    toy = [r["text"] for r in toy_rows(count=200, seed=11)]
+    queries = toy + [f"{text}{'!?'[i % 2]}" for i, text in enumerate(toy[:80])] + EDGE_TEXTS
+    rng = random.Random(2)
+    return path, queries, [_random_text(rng) for _ in range(80)]
+
+
+def test_fast_student_equals_int8_model_on_tf_projection(exported):
+    path, queries, gibberish = exported
+    texts = queries + gibberish
+    loaded = tf.saved_model.load(path)
+    project = loaded.signatures["project_text"]
+    with open(f"{path}/{TFLITE_DIR}/{TFLITE_FILE}", "rb") as f:
+        interpreter = tf.lite.Interpreter(model_content=f.read())
+    details = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+    assert len(details) == 2
+    # Few interpreters kept, so lengths are evicted and rebuilt on the way.
+    fast = FastStudent.from_saved_model(path, max_interpreters=3)
+    for text in texts:
+        projected = project(text=tf.constant([text]))
+        length = int(projected["num_tokens"][0]) + 2
+        features = projected["features"].numpy()[:, :length]
+        interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], features.shape)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], features)
+        interpreter.invoke()
+        outputs = [interpreter.get_tensor(i)[0] for i in details.values()]
+        intent_logits = next(o for o in outputs if o.ndim == 1)
+        slot_logits = next(o for o in outputs if o.ndim == 2)
+        got = fast(text)
+        np.testing.assert_array_equal(got.intent_logits, intent_logits, err_msg=repr(text))
+        np.testing.assert_array_equal(got.slot_logits, slot_logits, err_msg=repr(text))
+        assert got.intent == fast.intent_labels[int(np.argmax(intent_logits))]
+        assert len(got.slot_tags) == len(got.tokens) == length - 2
+
+
+def test_fast_student_agrees_with_the_float_saved_model(exported):
+    # int8 vs float: near-ties may flip, so agreement is judged on queries like the training
+    # data's (plus the edge cases), not on random character soup.
+    path, texts, _ = exported
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    fast = FastStudent.from_saved_model(path)
+    out = serve(text=tf.constant(texts))
+    differ = []
+    for i, text in enumerate(texts):
+        n = int(out["num_tokens"][i])
+        got = fast(text)
+        assert got.tokens == [t.decode() for t in out["tokens"].numpy()[i][:n]], text
+        tags = [t.decode() for t in out["slot_tags"].numpy()[i][:n]]
+        if got.intent != out["intent"].numpy()[i].decode() or got.slot_tags != tags:
+            differ.append(text)
+    assert len(texts) >= 300 and len(differ) <= 0.01 * len(texts), differ
