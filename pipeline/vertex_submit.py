@@ -228,7 +228,9 @@ def _submit(
         f"?project={args.project}",
         file=out,
     )
-    print(f"artifacts: {root}/PROJECT_NUMBER/{run_id}/", file=out, flush=True)
+    # Vertex lays a run's artifacts out under the project's number, which names the created job.
+    project_number = job.resource_name.split("/")[1]
+    print(f"artifacts: {root}/{project_number}/{run_id}/", file=out, flush=True)
     if not args.wait:
         return 0
     state = follow_job(job, sorted(spec["root"]["dag"]["tasks"]), args.poll_interval, args.timeout, out)

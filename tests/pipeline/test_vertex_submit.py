@@ -20,6 +20,8 @@ from tests.conftest import REPO
 ACCESS_TOKEN = "ya29.s3cr3t-access-Zq9"
 JOBS = "/v1/projects/p/locations/us-central1/pipelineJobs"
 PROJECT_NUMBER = "123456"
+# Vertex names a created job by the project's number, not its id; the SDK then reads it there.
+JOBS_BY_NUMBER = f"/v1/projects/{PROJECT_NUMBER}/locations/us-central1/pipelineJobs"
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -87,8 +89,8 @@ class FakeVertex:
             message = f"denied: Authorization: Bearer {ACCESS_TOKEN}"
             return self.status, {"error": {"code": self.status, "message": message, "status": "PERMISSION_DENIED"}}
         if path == JOBS and method == "POST":
-            return 200, {**body, "name": f"{JOBS[4:]}/{self.job_id()}", "state": "PIPELINE_STATE_PENDING"}
-        if path.startswith(JOBS + "/") and method == "GET":
+            return 200, {**body, "name": f"{JOBS_BY_NUMBER[4:]}/{self.job_id()}", "state": "PIPELINE_STATE_PENDING"}
+        if path.startswith(JOBS_BY_NUMBER + "/") and method == "GET":
             gets = sum(1 for r in self.requests if r["path"] == path)
             state, tasks = self.job_states[min(gets, len(self.job_states)) - 1]
             if state == "UNAVAILABLE":
@@ -219,6 +221,7 @@ def test_submit_creates_the_job_with_parameters_labels_account_and_network(verte
     assert f"run id: {job_id}\n" in captured.out
     link = f"https://console.cloud.google.com/vertex-ai/locations/us-central1/pipelines/runs/{job_id}?project=p"
     assert f"run:    {link}\n" in captured.out
+    assert f"artifacts: gs://YOUR_BUCKET/pqrnn-distill/{PROJECT_NUMBER}/{job_id}/\n" in captured.out
 
 
 def test_wait_follows_the_job_and_exits_1_when_it_fails(vertex_api, vertex_spec, capsys, caplog):
@@ -240,7 +243,7 @@ def test_wait_retries_a_blip_and_exits_0_when_the_job_succeeds(vertex_api, verte
     assert submit(vertex_api, vertex_spec, "--wait") == 0
     out = assert_no_secret(capsys, caplog).out
     # aiplatform asked again after the 503 (an API blip while following).
-    assert sum(1 for r in vertex_api.requests if r["method"] == "GET" and r["path"].startswith(JOBS)) == 3
+    assert sum(1 for r in vertex_api.requests if r["method"] == "GET" and r["path"].startswith(JOBS_BY_NUMBER)) == 3
     assert "SUCCEEDED  1/12 tasks done" in out
     assert out.rstrip().endswith("succeeded")
 
