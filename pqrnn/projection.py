@@ -25,16 +25,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-BOS_TOKEN = b"\xfebos"
-EOS_TOKEN = b"\xfeeos"
-NULL_TOKEN = b"\xfenull"
-_SALT_SEPARATOR = b"\xff"
-FIELDS_PER_HASH = 32  # 64-bit fingerprint, 2 bits per feature
-
-
-def salts(feature_size: int) -> list:
-    """The byte suffixes appended to a token, one per 64-bit hash word."""
-    return [_SALT_SEPARATOR + bytes([j]) for j in range(math.ceil(feature_size / FIELDS_PER_HASH))]
+from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, salts
 
 
 def hash_features(tokens: tf.Tensor, feature_size: int) -> tf.Tensor:

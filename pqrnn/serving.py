@@ -29,16 +29,10 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
+from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, SALT_SEPARATOR
 from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, TFLITE_FILE, vocab_file
 from tokenization import words as split_words
 
-# The markers and salt of `pqrnn.projection` (kept in step by tests/pqrnn/test_serving.py;
-# that module imports TensorFlow, this one must not).
-BOS_TOKEN = b"\xfebos"
-EOS_TOKEN = b"\xfeeos"
-NULL_TOKEN = b"\xfenull"
-SALT_SEPARATOR = b"\xff"
-FIELDS_PER_HASH = 32
 STUDENT_CONFIG_FILE = "student_config.json"  # written beside the TFLite file by pqrnn.export
 
 # ------------------------------------------------------------------ FarmHash Fingerprint64

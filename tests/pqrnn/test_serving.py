@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 
 from pqrnn import projection as tf_projection
-from pqrnn import serving
 from pqrnn.config import DistillationConfig
 from pqrnn.data import ExampleDecoder, make_dataset
 from pqrnn.export import export_saved_model, export_tflite_int8
@@ -66,16 +65,6 @@ def test_hash_features_equal_tf(feature_size):
     tokens = [w.encode() for w in ["turn", "licht", "बत्ती", "ห้อง", "灯", "%", "a" * 70, "x" * 15, "é"]]
     expected = tf_projection.hash_features(tf.constant(tokens), feature_size).numpy()
     np.testing.assert_array_equal(hash_features(tokens, feature_size), expected)
-
-
-def test_markers_are_those_of_the_tf_projection():
-    assert (serving.BOS_TOKEN, serving.EOS_TOKEN, serving.NULL_TOKEN) == (
-        tf_projection.BOS_TOKEN,
-        tf_projection.EOS_TOKEN,
-        tf_projection.NULL_TOKEN,
-    )
-    assert serving.FIELDS_PER_HASH == tf_projection.FIELDS_PER_HASH
-    assert [serving.SALT_SEPARATOR + bytes([j]) for j in range(3)] == tf_projection.salts(96)
 
 
 @pytest.mark.parametrize("add_bos_eos", [True, False])

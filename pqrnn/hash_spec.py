@@ -1,0 +1,18 @@
+"""The constants of the word hash (see `pqrnn.projection` and DESIGN.md), without TensorFlow, so
+that the TF projection and the NumPy one of `pqrnn.serving` share one definition."""
+
+from __future__ import annotations
+
+import math
+from typing import List
+
+BOS_TOKEN = b"\xfebos"
+EOS_TOKEN = b"\xfeeos"
+NULL_TOKEN = b"\xfenull"
+SALT_SEPARATOR = b"\xff"
+FIELDS_PER_HASH = 32  # 64-bit fingerprint, 2 bits per feature
+
+
+def salts(feature_size: int) -> List[bytes]:
+    """The byte suffixes appended to a token, one per 64-bit hash word."""
+    return [SALT_SEPARATOR + bytes([j]) for j in range(math.ceil(feature_size / FIELDS_PER_HASH))]
