@@ -206,7 +206,8 @@ def test_submit_creates_the_experiment_and_the_run_with_the_inlined_spec(
     # Each override goes to the one parameter carrying its section; the others keep their
     # defaults (not sent), so KFP serves the teacher side from its cache.
     sent = run["runtime_config"]["parameters"]
-    assert set(sent) == {"trainer_config", "dataset_config"}
+    # data.languages: the dataset and the rules of the unlabelled rows Augment reads.
+    assert set(sent) == {"trainer_config", "dataset_config", "augment_config"}
     trainer, dataset = json.loads(sent["trainer_config"]), json.loads(sent["dataset_config"])
     assert trainer["training"]["epochs"] == 3 and dataset["data"]["languages"] == ["en", "th"]
     default = json.loads(default_value(spec, "trainer_config"))
@@ -405,6 +406,9 @@ def test_missing_and_invalid_spec_files(tmp_path, clean_env, capsys):
         # A whole section replaced, as in pipeline.yaml: what it leaves out takes the defaults.
         ("teacher={inference: {max_batch_size: 8}}", {"teacher_finetune_config", "teacher_inference_config"}),
         ("augmentation.word_swap=0.5", {"augment_config"}),
+        # Of `data`, the unlabelled inputs are Augment's alone; the rest is the dataset's.
+        ("data.unlabeled=[{path: gs://b/traffic.jsonl}]", {"augment_config"}),
+        ("data.home_assistant.samples_per_template=8", {"dataset_config"}),
         ("project.seed=7", {"dataset_config", "augment_config", "teacher_finetune_config", "trainer_config"}),
     ],
 )
