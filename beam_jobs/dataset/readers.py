@@ -185,6 +185,20 @@ PARSERS: Dict[str, Callable[..., Optional[LabelledRow]]] = {
 }
 
 
+def _parse_line(raw: bytes, max_line_bytes: int, parse: Callable[[str], Any]) -> Any:
+    """`parse` of the decoded line, None for a blank one; raises only `RowError` (an unexpected
+    exception becomes `row_error` with its message, so one odd row is a dead letter)."""
+    if not raw.strip():
+        return None
+    try:
+        line = decode_line(raw, max_line_bytes)
+        return parse(line) if line.strip() else None
+    except RowError:
+        raise
+    except Exception as exc:
+        raise RowError("row_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
+
+
 def read_line(raw: bytes, location: str, data: DataConfig) -> Optional[LabelledRow]:
     """One line of a `data.source` file -> its row, or None for a blank or header line.
 
@@ -192,17 +206,11 @@ def read_line(raw: bytes, location: str, data: DataConfig) -> Optional[LabelledR
     one odd row is a dead letter, never a failed job. Rows of languages outside a non-empty
     `data.languages` are `language_not_selected`.
     """
-    if not raw.strip():
-        return None
-    try:
-        line = decode_line(raw, data.max_line_bytes)
-        if not line.strip():
-            return None
-        return PARSERS[data.source](line, location, data.default_lang, data.max_tokens, data.languages)
-    except RowError:
-        raise
-    except Exception as exc:
-        raise RowError("row_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
+    return _parse_line(
+        raw,
+        data.max_line_bytes,
+        lambda line: PARSERS[data.source](line, location, data.default_lang, data.max_tokens, data.languages),
+    )
 
 
 def read_unlabeled_line(raw: bytes, location: str, lang: Optional[str], data: DataConfig) -> Optional[Dict[str, Any]]:
@@ -213,12 +221,8 @@ def read_unlabeled_line(raw: bytes, location: str, lang: Optional[str], data: Da
     Raises only `RowError`, as `read_line` does (rows outside a non-empty `data.languages` are
     `language_not_selected`).
     """
-    if not raw.strip():
-        return None
-    try:
-        line = decode_line(raw, data.max_line_bytes)
-        if not line.strip():
-            return None
+
+    def parse(line: str) -> Dict[str, Any]:
         if _COMPRESSED.sub("", location.rsplit(":", 1)[0]).endswith(".jsonl"):
             obj = _json_object(line)
             text, row_lang, row_id = obj.get("text"), obj.get("lang"), _identifier(obj, "id")
@@ -233,7 +237,5 @@ def read_unlabeled_line(raw: bytes, location: str, lang: Optional[str], data: Da
             max_tokens=data.max_tokens,
             languages=data.languages,
         )
-    except RowError:
-        raise
-    except Exception as exc:
-        raise RowError("row_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
+
+    return _parse_line(raw, data.max_line_bytes, parse)
