@@ -12,7 +12,10 @@ The JSON says which (`*_source`). Figures:
 
 - trainer: `N` training steps of the library's own input pipeline and model
   (`pqrnn.data.make_dataset` + `pqrnn.model.build_student` + `model.fit`, as
-  `pqrnn.train.train_student` runs them) after untimed warm-up steps (tracing). MACs per
+  `pqrnn.train.train_student` runs them) after untimed warm-up steps (tracing), once in
+  float and once with fake quantization (the two phases of `train_student`);
+  `trainer_examples_per_s` is the whole schedule's (`training.epochs`, the last
+  `training.quantization_aware_epochs` quantization-aware), the phases are given apart. MACs per
   example (`training_macs`): 3 x forward (forward + backward), forward per real token =
   B*d (bottleneck) + sum over QRNN layers of 2 directions * k * fan_in * 3H (the z, f, o
   convolutions) + 2H (attention score) + 2H*S (slot head), plus 2H*C (intent head) once per
@@ -145,7 +148,7 @@ def trainer_throughput(
     from pqrnn.data import ExampleDecoder, make_dataset
     from pqrnn.model import build_student
     from pqrnn.projection import Projection
-    from pqrnn.train import strategy
+    from pqrnn.train import quantization_aware_start, strategy, use_bfloat16_matmuls
 
     training = config.training
 
@@ -163,13 +166,19 @@ def trainer_throughput(
 
     with strategy().scope():
         model = build_student(config.student, len(intents), len(tags))
+        model.set_bfloat16_training(use_bfloat16_matmuls(training))
         schedule = tf.keras.optimizers.schedules.ExponentialDecay(
             training.learning_rate, training.lr_decay_steps, training.lr_decay_rate, staircase=True
         )
         model.compile(optimizer=tf.keras.optimizers.Adam(schedule), distillation=config.distillation)
-    times = _StepTimes()
-    model.fit(dataset(), epochs=1, steps_per_epoch=warmup + steps, callbacks=[times], verbose=0)
-    seconds = times.ends[-1] - times.ends[warmup - 1]
+    qat_epochs = training.epochs - quantization_aware_start(config.student, training) if config.student.quantize else 0
+    phase_seconds = {}
+    for phase, fake_quant in (("float", False), ("qat", True)):
+        model.set_fake_quant(fake_quant)
+        model.train_function = None  # traced again with the flag
+        times = _StepTimes()
+        model.fit(dataset(), epochs=1, steps_per_epoch=warmup + steps, callbacks=[times], verbose=0)
+        phase_seconds[phase] = times.ends[-1] - times.ends[warmup - 1]
     # The timed batches again (same seeds, same order; the distortion does not change shapes):
     # what they held, padding apart.
     examples = tokens = padded = 0
@@ -179,10 +188,18 @@ def trainer_throughput(
         examples += rows
         tokens += int(tf.reduce_sum(targets["slot_mask"])) + markers * rows
         padded += rows * int(features.shape[1])
+    # Seconds per example over the schedule: float epochs at the float rate, the rest at QAT's.
+    seconds = ((training.epochs - qat_epochs) * phase_seconds["float"] + qat_epochs * phase_seconds["qat"]) / (
+        training.epochs
+    )
     macs = training_macs(config.student, len(intents), len(tags), tokens, examples)
     return {
         "trainer_examples_per_s": examples / seconds,
         "trainer_mac_per_s": macs / seconds,
+        "trainer_float_examples_per_s": examples / phase_seconds["float"],
+        "trainer_qat_examples_per_s": examples / phase_seconds["qat"],
+        "trainer_quantization_aware_epochs": f"{qat_epochs} of {training.epochs}",
+        "trainer_bfloat16_matmuls": use_bfloat16_matmuls(training),
         "trainer_mac_per_example": macs / examples,
         "trainer_tokens_per_example": tokens / examples,
         "trainer_padded_tokens_per_example": padded / examples,

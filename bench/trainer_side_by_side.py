@@ -2,14 +2,17 @@
 
     git worktree add /tmp/baseline <commit>
     TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.trainer_side_by_side --baseline /tmp/baseline
-        [--config pipeline.yaml] [--run latest|ID] [--epochs 2]
+        [--config pipeline.yaml] [--run latest|ID] [--epochs N] [--baseline-epochs 2]
 
 Each checkout, in its own process and one after the other, trains its own default student
 (its `pipeline.yaml`) with its own `pqrnn` input pipeline and model (`make_dataset` +
-`build_student` + `model.fit`, as its Trainer does, validation left out) for `--epochs` epochs
-on the same soft labels: the latest pipeline run's TeacherInference output. Epoch 1 includes
-tracing; the last epoch's examples/s is the figure compared. Our machines differ ~3x in speed,
-so only the ratio of the two, measured in one run, means anything.
+`build_student` + `model.fit`, as its Trainer does, validation left out) on the same soft
+labels: the latest pipeline run's TeacherInference output. This checkout runs its Trainer's
+whole schedule (`training.epochs`, float then the quantization-aware last epochs, bf16 where
+its config says so; `--epochs` to change it); the baseline, whose epochs are all alike (fake
+quantization throughout), runs `--baseline-epochs`. Epoch 1 includes tracing, so the figure
+compared is the examples/s of epochs 2 to the last. Our machines differ ~3x in speed, so only
+the ratio of the two, measured in one run, means anything.
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ data = make_dataset(pattern, decoder, config.training.batch_size, training=True,
 rows = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP"))
 model = build_student(config.student, len(intents), len(tags))
 model.compile(optimizer=tf.keras.optimizers.Adam(config.training.learning_rate), distillation=config.distillation)
+callbacks = []
+try:
+    from pqrnn.train import QuantizeFromEpoch, quantization_aware_start, use_bfloat16_matmuls
+except ImportError:  # a checkout from before the float phase: fake quantization in every epoch
+    pass
+else:
+    import dataclasses
+
+    training = dataclasses.replace(config.training, epochs=epochs)
+    model.set_bfloat16_training(use_bfloat16_matmuls(training))
+    callbacks.append(QuantizeFromEpoch(quantization_aware_start(config.student, training)))
 
 
 class Timer(tf.keras.callbacks.Callback):
@@ -55,7 +69,7 @@ class Timer(tf.keras.callbacks.Callback):
         print(json.dumps({"epoch": epoch + 1, "seconds": seconds, "examples_per_s": rows / seconds}), flush=True)
 
 
-model.fit(data, epochs=epochs, verbose=0, callbacks=[Timer()])
+model.fit(data, epochs=epochs, verbose=0, callbacks=callbacks + [Timer()])
 """
 
 
@@ -78,9 +92,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_config_arguments(parser)
     parser.add_argument("--baseline", required=True, help="a checkout of the commit to compare with")
     parser.add_argument("--run", default="latest", help="pipeline run whose soft labels both train on")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, help="this checkout's epochs (default: its training.epochs)")
+    parser.add_argument("--baseline-epochs", type=int, default=2)
     args = parser.parse_args(argv)
     config = load_config_or_exit(args.config, args.overrides)
+    epochs = args.epochs or config.training.epochs
+    if min(epochs, args.baseline_epochs) < 2:
+        print("--epochs and --baseline-epochs must be >= 2 (epoch 1 includes tracing)", file=sys.stderr)
+        return 2
     run = find_run(config, args.run)
     soft_labels = run.artifact("TeacherInference", "soft_label_examples") if run else None
     if soft_labels is None:
@@ -90,16 +109,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     pattern = split_file_pattern(soft_labels.uri, TRAIN)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     results = [
-        epoch_throughput(checkout, pattern, labels["intents"], labels["slot_tags"], args.epochs)
-        for checkout in (os.path.abspath(args.baseline), here)
+        epoch_throughput(checkout, pattern, labels["intents"], labels["slot_tags"], checkout_epochs)
+        for checkout, checkout_epochs in ((os.path.abspath(args.baseline), args.baseline_epochs), (here, epochs))
     ]
     print(f"{machine()}; soft labels {soft_labels.uri}")
+    rates = []
     for result in results:
-        last = result["epochs"][-1]
-        figure = f"{last['examples_per_s']:8.1f} examples/s  (epoch {last['epoch']}, {last['seconds']:.1f} s)"
-        print(f"{result['commit']:>10}  {figure}")
-    ratio = results[1]["epochs"][-1]["examples_per_s"] / results[0]["epochs"][-1]["examples_per_s"]
-    print(f"ratio this / baseline: {ratio:.2f}x")
+        timed = result["epochs"][1:]
+        seconds = sum(epoch["seconds"] for epoch in timed)
+        rates.append(sum(epoch["examples_per_s"] * epoch["seconds"] for epoch in timed) / seconds)
+        per_epoch = ", ".join(f"{epoch['seconds']:.1f}" for epoch in result["epochs"])
+        span = f"epochs 2-{len(result['epochs'])}; s per epoch: {per_epoch}"
+        print(f"{result['commit']:>10}  {rates[-1]:8.1f} examples/s  ({span})")
+    print(f"ratio this / baseline: {rates[1] / rates[0]:.2f}x")
     return 0
 
 

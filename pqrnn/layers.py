@@ -16,6 +16,14 @@ def dense_last(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     return tf.reshape(y, tf.concat([shape[:-1], [kernel.shape[1]]], 0))
 
 
+def bfloat16_matmul(matmul, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """matmul(x, kernel) with both in bfloat16, the result back in float32 (weights and
+    everything else stay float32). On a CPU with native bf16 (AMX, AVX512-BF16) the student's
+    convolutions train about 1.5x faster; 8-bit mantissas are ample for a model that ships
+    in int8."""
+    return tf.cast(matmul(tf.cast(x, tf.bfloat16), tf.cast(kernel, tf.bfloat16)), tf.float32)
+
+
 class MaskedBatchNorm(tf.keras.layers.Layer):
     """Batch norm whose batch statistics cover valid (unmasked) positions only.
 
@@ -88,6 +96,8 @@ class QuantDense(tf.keras.layers.Layer):
         self.units = units
         self.use_bias = use_bias
         self.quantize = quantize
+        self.fake_quant_active = True
+        self.bfloat16_training = False  # see bfloat16_matmul
         self.output_quantizer = ActivationQuantizer(quantize, name="output_quant") if use_bias else None
 
     def build(self, input_shape):
@@ -96,7 +106,8 @@ class QuantDense(tf.keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        y = dense_last(x, fake_quant_weight(self.kernel, self.quantize))
+        kernel = fake_quant_weight(self.kernel, self.quantize and self.fake_quant_active)
+        y = bfloat16_matmul(dense_last, x, kernel) if training and self.bfloat16_training else dense_last(x, kernel)
         if self.bias is None:
             return y  # a batch norm follows and quantizes after itself
         return self.output_quantizer(y + self.bias, training=training)

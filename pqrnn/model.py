@@ -74,6 +74,20 @@ class PQRNNStudent(tf.keras.Model):
             slot_logits = slot_logits[:, 1:-1]
         return {"intent_logits": self.intent_head(pooled, training=training), "slot_logits": slot_logits}
 
+    def set_fake_quant(self, active: bool) -> None:
+        """Fake quantization on or off in every quantizing layer (a float phase, then QAT); the
+        variables stay as they are. Call before (re)tracing: the flag is read when tracing."""
+        for module in self.submodules:
+            if hasattr(module, "fake_quant_active"):
+                module.fake_quant_active = active
+
+    def set_bfloat16_training(self, enabled: bool) -> None:
+        """Training-time convolutions and the bottleneck in bfloat16 (`pqrnn.layers.bfloat16_matmul`);
+        inference and export stay float32."""
+        for module in self.submodules:
+            if hasattr(module, "bfloat16_training"):
+                module.bfloat16_training = enabled
+
     # ------------------------------------------------------------------ training
 
     def compile(self, optimizer="adam", distillation: Optional[DistillationConfig] = None, **kwargs):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 
-from pqrnn.layers import MaskedBatchNorm
+from pqrnn.layers import MaskedBatchNorm, bfloat16_matmul
 from pqrnn.quantization import ActivationQuantizer, fake_quant_weight
 
 
@@ -15,20 +17,34 @@ def _shift(x: tf.Tensor, distance: int, fill: float, reverse: bool) -> tf.Tensor
     return tf.pad(x, [[0, 0], [distance, 0], [0, 0]], constant_values=fill)[:, :-distance]
 
 
-def fo_pool(forget: tf.Tensor, update: tf.Tensor, max_length: int, reverse: bool = False) -> tf.Tensor:
+def fo_pool(
+    forget: tf.Tensor, update: tf.Tensor, max_length: int, reverse: bool = False, skip_idle_rounds: bool = False
+) -> tf.Tensor:
     """c_t = f_t * c_{t-1} + u_t with c_{-1} = 0, for all t at once ([batch, T, H] each).
 
     A Hillis-Steele scan over the affine maps c -> f*c + u: ceil(log2(max_length)) rounds of
     shifts, multiplies and adds. No while loop, so it is fast on CPU and converts to plain
     TFLite builtins; T may be anything up to `max_length`.
+
+    A round whose shift reaches past T changes nothing. `skip_idle_rounds` skips those with a
+    `tf.cond` on the batch's T, for training, where T is unknown when tracing and short in
+    most length buckets (2-3 of 6 rounds); TFLite builtins have no cond, so inference keeps
+    every round.
     """
+    length = tf.shape(forget)[1]
     a, b = forget, update
     distance = 1
     while distance < max_length:
-        a_prev = _shift(a, distance, 1.0, reverse)
-        b_prev = _shift(b, distance, 0.0, reverse)
-        b = a * b_prev + b
-        a = a * a_prev
+
+        def scan_round(a=a, b=b, distance=distance):
+            a_prev = _shift(a, distance, 1.0, reverse)
+            b_prev = _shift(b, distance, 0.0, reverse)
+            return a * a_prev, a * b_prev + b
+
+        if skip_idle_rounds:
+            a, b = tf.cond(distance < length, scan_round, lambda a=a, b=b: (a, b))
+        else:
+            a, b = scan_round()
         distance *= 2
     return b
 
@@ -60,6 +76,8 @@ class BiQRNN(tf.keras.layers.Layer):
         self.max_length = max_length
         self.zoneout = zoneout
         self.quantize = quantize
+        self.fake_quant_active = True
+        self.bfloat16_training = False  # see bfloat16_matmul
         self.norms = [MaskedBatchNorm(bn_momentum, renorm=bn_renorm, name=f"bn_{d}") for d in ("fwd", "bwd")]
         self.gate_quant = [ActivationQuantizer(quantize, name=f"gates_quant_{d}") for d in ("fwd", "bwd")]
         self.tanh_quant = ActivationQuantizer(quantize, (-1.0, 1.0), name="tanh_quant")
@@ -79,8 +97,9 @@ class BiQRNN(tf.keras.layers.Layer):
         reverse = index == 1
         pad = [0, self.kernel_width - 1] if reverse else [self.kernel_width - 1, 0]
         x = tf.pad(x, [[0, 0], pad, [0, 0]])
-        kernel = fake_quant_weight(self.kernels[index], self.quantize)
-        gates = tf.nn.conv1d(x, kernel, stride=1, padding="VALID")
+        kernel = fake_quant_weight(self.kernels[index], self.quantize and self.fake_quant_active)
+        conv = functools.partial(tf.nn.conv1d, stride=1, padding="VALID")
+        gates = bfloat16_matmul(conv, x, kernel) if training and self.bfloat16_training else conv(x, kernel)
         gates = self.gate_quant[index](self.norms[index](gates, mask, training=training), training=training)
         z, f, o = tf.split(gates, 3, axis=-1)
         z = self.tanh_quant(tf.tanh(z))
@@ -90,7 +109,7 @@ class BiQRNN(tf.keras.layers.Layer):
             f = tf.where(tf.random.uniform(tf.shape(f)) < self.zoneout, tf.ones_like(f), f)
         valid = tf.expand_dims(mask, -1)
         f = f * valid + (1.0 - valid)  # padding: keep the state, add nothing
-        c = self.tanh_quant(fo_pool(f, (1.0 - f) * z, self.max_length, reverse))
+        c = self.tanh_quant(fo_pool(f, (1.0 - f) * z, self.max_length, reverse, skip_idle_rounds=training))
         return self.tanh_quant(o * c) * valid
 
     def call(self, x: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:

@@ -7,6 +7,10 @@ fixed range (tanh/state [-1, 1], sigmoid/attention [0, 1]) or a range tracked wi
 exponential moving average of batch min/max during training and frozen at inference. With
 `enabled=False` every quantizer is the identity, so QAT is switched by
 `StudentConfig.quantize` without changing the variables' layout.
+
+A quantizing layer also has `fake_quant_active` (True by default): set to False, it runs in
+float, in training and inference, while keeping its variables, so training can run most epochs
+in float and only the last ones quantization-aware (`TrainingConfig.quantization_aware_epochs`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class ActivationQuantizer(tf.keras.layers.Layer):
         self.enabled = enabled
         self.fixed_range = fixed_range
         self.momentum = momentum
+        self.fake_quant_active = True
 
     def build(self, input_shape):
         if self.enabled and self.fixed_range is None:
@@ -57,7 +62,7 @@ class ActivationQuantizer(tf.keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        if not self.enabled:
+        if not (self.enabled and self.fake_quant_active):
             return x
         if self.fixed_range is not None:
             return tf.quantization.fake_quant_with_min_max_args(

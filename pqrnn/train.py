@@ -41,14 +41,17 @@ def exact_match(model: tf.keras.Model, dataset: tf.data.Dataset) -> float:
 
 class KeepBestEpoch(tf.keras.callbacks.Callback):
     """Model selection on the validation split: after each epoch, the student's exact match
-    on `dataset` (against gold labels); training ends with the weights of the best epoch.
+    on `dataset` (against gold labels); training ends with the weights of the best epoch
+    from `first_candidate` on (earlier epochs, trained in float before quantization-aware
+    training, are scored and logged but not what the int8 export should be made from).
 
     On a fixed split the teacher's exact match is a constant, so the best student exact match
     is also the best fraction of teacher (exact match), the headline."""
 
-    def __init__(self, dataset: tf.data.Dataset):
+    def __init__(self, dataset: tf.data.Dataset, first_candidate: int = 0):
         super().__init__()
         self.dataset = dataset
+        self.first_candidate = first_candidate
         self.scores: List[float] = []
         self.best_epoch = -1
         self._best_weights: Optional[List[np.ndarray]] = None
@@ -59,18 +62,20 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         score = exact_match(self.model, self.dataset)
         self.scores.append(score)
+        candidate = epoch >= self.first_candidate
         # `progress`: a line the pipeline's console shows (see pipeline/console.py).
         logger.info(
-            "epoch %d/%s: validation exact match %.4f (%.0f s)",
+            "epoch %d/%s: validation exact match %.4f (%.0f s)%s",
             epoch + 1,
             self.params.get("epochs", "?"),
             score,
             time.time() - self._epoch_started,
+            "" if candidate else " float, before quantization-aware training",
             extra={"progress": True},
         )
         if logs is not None:
             logs["val_exact_match"] = score  # TensorBoard and the History see it too
-        if self.best_epoch < 0 or score > self.scores[self.best_epoch]:
+        if candidate and (self.best_epoch < 0 or score > self.scores[self.best_epoch]):
             self.best_epoch, self._best_weights = epoch, self.model.get_weights()
 
     def on_train_end(self, logs: Optional[dict] = None) -> None:
@@ -86,10 +91,62 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
             )
 
 
+class QuantizeFromEpoch(tf.keras.callbacks.Callback):
+    """Float training until epoch `start` (0-based), 8-bit fake quantization from then on.
+
+    Fake quantization costs about a quarter of a training step; the paper's students, like
+    most QAT recipes, need it only to adapt the trained weights to the int8 grid, which takes
+    the last epochs. The train and test functions are traced again with the new flag."""
+
+    def __init__(self, start: int):
+        super().__init__()
+        self.start = start
+
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
+        self._switch(self.start <= 0)
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        if epoch == self.start and epoch > 0:
+            self._switch(True)
+
+    def _switch(self, active: bool) -> None:
+        self.model.set_fake_quant(active)
+        # fit calls self.train_function each step: a fresh trace takes effect at once.
+        self.model.train_function = self.model.make_train_function(force=True)
+        self.model.test_function = None
+
+
 def strategy() -> tf.distribute.Strategy:
     """All GPUs when present (MirroredStrategy), else the default (CPU) strategy."""
     gpus = tf.config.list_logical_devices("GPU")
     return tf.distribute.MirroredStrategy() if gpus else tf.distribute.get_strategy()
+
+
+def native_bfloat16_cpu(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this machine's CPU computes bfloat16 natively (AMX or AVX512-BF16 in its flags);
+    elsewhere oneDNN emulates it, slower than float32."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def use_bfloat16_matmuls(training: TrainingConfig) -> bool:
+    """`training.bfloat16_matmuls`, or when unset: a native-bf16 CPU and no GPU."""
+    if training.bfloat16_matmuls is not None:
+        return training.bfloat16_matmuls
+    return not tf.config.list_logical_devices("GPU") and native_bfloat16_cpu()
+
+
+def quantization_aware_start(student: StudentConfig, training: TrainingConfig) -> int:
+    """The first (0-based) epoch that trains with fake quantization; 0 when it is off (nothing
+    to switch) or set for every epoch."""
+    last = training.quantization_aware_epochs
+    if not student.quantize or last is None:
+        return 0
+    return max(training.epochs - last, 0)
 
 
 def train_student(
@@ -104,9 +161,11 @@ def train_student(
     serving_model_dir: str,
     log_dir: str,
 ) -> tf.keras.Model:
-    """Train on `train_pattern`, validate on `eval_pattern` and keep the weights of the epoch
-    with the best validation exact match (`KeepBestEpoch`), export to `serving_model_dir` (the
-    int8 TFLite encoder in `assets.extra/`); TensorBoard logs go to `log_dir`."""
+    """Train on `train_pattern` (in float, then quantization-aware for the last
+    `training.quantization_aware_epochs`), validate on `eval_pattern` and keep the weights of
+    the quantization-aware epoch with the best validation exact match (`KeepBestEpoch`),
+    export to `serving_model_dir` (the int8 TFLite encoder in `assets.extra/`); TensorBoard
+    logs go to `log_dir`."""
     projection = Projection.from_config(student)
     decoder = ExampleDecoder(projection, intents, tags, soft_labels=True)
     batch = training.batch_size
@@ -115,8 +174,10 @@ def train_student(
     )
     eval_ds = make_dataset(eval_pattern, decoder, batch, training=False)
 
+    qat_start = quantization_aware_start(student, training)
     with strategy().scope():
         model = build_student(student, len(intents), len(tags))
+        model.set_bfloat16_training(use_bfloat16_matmuls(training))
         schedule = tf.keras.optimizers.schedules.ExponentialDecay(
             training.learning_rate, training.lr_decay_steps, training.lr_decay_rate, staircase=True
         )
@@ -125,8 +186,12 @@ def train_student(
         train_ds,
         validation_data=eval_ds,
         epochs=training.epochs,
-        # KeepBestEpoch first: it adds val_exact_match to the logs the TensorBoard callback writes.
-        callbacks=[KeepBestEpoch(eval_ds), tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
+        # KeepBestEpoch before TensorBoard: it adds val_exact_match to the logs TensorBoard writes.
+        callbacks=[
+            QuantizeFromEpoch(qat_start),
+            KeepBestEpoch(eval_ds, first_candidate=qat_start),
+            tf.keras.callbacks.TensorBoard(log_dir=log_dir),
+        ],
         verbose=2,
     )
     export_saved_model(model, intents, tags, serving_model_dir)

@@ -8,7 +8,14 @@ from pqrnn.config import DistillationConfig, TrainingConfig
 from pqrnn.data import ExampleDecoder, make_dataset
 from pqrnn.model import build_student
 from pqrnn.projection import Projection
-from pqrnn.train import KeepBestEpoch, exact_match, train_student
+from pqrnn.train import (
+    KeepBestEpoch,
+    QuantizeFromEpoch,
+    exact_match,
+    native_bfloat16_cpu,
+    quantization_aware_start,
+    train_student,
+)
 from tests.pqrnn.test_training import CONFIG, write_toy_dataset
 
 
@@ -61,3 +68,66 @@ def test_language_sampling_gives_a_small_language_more_of_each_epoch(tmp_path):
     rows, share = hindi_share(0.0)  # every language alike
     assert rows == 100 and 0.35 < share < 0.65
     assert 0.15 < hindi_share(0.5)[1] < 0.4  # sqrt(10) / (sqrt(10) + sqrt(90)) = 0.25
+
+
+def test_quantization_aware_training_runs_only_in_the_last_epochs_and_selects_among_them(tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    _, intents, tags = write_toy_dataset(str(tmp_path))
+    decoder = ExampleDecoder(Projection.from_config(CONFIG), intents, tags, soft_labels=True)
+    data = make_dataset(os.path.join(tmp_path, "Split-train", "*.gz"), decoder, 25, training=False).cache()
+    model = build_student(CONFIG, len(intents), len(tags))
+    model.compile(tf.keras.optimizers.Adam(1e-2), distillation=DistillationConfig())
+    quantizer = model.bottleneck_quant  # a range learnt in training
+
+    class Record(tf.keras.callbacks.Callback):
+        phases, ranges = [], []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.phases.append(quantizer.fake_quant_active)
+            self.ranges.append((float(quantizer.range_min), float(quantizer.range_max)))
+
+    start = quantization_aware_start(CONFIG, TrainingConfig(epochs=4, quantization_aware_epochs=2))
+    keep = KeepBestEpoch(data, first_candidate=start)
+    model.fit(data, epochs=4, callbacks=[QuantizeFromEpoch(start), keep, Record()], verbose=0)
+    assert start == 2 and Record.phases == [False, False, True, True]
+    # Float epochs leave the quantizer's range alone; the first quantized batch sets it.
+    assert Record.ranges[0] == Record.ranges[1] == (-6.0, 6.0) != Record.ranges[2]
+    assert len(keep.scores) == 4 and keep.best_epoch in (2, 3)
+
+
+def test_when_quantization_aware_training_starts():
+    from dataclasses import replace
+
+    assert quantization_aware_start(CONFIG, TrainingConfig(epochs=8, quantization_aware_epochs=2)) == 6
+    assert quantization_aware_start(CONFIG, TrainingConfig(epochs=8, quantization_aware_epochs=None)) == 0
+    assert quantization_aware_start(CONFIG, TrainingConfig(epochs=3, quantization_aware_epochs=5)) == 0
+    assert quantization_aware_start(replace(CONFIG, quantize=False), TrainingConfig(quantization_aware_epochs=2)) == 0
+
+
+def test_bfloat16_convolutions_change_training_only(tmp_path):
+    from dataclasses import replace
+
+    tf.keras.utils.set_random_seed(0)
+    model = build_student(replace(CONFIG, qrnn=replace(CONFIG.qrnn, zoneout_probability=0.0)), 5, 7)
+    model.set_fake_quant(False)
+    features = Projection.from_config(CONFIG)(tf.ragged.constant([["turn", "on", "the", "light"], ["stop"]]))
+    weights = model.get_weights()  # a training call moves the batch-norm statistics: undo it
+    inference = model(features, training=False)["intent_logits"]
+    float32 = model(features, training=True)["intent_logits"]
+    model.set_weights(weights)
+    model.set_bfloat16_training(True)
+    tf.debugging.assert_equal(model(features, training=False)["intent_logits"], inference)
+    bfloat16 = model(features, training=True)["intent_logits"]
+    assert bfloat16.dtype == tf.float32
+    assert not bool(tf.reduce_all(bfloat16 == float32))  # computed differently ...
+    scale = float(tf.reduce_max(tf.abs(float32)))
+    assert float(tf.reduce_max(tf.abs(bfloat16 - float32))) < 0.05 * scale  # ... to within bf16 rounding
+
+
+def test_native_bfloat16_is_read_from_the_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n")
+    assert native_bfloat16_cpu(str(cpuinfo))
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2\n")
+    assert not native_bfloat16_cpu(str(cpuinfo))
+    assert not native_bfloat16_cpu(str(tmp_path / "missing"))
