@@ -35,6 +35,7 @@ import ml_metadata as mlmd  # noqa: E402
 from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import config_from_json, load_config_or_exit  # noqa: E402
 from pipeline.local_runner import run_paths  # noqa: E402
+from pqrnn.train import configure_cpu_threads  # noqa: E402
 from review.artifacts import SUMMARY_FILE, read_json, run_config, teacher_max_length, training_curves  # noqa: E402
 from review.run_store import Run, RunStoreError, cache_source, choose_metadata_path, load_run, open_store  # noqa: E402
 from review.speed import eval_queries, machine, size_and_speed  # noqa: E402
@@ -134,6 +135,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--train-steps", type=int, default=60, help="timed training steps (0: skip)")
     parser.add_argument("--output", default="bench/results/pipeline.md")
     args = parser.parse_args(argv)
+    configure_cpu_threads()  # as the Trainer (and a local pipeline run) does, before TF starts
     config = load_config_or_exit(args.config, args.overrides)
     path = choose_metadata_path(args.metadata, args.pipeline_root, run_paths(config).metadata_path)
     try:

@@ -59,6 +59,7 @@ from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import Config, load_config_or_exit  # noqa: E402
 from pipeline.local_runner import run_paths  # noqa: E402
 from pqrnn.config import StudentConfig  # noqa: E402
+from pqrnn.train import configure_cpu_threads, student_cpu_threads  # noqa: E402
 from review.artifacts import SUMMARY_FILE, read_examples, read_json  # noqa: E402
 from review.run_store import Run, RunStoreError, read_run  # noqa: E402
 from review.speed import fast_student_latency, machine, teacher_latency  # noqa: E402
@@ -117,17 +118,23 @@ def training_macs(student: StudentConfig, num_intents: int, num_tags: int, token
 
 
 def peak_mac_per_s(size: int = 2048, repeats: int = 5) -> float:
-    """Multiply-accumulates per second of the best of `repeats` fp32 [size x size] matmuls in
-    TensorFlow (all cores, as the trainer)."""
-    a = tf.random.normal([size, size], seed=0)
-    b = tf.random.normal([size, size], seed=1)
-    tf.linalg.matmul(a, b).numpy()  # warm-up: kernel selection, allocation
+    """Multiply-accumulates per second of fp32 [size x size] matmuls in TensorFlow with this
+    process's threads: one matmul per inter-op stream the Trainer uses (`student_cpu_threads`),
+    run concurrently, so all cores work as in training; the best of `repeats`."""
+    streams = student_cpu_threads()[1]
+    pairs = [[tf.random.normal([size, size], seed=2 * i + j) for j in range(2)] for i in range(streams)]
+
+    @tf.function
+    def products():
+        return [tf.linalg.matmul(a, b) for a, b in pairs]
+
+    [p.numpy() for p in products()]  # warm-up: tracing, kernel selection, allocation
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
-        tf.linalg.matmul(a, b).numpy()
+        [p.numpy() for p in products()]
         best = min(best, time.perf_counter() - started)
-    return size**3 / best
+    return streams * size**3 / best
 
 
 class _StepTimes(tf.keras.callbacks.Callback):
@@ -431,6 +438,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--train-steps", type=int, default=60, help="timed training steps")
     parser.add_argument("--latency-queries", type=int, default=200)
     args = parser.parse_args(argv)
+    configure_cpu_threads()  # as the Trainer (and a local pipeline run) does, before TF starts
     config = load_config_or_exit(args.config, args.overrides)
     run = find_run(config, args.run)
     result = measure_all(config, run, args.teacher_rows, args.train_steps, args.latency_queries, args.batch_size)

@@ -41,6 +41,12 @@ from pqrnn.model import build_student
 from pqrnn.projection import Projection
 
 pattern, intents, tags, epochs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+try:  # the Trainer's threads, where the checkout sets them
+    from pqrnn.train import configure_cpu_threads
+except ImportError:
+    pass
+else:
+    configure_cpu_threads()
 config = load_config("pipeline.yaml")
 decoder = ExampleDecoder(Projection.from_config(config.student), intents, tags, soft_labels=True)
 data = make_dataset(pattern, decoder, config.training.batch_size, training=True, seed=config.project.seed)

@@ -3,6 +3,7 @@ with MLMD, the student is blessed and pushed, re-runs hit the cache, an impossib
 pushes nothing, a schema anomaly stops the run at validation, and a failing job's own message
 reaches the error and MLMD."""
 
+import json
 import os
 import subprocess
 import sys
@@ -74,6 +75,17 @@ def test_pipeline_blesses_pushes_caches_and_gates(tiny):
     assert not summarize(strict).blessed
     assert summarize(strict).pushed_to is None
     assert _versions(config.push.serving_dir) == versions
+
+    # A student ablation on that run's cached soft labels, on eval only (bench.ablate).
+    from bench import ablate
+
+    rows = tiny / "ablation.jsonl"
+    argv = ["--config", str(tiny / "pipeline.yaml"), "--name", "two epochs", "--output", str(rows)]
+    assert ablate.main(argv + ["--set", "training.epochs=2"]) == 0
+    row = json.loads(rows.read_text())
+    assert row["name"] == "two epochs" and len(row["eval_exact_match_per_epoch"]) == 2
+    assert row["eval_fraction_of_teacher"] == row["student_eval_exact_match"] / row["teacher_eval_exact_match"]
+    assert not any("test" in key for key in row)
 
 
 def test_schema_anomaly_stops_the_run_at_validation(tiny, tmp_path):

@@ -42,10 +42,11 @@ def test_train_student_exports_a_servable_student(tmp_path):
     _, intents, tags = write_toy_dataset(str(tmp_path / "data"))
     pattern = str(tmp_path / "data" / "Split-train" / "*.gz")
     serving = str(tmp_path / "serving")
-    train_student(
+    trained = train_student(
         CONFIG, DistillationConfig(), TrainingConfig(epochs=2, batch_size=25), 0, pattern, pattern, intents, tags,
         serving, str(tmp_path / "logs"),
     )  # fmt: skip
+    assert len(trained.eval_exact_match) == 2 and trained.kept_epoch in (0, 1)
     served = tf.saved_model.load(serving).signatures["serving_default"](text=tf.constant(["turn on the light"]))
     assert served["intent"].numpy()[0].decode() in intents
     assert os.path.getsize(os.path.join(serving, "assets.extra", "student_int8.tflite")) > 0
