@@ -17,22 +17,44 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Optional
+from collections import defaultdict
+from typing import Dict, List, Optional
+
+import tensorflow as tf
 
 from bench.speed import find_run
 from config_core import add_config_arguments
 from pipeline.config import load_config_or_exit
-from pqrnn.train import configure_cpu_threads, train_student
+from pqrnn.config import StudentConfig
+from pqrnn.data import ExampleDecoder
+from pqrnn.projection import Projection
+from pqrnn.train import configure_cpu_threads, exact_match, train_student
 from review.artifacts import SUMMARY_FILE, read_json
 from review.speed import machine
-from schemas.features import EVAL, TRAIN, split_file_pattern
+from schemas.features import EVAL, LANG, TRAIN, split_file_pattern
 
 TEACHER_METRICS_FILE = "metrics.json"  # written by teacher.finetune next to the model
+
+
+def exact_match_by_language(
+    model: tf.keras.Model, pattern: str, student: StudentConfig, intents: List[str], tags: List[str]
+) -> Dict[str, float]:
+    """The model's exact match on the rows of each language of a split's TFRecords."""
+    decoder = ExampleDecoder(Projection.from_config(student), intents, tags, soft_labels=True)
+    by_language: Dict[str, List[bytes]] = defaultdict(list)
+    for record in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern)), compression_type="GZIP"):
+        features = tf.train.Example.FromString(record.numpy()).features.feature
+        by_language[features[LANG].bytes_list.value[0].decode("utf-8")].append(record.numpy())
+    return {
+        lang: exact_match(model, tf.data.Dataset.from_tensor_slices(rows).batch(128).map(decoder))
+        for lang, rows in sorted(by_language.items())
+    }
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -42,6 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--run", default="latest", help="pipeline run whose soft labels to train on")
     parser.add_argument("--output", default="bench/results/ablation.jsonl")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the Trainer's epoch lines
     configure_cpu_threads()  # as the Trainer does
     config = load_config_or_exit(args.config, args.overrides)
     run = find_run(config, args.run)
@@ -51,7 +74,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("no finished pipeline run with a teacher and soft labels: run `make run` first", file=sys.stderr)
         return 2
     labels = read_json(os.path.join(soft_labels.uri, SUMMARY_FILE))["labels"]
-    teacher_em = read_json(os.path.join(teacher.uri, TEACHER_METRICS_FILE))["eval"]["all"]["exact_match"]
+    teacher_metrics = read_json(os.path.join(teacher.uri, TEACHER_METRICS_FILE))["eval"]
+    teacher_em = teacher_metrics["all"]["exact_match"]
+    eval_pattern = split_file_pattern(soft_labels.uri, EVAL)
     started = time.time()
     with tempfile.TemporaryDirectory() as out:
         trained = train_student(
@@ -60,13 +85,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             config.training,
             config.project.seed,
             split_file_pattern(soft_labels.uri, TRAIN),
-            split_file_pattern(soft_labels.uri, EVAL),
+            eval_pattern,
             labels["intents"],
             labels["slot_tags"],
             os.path.join(out, "serving"),
             os.path.join(out, "logs"),
         )
-    scores, kept = trained.eval_exact_match, trained.kept_epoch
+        scores, kept = trained.eval_exact_match, trained.kept_epoch
+        by_language = exact_match_by_language(
+            trained.model, eval_pattern, config.student, labels["intents"], labels["slot_tags"]
+        )
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
     row = {
         "name": args.name,
@@ -75,7 +103,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         "eval_exact_match_per_epoch": scores,
         "kept_epoch": kept + 1,
         "student_eval_exact_match": scores[kept],
+        "student_eval_exact_match_by_language": by_language,
         "teacher_eval_exact_match": teacher_em,
+        "teacher_eval_exact_match_by_language": {
+            lang: teacher_metrics.get(lang, {}).get("exact_match") for lang in by_language
+        },
         "eval_fraction_of_teacher": scores[kept] / teacher_em,
         "minutes": (time.time() - started) / 60,
         "commit": commit.stdout.strip(),
@@ -85,6 +117,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")
+    languages = ", ".join(f"{lang} {em:.3f}" for lang, em in by_language.items())
+    print(f"{args.name}: eval exact match by language: {languages}")
     print(
         f"{args.name}: kept epoch {kept + 1} of {len(scores)}, eval exact match {scores[kept]:.4f}, "
         f"eval fraction of teacher {scores[kept] / teacher_em:.3f} (teacher {teacher_em:.4f}); {args.output}"

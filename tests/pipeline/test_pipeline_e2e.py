@@ -85,6 +85,7 @@ def test_pipeline_blesses_pushes_caches_and_gates(tiny):
     row = json.loads(rows.read_text())
     assert row["name"] == "two epochs" and len(row["eval_exact_match_per_epoch"]) == 2
     assert row["eval_fraction_of_teacher"] == row["student_eval_exact_match"] / row["teacher_eval_exact_match"]
+    assert set(row["student_eval_exact_match_by_language"]) == {"en"}  # the tiny config's one language
     assert not any("test" in key for key in row)
 
 
