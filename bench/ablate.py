@@ -64,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--run", default="latest", help="pipeline run whose soft labels to train on")
     parser.add_argument("--output", default="bench/results/ablation.jsonl")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the Trainer's epoch lines
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)  # the epoch lines
     configure_cpu_threads()  # as the Trainer does
     config = load_config_or_exit(args.config, args.overrides)
     run = find_run(config, args.run)
