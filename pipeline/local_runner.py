@@ -11,7 +11,6 @@ from tfx import v1 as tfx
 
 from pipeline.config import Config
 from pipeline.pipeline import create_pipeline
-from pqrnn.train import configure_cpu_threads
 from review import summary
 from review.run_store import local_metadata_path
 
@@ -42,9 +41,6 @@ def run_local(config: Config) -> float:
         serving_dir=paths.serving_dir,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata_path),
     )
-    # Components run in this process: TensorFlow's thread pools are set once, before any
-    # of them starts TensorFlow, to what the Trainer (the longest TF stage) runs fastest with.
-    configure_cpu_threads()
     started = time.time()
     tfx.orchestration.LocalDagRunner().run(pipeline)
     return time.time() - started

@@ -82,7 +82,7 @@ class PQRNNStudent(tf.keras.Model):
                 module.fake_quant_active = active
 
     def set_bfloat16_training(self, enabled: bool) -> None:
-        """Training-time convolutions and the bottleneck in bfloat16 (`pqrnn.layers.bfloat16_matmul`);
+        """Training-time convolutions and dense layers in bfloat16 (`pqrnn.layers.bfloat16_matmul`);
         inference and export stay float32."""
         for module in self.submodules:
             if hasattr(module, "bfloat16_training"):

@@ -105,9 +105,8 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
 class QuantizeFromEpoch(tf.keras.callbacks.Callback):
     """Float training until epoch `start` (0-based), 8-bit fake quantization from then on.
 
-    Fake quantization costs about a quarter of a training step; the paper's students, like
-    most QAT recipes, need it only to adapt the trained weights to the int8 grid, which takes
-    the last epochs. The train and test functions are traced again with the new flag."""
+    Fake quantization costs 10-25 % of a training step; the weights need it only to adapt to
+    the int8 grid, which the last epochs do. The train and test functions are traced again with the new flag."""
 
     def __init__(self, start: int):
         super().__init__()
@@ -145,7 +144,11 @@ def student_cpu_threads(cores: Optional[int] = None) -> Tuple[int, int]:
 
 def configure_cpu_threads() -> bool:
     """Apply `student_cpu_threads` if TensorFlow has not started yet in this process (a
-    fresh Trainer container, or before a local pipeline runs); False if it had."""
+    Trainer in its own process: a Kubeflow or Vertex task, kfp-local); False if it had.
+
+    Only in a process that trains the student: TensorFlow's setting also throttles PyTorch's
+    OpenMP threads in the same process (the teacher fine-tune and inference ran ~1.35x
+    slower when a LocalDagRunner run set it for the whole pipeline)."""
     intra, inter = student_cpu_threads()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
