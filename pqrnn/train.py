@@ -146,9 +146,9 @@ def configure_cpu_threads() -> bool:
     """Apply `student_cpu_threads` if TensorFlow has not started yet in this process (a
     Trainer in its own process: a Kubeflow or Vertex task, kfp-local); False if it had.
 
-    Only in a process that trains the student: TensorFlow's setting also throttles PyTorch's
-    OpenMP threads in the same process (the teacher fine-tune and inference ran ~1.35x
-    slower when a LocalDagRunner run set it for the whole pipeline)."""
+    Only in a process that trains the student: the setting is process-wide, and in a
+    LocalDagRunner run PyTorch (the teacher's stages) shares the process; a small PyTorch
+    test ran single-threaded after it was set."""
     intra, inter = student_cpu_threads()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
