@@ -19,13 +19,19 @@ from pqrnn.train import (
 from tests.pqrnn.test_training import CONFIG, write_toy_dataset
 
 
-def test_the_best_epoch_is_kept_when_the_last_one_is_worse(tmp_path):
+def _compiled_toy_student(tmp_path):
+    """A compiled student of CONFIG and the toy dataset's train split (cached, unshuffled)."""
     tf.keras.utils.set_random_seed(0)
     _, intents, tags = write_toy_dataset(str(tmp_path))
     decoder = ExampleDecoder(Projection.from_config(CONFIG), intents, tags, soft_labels=True)
     data = make_dataset(os.path.join(tmp_path, "Split-train", "*.gz"), decoder, 25, training=False).cache()
     model = build_student(CONFIG, len(intents), len(tags))
     model.compile(tf.keras.optimizers.Adam(1e-2), distillation=DistillationConfig())
+    return model, data
+
+
+def test_the_best_epoch_is_kept_when_the_last_one_is_worse(tmp_path):
+    model, data = _compiled_toy_student(tmp_path)
     epochs = 8
     # The last epoch's learning rate is absurd, so it wrecks what the earlier epochs learnt.
     wreck = tf.keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e-2 if epoch < epochs - 1 else 30.0)
@@ -72,12 +78,7 @@ def test_language_sampling_gives_a_small_language_more_of_each_epoch(tmp_path):
 
 
 def test_quantization_aware_training_runs_only_in_the_last_epochs_and_selects_among_them(tmp_path):
-    tf.keras.utils.set_random_seed(0)
-    _, intents, tags = write_toy_dataset(str(tmp_path))
-    decoder = ExampleDecoder(Projection.from_config(CONFIG), intents, tags, soft_labels=True)
-    data = make_dataset(os.path.join(tmp_path, "Split-train", "*.gz"), decoder, 25, training=False).cache()
-    model = build_student(CONFIG, len(intents), len(tags))
-    model.compile(tf.keras.optimizers.Adam(1e-2), distillation=DistillationConfig())
+    model, data = _compiled_toy_student(tmp_path)
     quantizer = model.bottleneck_quant  # a range learnt in training
 
     class Record(tf.keras.callbacks.Callback):
