@@ -135,7 +135,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--train-steps", type=int, default=60, help="timed training steps (0: skip)")
     parser.add_argument("--output", default="bench/results/pipeline.md")
     args = parser.parse_args(argv)
-    configure_cpu_threads()  # as the Trainer (and a local pipeline run) does, before TF starts
+    configure_cpu_threads()  # as a Trainer in its own process does, before TF starts
     config = load_config_or_exit(args.config, args.overrides)
     path = choose_metadata_path(args.metadata, args.pipeline_root, run_paths(config).metadata_path)
     try:

@@ -171,9 +171,10 @@ def trainer_throughput(
         )
         return ds.repeat()
 
+    bfloat16 = use_bfloat16_matmuls(training)
     with strategy().scope():
         model = build_student(config.student, len(intents), len(tags))
-        model.set_bfloat16_training(use_bfloat16_matmuls(training))
+        model.set_bfloat16_training(bfloat16)
         schedule = tf.keras.optimizers.schedules.ExponentialDecay(
             training.learning_rate, training.lr_decay_steps, training.lr_decay_rate, staircase=True
         )
@@ -206,7 +207,7 @@ def trainer_throughput(
         "trainer_float_examples_per_s": examples / phase_seconds["float"],
         "trainer_qat_examples_per_s": examples / phase_seconds["qat"],
         "trainer_quantization_aware_epochs": f"{qat_epochs} of {training.epochs}",
-        "trainer_bfloat16_matmuls": use_bfloat16_matmuls(training),
+        "trainer_bfloat16_matmuls": bfloat16,
         "trainer_mac_per_example": macs / examples,
         "trainer_tokens_per_example": tokens / examples,
         "trainer_padded_tokens_per_example": padded / examples,
@@ -438,7 +439,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--train-steps", type=int, default=60, help="timed training steps")
     parser.add_argument("--latency-queries", type=int, default=200)
     args = parser.parse_args(argv)
-    configure_cpu_threads()  # as the Trainer (and a local pipeline run) does, before TF starts
+    configure_cpu_threads()  # as a Trainer in its own process does, before TF starts
     config = load_config_or_exit(args.config, args.overrides)
     run = find_run(config, args.run)
     result = measure_all(config, run, args.teacher_rows, args.train_steps, args.latency_queries, args.batch_size)
