@@ -53,7 +53,10 @@ from beam_jobs.outputs import (
 )
 from config_core import ProjectConfig
 from schemas.features import AUG_METHOD, AUGMENTED, SPLIT_DIR_PREFIX, SPLITS, TRAIN, text_key
-from tokenization import words
+from teacher import lexicon
+from teacher.bases import resolve_base
+from teacher.config import TeacherConfig
+from tokenization import words, written_with_spaces
 
 OFFLINE_METHODS = ("slot_resample", "word_dropout", "word_swap", "char_distortion")
 CANDIDATES, DEAD, COUNTS, LINES = "candidates", "dead", "counts", "lines"
@@ -70,11 +73,13 @@ def _rng(seed: int, row_id: str, method: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _candidate(parent: Dict[str, List[Any]], text: str, method: str, n: int) -> Dict[str, Any]:
+def _candidate(
+    parent: Dict[str, List[Any]], text: str, method: str, n: int, lang: Optional[str] = None
+) -> Dict[str, Any]:
     row_id = parent["id"][0]
     return {
         "id": f"{row_id}~{method}~{n}",
-        "lang": parent["lang"][0],
+        "lang": lang or parent["lang"][0],
         "text": text,
         "tokens": words(text),
         "group_id": parent["group_id"][0],
@@ -104,6 +109,55 @@ class GenerateOffline(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(CANDIDATES, _candidate(parent, new, method, n))
                 else:
                     yield beam.pvalue.TaggedOutput(COUNTS, (method, "not_applicable"))
+
+
+def _training_words(row: Dict[str, List[Any]]) -> Iterable[Tuple[str, str]]:
+    """(lang, case-folded word) of a training row's words (letters, not numbers or symbols)."""
+    for word in words(row["text"][0]):
+        if lexicon.is_word(word):
+            yield row["lang"][0], word.casefold()
+
+
+def _induce_lexicon(
+    vocabularies: List[Tuple[str, List[str]]], teacher_base: str, teacher_cache_dir: str, neighbours: int
+) -> lexicon.Lexicon:
+    """The cross-lingual lexicon between the training split's languages (none for one)."""
+    # A language written without spaces has no words to translate (its tokens are characters).
+    train_words = {lang: ws for lang, ws in vocabularies if all(written_with_spaces(w) for w in ws)}
+    if len(train_words) < 2:
+        return {}
+    encoder_dir = resolve_base(teacher_base, teacher_cache_dir)
+    started = time.time()
+    induced = lexicon.induce_lexicon(encoder_dir, train_words, train_words, neighbours)
+    logging.info(
+        "cross-lingual lexicon: %d language pairs, %s words, %.0f s",
+        len(induced),
+        {lang: len(ws) for lang, ws in train_words.items()},
+        time.time() - started,
+    )
+    return induced
+
+
+class CrossLingual(beam.DoFn):
+    """A training row translated word by word into another language of the lexicon."""
+
+    METHOD = "cross_lingual"
+
+    def __init__(self, amount: float, seed: int):
+        self._amount = amount
+        self._seed = seed
+
+    def process(self, parent: Dict[str, List[Any]], induced: lexicon.Lexicon) -> Iterator[Any]:
+        lang = parent["lang"][0]
+        targets = sorted(tgt for src, tgt in induced if src == lang)
+        rng = _rng(self._seed, parent["id"][0], self.METHOD)
+        for n in range(_draws(self._amount, rng)):
+            target = rng.choice(targets) if targets else None
+            new = augmentation.translate_words(parent["text"][0], induced[(lang, target)], rng) if target else None
+            if new:
+                yield beam.pvalue.TaggedOutput(CANDIDATES, _candidate(parent, new, self.METHOD, n, target))
+            else:
+                yield beam.pvalue.TaggedOutput(COUNTS, (self.METHOD, "not_applicable"))
 
 
 class RoundTrip(beam.DoFn):
@@ -264,6 +318,8 @@ def build(
     seed: int,
     dataset_dir: str,
     output_dir: str,
+    teacher_base: str,
+    teacher_cache_dir: str,
     overwrite: bool = False,
 ) -> Dict[str, Any]:
     """Augment the training split of `dataset_dir` and add the rows of `data.unlabeled` with
@@ -297,6 +353,22 @@ def build(
             ).with_outputs(CANDIDATES, COUNTS)
             generated.append(offline[CANDIDATES])
             counts.append(offline[COUNTS])
+            if aug.cross_lingual > 0:
+                induced = (
+                    train
+                    | "TrainingWords" >> beam.FlatMap(_training_words)
+                    | "DistinctWords" >> beam.Distinct()
+                    | "GroupWords" >> beam.GroupByKey()
+                    | "SortWords" >> beam.MapTuple(lambda lang, ws: (lang, sorted(ws)))
+                    | "AllVocabularies" >> beam.combiners.ToList()
+                    | "InduceLexicon"
+                    >> beam.Map(_induce_lexicon, teacher_base, teacher_cache_dir, aug.cross_lingual_neighbours)
+                )
+                cross = train | "CrossLingual" >> beam.ParDo(
+                    CrossLingual(aug.cross_lingual, seed), beam.pvalue.AsSingleton(induced)
+                ).with_outputs(CANDIDATES, COUNTS)
+                generated.append(cross[CANDIDATES])
+                counts.append(cross[COUNTS])
             for i, route in enumerate(aug.round_trip.routes):
                 translated = (
                     train
@@ -413,7 +485,10 @@ def run(
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--overwrite", action="store_true")
     args, beam_args = parse_job_args(parser, argv)
-    config = load_job_config(args, {"project": ProjectConfig, "augmentation": AugmentationConfig, "data": DataConfig})
+    config = load_job_config(
+        args,
+        {"project": ProjectConfig, "augmentation": AugmentationConfig, "data": DataConfig, "teacher": TeacherConfig},
+    )
     pipeline = job_pipeline(config["beam"], beam_args, save_main_session, test_pipeline)
     return exit_on_job_error(
         lambda: build(
@@ -423,6 +498,8 @@ def run(
             config["project"].seed,
             args.dataset_dir,
             args.output_dir,
+            config["teacher"].base,
+            config["teacher"].cache_dir,
             args.overwrite,
         )
     )

@@ -90,6 +90,17 @@ def char_distortion(text: str, rng: random.Random) -> Optional[str]:
     return text[: word.start] + "".join(chars) + text[word.end :]
 
 
+def translate_words(text: str, lexicon: Dict[str, List[str]], rng: random.Random) -> Optional[str]:
+    """Word-by-word translation: each word the lexicon knows (case-folded) becomes one of its
+    translations, chosen at random; other tokens (numbers, punctuation) stay."""
+    out, changed = [], False
+    for token in tokenize(text):
+        options = lexicon.get(token.text.casefold())
+        out.append(rng.choice(options) if options else token.text)
+        changed = changed or bool(options)
+    return _clean(" ".join(out)) if changed else None
+
+
 class RoundTripTranslator:
     """Paraphrase by translating to a pivot language and back with two seq2seq models."""
 

@@ -173,7 +173,20 @@ class AugmentationConfig:
     word_dropout: float = 0.5
     word_swap: float = 0.25
     char_distortion: float = 0.25
+    # New rows per training row of a language written with spaces: the row translated word by
+    # word into another of the dataset's languages, with a lexicon induced from teacher.base's
+    # encoder (teacher.lexicon); each word picks one of its `cross_lingual_neighbours` nearest.
+    cross_lingual: float = 0.5
+    cross_lingual_neighbours: int = 3
     round_trip: RoundTripConfig = field(default_factory=RoundTripConfig)
+
+    def check(self, key: str, base_dir: str) -> None:
+        for name in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual"):
+            amount = getattr(self, name)
+            if amount < 0:
+                raise ConfigError(f"{key}.{name}", f"new rows per training row cannot be negative: {amount}")
+        if self.cross_lingual_neighbours < 1:
+            raise ConfigError(f"{key}.cross_lingual_neighbours", f"must be at least 1: {self.cross_lingual_neighbours}")
 
 
 @dataclass

@@ -1,12 +1,15 @@
 """A student ablation on the eval split only: the Trainer's training on a finished run's soft labels.
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.ablate --name NAME [--run latest|ID]
-        [--config pipeline.yaml] [--set key=value ...] [--output bench/results/ablation.jsonl]
+        [--soft-labels DIR --teacher DIR] [--config pipeline.yaml] [--set key=value ...]
+        [--output bench/results/ablation.jsonl]
 
 Trains the student with `pqrnn.train.train_student` (what the Trainer's `run_fn` calls) on the
 run's cached TeacherInference output with the config plus overrides (`--set
 training.epochs=10`), validating and selecting on eval, and prints the kept epoch's eval exact
 match and eval fraction of teacher (the teacher's eval exact match from its fine-tune metrics).
+`--soft-labels` takes a folder of `python -m beam_jobs.teacher_inference` instead (e.g. on an
+augmentation the run did not have), `--teacher` the fine-tuned teacher that wrote it.
 It never reads the test split, so defaults can be chosen with it; the same overrides given to
 `python -m pipeline run` re-run the Trainer, Evaluator and Pusher from the cache and measure
 the result on test. Appends one JSON line per ablation to `--output`.
@@ -62,21 +65,33 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_config_arguments(parser)
     parser.add_argument("--name", required=True, help="the ablation's row name")
     parser.add_argument("--run", default="latest", help="pipeline run whose soft labels to train on")
+    parser.add_argument(
+        "--soft-labels",
+        help="instead of a run's: a folder written by beam_jobs.teacher_inference (with --teacher)",
+    )
+    parser.add_argument("--teacher", help="the fine-tuned teacher folder that labelled --soft-labels")
     parser.add_argument("--output", default="bench/results/ablation.jsonl")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)  # the epoch lines
     configure_cpu_threads()  # as the Trainer does
     config = load_config_or_exit(args.config, args.overrides)
-    run = find_run(config, args.run)
-    soft_labels = run.artifact("TeacherInference", "soft_label_examples") if run else None
-    teacher = run.artifact("TeacherFinetune", "model") if run else None
-    if soft_labels is None or teacher is None:
-        print("no finished pipeline run with a teacher and soft labels: run `make run` first", file=sys.stderr)
+    if bool(args.soft_labels) != bool(args.teacher):
+        print("--soft-labels and --teacher go together", file=sys.stderr)
         return 2
-    labels = read_json(os.path.join(soft_labels.uri, SUMMARY_FILE))["labels"]
-    teacher_metrics = read_json(os.path.join(teacher.uri, TEACHER_METRICS_FILE))["eval"]
+    if args.soft_labels:
+        source, soft_labels_dir, teacher_dir = args.soft_labels, args.soft_labels, args.teacher
+    else:
+        run = find_run(config, args.run)
+        soft_labels = run.artifact("TeacherInference", "soft_label_examples") if run else None
+        teacher = run.artifact("TeacherFinetune", "model") if run else None
+        if soft_labels is None or teacher is None:
+            print("no finished pipeline run with a teacher and soft labels: run `make run` first", file=sys.stderr)
+            return 2
+        source, soft_labels_dir, teacher_dir = run.id, soft_labels.uri, teacher.uri
+    labels = read_json(os.path.join(soft_labels_dir, SUMMARY_FILE))["labels"]
+    teacher_metrics = read_json(os.path.join(teacher_dir, TEACHER_METRICS_FILE))["eval"]
     teacher_em = teacher_metrics["all"]["exact_match"]
-    eval_pattern = split_file_pattern(soft_labels.uri, EVAL)
+    eval_pattern = split_file_pattern(soft_labels_dir, EVAL)
     started = time.time()
     with tempfile.TemporaryDirectory() as out:
         trained = train_student(
@@ -84,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             config.distillation,
             config.training,
             config.project.seed,
-            split_file_pattern(soft_labels.uri, TRAIN),
+            split_file_pattern(soft_labels_dir, TRAIN),
             eval_pattern,
             labels["intents"],
             labels["slot_tags"],
@@ -99,7 +114,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     row = {
         "name": args.name,
         "overrides": args.overrides,
-        "run": run.id,
+        "run": source,
         "eval_exact_match_per_epoch": scores,
         "kept_epoch": kept + 1,
         "student_eval_exact_match": scores[kept],

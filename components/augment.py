@@ -42,6 +42,8 @@ class AugmentExecutor(base_beam_executor.BaseBeamExecutor):
                 sections["project.seed"],
                 examples.uri,
                 augmented.uri,
+                sections["teacher.base"],
+                sections["teacher.cache_dir"],
             )
             record_outputs(augmented, [TRAIN], summary, ("emitted",))
 

@@ -31,6 +31,8 @@ DATASET = {"project.seed": int, **_data_keys("unlabeled")}
 AUGMENT = {
     "project.seed": int,
     "augmentation": AugmentationConfig,
+    "teacher.base": str,  # its encoder induces the cross-lingual lexicon
+    "teacher.cache_dir": str,
     "data.unlabeled": List[UnlabeledSource],
     "data.languages": List[str],
     "data.default_lang": str,

@@ -82,5 +82,10 @@ def tokenize(text: str) -> List[Token]:
     return tokens
 
 
+def written_with_spaces(text: str) -> bool:
+    """True when no character of `text` is of a script written without spaces (rule 2)."""
+    return not any(_no_space(ch) for ch in text)
+
+
 def words(text: str) -> List[str]:
     return [t.text for t in tokenize(text)]

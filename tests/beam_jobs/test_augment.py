@@ -125,3 +125,73 @@ def test_round_trip_translation_runs_configured_models(write_config, tmp_path):
     produced = read_output(out)
     assert all(p["aug_method"] == ["round_trip:de"] for p in produced)
     assert len(produced) == outcomes.get("emitted", 0)
+
+
+def test_translate_words_replaces_known_words_only():
+    lexicon = {"turn": ["mach"], "on": ["an"], "light": ["licht", "lampe"]}
+    translated = augmentation.translate_words("Turn on light 3 %", lexicon, random.Random(0))
+    assert translated.split()[:2] == ["mach", "an"] and translated.split()[2] in {"licht", "lampe"}
+    assert translated.endswith("3 %")  # numbers and symbols stay
+    assert augmentation.translate_words("42 %", lexicon, random.Random(0)) is None
+    again = [augmentation.translate_words("turn on light", lexicon, random.Random(s)) for s in (1, 1, 2)]
+    assert again[0] == again[1]  # the seed decides
+
+
+CROSS_LINGUAL_ROWS = [
+    example_row(0, "turn on the kitchen light", "on", ["O", "O", "O", "B-area", "O"], "train"),
+    example_row(1, "stop the timer", "stop", ["O", "O", "O"], "train"),
+    example_row(2, "mach das licht in der küche an", "on", ["O"] * 7, "train", lang="de"),
+    example_row(3, "stoppe den timer", "stop", ["O"] * 3, "train", lang="de"),
+    example_row(4, "เปิดไฟ", "on", ["O"] * 3, "train", lang="th"),
+    # The word-by-word translation "stoppe den timer" -> English could give this eval text.
+    example_row(5, "stop the timer now", "stop", ["O"] * 4, "eval"),
+    example_row(6, "mach den timer an", "on", ["O"] * 4, "test", lang="de"),
+]
+
+
+def _cross_lingual_job(tmp_path, write_config, out):
+    from teacher.tiny import make_tiny_base
+
+    base = tmp_path / "base"
+    if not base.exists():
+        make_tiny_base(str(base), [r["text"] for r in CROSS_LINGUAL_ROWS], hidden_size=16)
+    dataset = tmp_path / "ds"
+    if not dataset.exists():
+        write_examples(str(dataset), CROSS_LINGUAL_ROWS)
+    only_cross_lingual = {"slot_resample": 0.0, "word_dropout": 0.0, "word_swap": 0.0, "char_distortion": 0.0}
+    config = write_config(
+        {
+            "augmentation": {**only_cross_lingual, "cross_lingual": 3.0, "cross_lingual_neighbours": 2},
+            "teacher": {"base": str(base)},
+            "data": {"languages": ["en", "de", "th"]},
+        }
+    )
+    summary = augment.run(
+        ["--config", config, "--dataset_dir", str(dataset), "--output_dir", str(tmp_path / out)],
+        test_pipeline=beam_test_pipeline(),
+    )
+    return summary, read_output(str(tmp_path / out))
+
+
+def test_cross_lingual_rows_are_train_rows_in_another_language(write_config, tmp_path):
+    summary, produced = _cross_lingual_job(tmp_path, write_config, "aug")
+    outcomes = summary["by_method"]["cross_lingual"]
+    assert produced and len(produced) == outcomes["emitted"]
+    # 3 draws per training row, each accounted for; the Thai row has no words to translate.
+    assert sum(outcomes.values()) == 3 * 5 and outcomes["not_applicable"] == 3
+    by_id = {r["id"]: r for r in CROSS_LINGUAL_ROWS}
+    vocabulary = {
+        lang: {w for r in CROSS_LINGUAL_ROWS if r["lang"] == lang and ":train:" in r["id"] for w in r["tokens"]}
+        for lang in ("en", "de")
+    }
+    for p in produced:
+        parent = by_id[p["id"][0].split("~")[0]]
+        assert ":train:" in parent["id"] and p["group_id"] == [parent["group_id"]]
+        assert p["lang"][0] in {"en", "de"} and p["lang"][0] != parent["lang"]
+        assert set(p["tokens"]) <= vocabulary[p["lang"][0]]  # the target's own training words
+        assert p["aug_method"] == ["cross_lingual"] and "intent" not in p
+    held_out = {augment.text_key(r["lang"], r["text"]) for r in CROSS_LINGUAL_ROWS if ":train:" not in r["id"]}
+    assert not held_out & {augment.text_key(p["lang"][0], p["text"][0]) for p in produced}
+    # The same seed gives the same rows.
+    _, again = _cross_lingual_job(tmp_path, write_config, "aug2")
+    assert sorted((p["id"][0], p["text"][0]) for p in again) == sorted((p["id"][0], p["text"][0]) for p in produced)
