@@ -27,17 +27,17 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
 from bench.speed import find_run
 from config_core import add_config_arguments
-from pipeline.config import load_config_or_exit
+from pipeline.config import Config, load_config_or_exit
 from pqrnn.config import StudentConfig
 from pqrnn.data import ExampleDecoder
 from pqrnn.projection import Projection
-from pqrnn.train import configure_cpu_threads, exact_match, train_student
+from pqrnn.train import TrainedStudent, configure_cpu_threads, exact_match, train_student
 from review.artifacts import SUMMARY_FILE, read_json
 from review.speed import machine
 from schemas.features import EVAL, LANG, TRAIN, split_file_pattern
@@ -57,6 +57,41 @@ def exact_match_by_language(
     return {
         lang: exact_match(model, tf.data.Dataset.from_tensor_slices(rows).batch(128).map(decoder))
         for lang, rows in sorted(by_language.items())
+    }
+
+
+def train_and_score(
+    config: Config, train_pattern: str, eval_pattern: str, labels: Dict[str, List[str]], *score_patterns: str
+) -> Tuple[TrainedStudent, List[Dict[str, float]]]:
+    """The Trainer's training on soft-label files, selecting on eval; the kept student's exact
+    match per language on eval, then on each of `score_patterns`."""
+    with tempfile.TemporaryDirectory() as out:
+        trained = train_student(
+            config.student,
+            config.distillation,
+            config.training,
+            config.project.seed,
+            train_pattern,
+            eval_pattern,
+            labels["intents"],
+            labels["slot_tags"],
+            os.path.join(out, "serving"),
+            os.path.join(out, "logs"),
+        )
+    scores = [
+        exact_match_by_language(trained.model, pattern, config.student, labels["intents"], labels["slot_tags"])
+        for pattern in (eval_pattern, *score_patterns)
+    ]
+    return trained, scores
+
+
+def commit_and_machine() -> Dict[str, str]:
+    """Where a bench row was measured: the checkout's commit, the machine, the time."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    return {
+        "commit": commit.stdout.strip(),
+        "machine": machine(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -93,24 +128,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     teacher_em = teacher_metrics["all"]["exact_match"]
     eval_pattern = split_file_pattern(soft_labels_dir, EVAL)
     started = time.time()
-    with tempfile.TemporaryDirectory() as out:
-        trained = train_student(
-            config.student,
-            config.distillation,
-            config.training,
-            config.project.seed,
-            split_file_pattern(soft_labels_dir, TRAIN),
-            eval_pattern,
-            labels["intents"],
-            labels["slot_tags"],
-            os.path.join(out, "serving"),
-            os.path.join(out, "logs"),
-        )
-        scores, kept = trained.eval_exact_match, trained.kept_epoch
-        by_language = exact_match_by_language(
-            trained.model, eval_pattern, config.student, labels["intents"], labels["slot_tags"]
-        )
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    trained, (by_language,) = train_and_score(config, split_file_pattern(soft_labels_dir, TRAIN), eval_pattern, labels)
+    scores, kept = trained.eval_exact_match, trained.kept_epoch
     row = {
         "name": args.name,
         "overrides": args.overrides,
@@ -125,9 +144,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         },
         "eval_fraction_of_teacher": scores[kept] / teacher_em,
         "minutes": (time.time() - started) / 60,
-        "commit": commit.stdout.strip(),
-        "machine": machine(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **commit_and_machine(),
     }
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "a", encoding="utf-8") as f:
