@@ -88,6 +88,17 @@ def test_pipeline_blesses_pushes_caches_and_gates(tiny):
     assert set(row["student_eval_exact_match_by_language"]) == {"en"}  # the tiny config's one language
     assert not any("test" in key for key in row)
 
+    # Held-out training templates, with and without one augmentation method (bench.holdout).
+    from bench import holdout
+
+    rows = tiny / "holdout.jsonl"
+    argv = ["--config", str(tiny / "pipeline.yaml"), "--name", "held out", "--lang", "en", "--output", str(rows)]
+    assert holdout.main(argv + ["--without", "word_swap", "--set", "training.epochs=1"]) == 0
+    variants = [json.loads(line) for line in rows.read_text().splitlines()]
+    assert [v["variant"] for v in variants] == ["all methods", "without word_swap"]
+    assert all(v["held_out_rows"] > 0 and 0 <= v["student_held_out_exact_match"] <= 1 for v in variants)
+    assert not any("test" in key for v in variants for key in v)
+
 
 def test_schema_anomaly_stops_the_run_at_validation(tiny, tmp_path):
     rows = tmp_path / "rows.jsonl"
