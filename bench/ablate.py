@@ -85,6 +85,18 @@ def train_and_score(
     return trained, scores
 
 
+def run_outputs(config: Config, run_name: str, *outputs: Tuple[str, str]) -> Optional[Tuple[str, List[str]]]:
+    """A finished run's id and the URIs of its (component, output) artifacts; None, after saying
+    so, when there is no such run."""
+    run = find_run(config, run_name)
+    artifacts = [run.artifact(component, output) if run else None for component, output in outputs]
+    if run is None or any(a is None for a in artifacts):
+        stages = ", ".join(component for component, _ in outputs)
+        print(f"no finished pipeline run with {stages}: run `make run` first", file=sys.stderr)
+        return None
+    return run.id, [a.uri for a in artifacts]
+
+
 def commit_and_machine() -> Dict[str, str]:
     """Where a bench row was measured: the checkout's commit, the machine, the time."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
@@ -116,13 +128,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.soft_labels:
         source, soft_labels_dir, teacher_dir = args.soft_labels, args.soft_labels, args.teacher
     else:
-        run = find_run(config, args.run)
-        soft_labels = run.artifact("TeacherInference", "soft_label_examples") if run else None
-        teacher = run.artifact("TeacherFinetune", "model") if run else None
-        if soft_labels is None or teacher is None:
-            print("no finished pipeline run with a teacher and soft labels: run `make run` first", file=sys.stderr)
+        found = run_outputs(config, args.run, ("TeacherInference", "soft_label_examples"), ("TeacherFinetune", "model"))
+        if found is None:
             return 2
-        source, soft_labels_dir, teacher_dir = run.id, soft_labels.uri, teacher.uri
+        source, (soft_labels_dir, teacher_dir) = found
     labels = read_json(os.path.join(soft_labels_dir, SUMMARY_FILE))["labels"]
     teacher_metrics = read_json(os.path.join(teacher_dir, TEACHER_METRICS_FILE))["eval"]
     teacher_em = teacher_metrics["all"]["exact_match"]

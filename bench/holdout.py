@@ -31,8 +31,7 @@ import tensorflow as tf
 
 from beam_jobs import augment, teacher_inference
 from beam_jobs.cli import job_pipeline
-from bench.ablate import commit_and_machine, train_and_score
-from bench.speed import find_run
+from bench.ablate import commit_and_machine, run_outputs, train_and_score
 from config_core import add_config_arguments
 from pipeline.config import Config, load_config_or_exit
 from pqrnn.train import configure_cpu_threads
@@ -115,18 +114,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)
     configure_cpu_threads()  # as the Trainer does
     config = load_config_or_exit(args.config, args.overrides)
-    run = find_run(config, args.run)
-    dataset = run.artifact("DatasetGen", "examples") if run else None
-    teacher = run.artifact("TeacherFinetune", "model") if run else None
-    if dataset is None or teacher is None:
-        print("no finished pipeline run with a dataset and a teacher: run `make run` first", file=sys.stderr)
+    found = run_outputs(config, args.run, ("DatasetGen", "examples"), ("TeacherFinetune", "model"))
+    if found is None:
         return 2
+    run_id, (dataset_dir, teacher_dir) = found
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or tmp
         reduced = os.path.join(work, "dataset")
-        held_out, counts = hold_out_templates(dataset.uri, reduced, args.lang, args.fraction, config.project.seed)
+        held_out, counts = hold_out_templates(dataset_dir, reduced, args.lang, args.fraction, config.project.seed)
         print(f"{args.name}: held out {len(held_out)} {args.lang} training templates ({counts[HELD_OUT]} rows)")
-        soft_labels = _labelled(config, reduced, teacher.uri, work)
+        soft_labels = _labelled(config, reduced, teacher_dir, work)
         labels = read_json(os.path.join(soft_labels, SUMMARY_FILE))["labels"]
         variants: List[Tuple[str, Set[str]]] = [("all methods", set())] + [(f"without {m}", {m}) for m in args.without]
         for variant, methods in variants:
@@ -143,7 +140,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 "name": args.name,
                 "variant": variant,
                 "overrides": args.overrides,
-                "run": run.id,
+                "run": run_id,
                 "lang": args.lang,
                 "held_out_templates": len(held_out),
                 "held_out_rows": counts[HELD_OUT],
