@@ -139,12 +139,12 @@ def test_translate_words_replaces_known_words_only():
 
 CROSS_LINGUAL_ROWS = [
     example_row(0, "turn on the kitchen light", "on", ["O", "O", "O", "B-area", "O"], "train"),
-    example_row(1, "stop the timer", "stop", ["O", "O", "O"], "train"),
+    example_row(1, "stop timer", "stop", ["O", "O"], "train"),
     example_row(2, "mach das licht in der küche an", "on", ["O"] * 7, "train", lang="de"),
-    example_row(3, "stoppe den timer", "stop", ["O"] * 3, "train", lang="de"),
+    example_row(3, "timer stop jetzt", "stop", ["O"] * 3, "train", lang="de"),
     example_row(4, "เปิดไฟ", "on", ["O"] * 3, "train", lang="th"),
-    # The word-by-word translation "stoppe den timer" -> English could give this eval text.
-    example_row(5, "stop the timer now", "stop", ["O"] * 4, "eval"),
+    # Words both languages use are their own nearest translation, so row 1 in German is this.
+    example_row(5, "Stop Timer", "stop", ["O"] * 2, "eval", lang="de"),
     example_row(6, "mach den timer an", "on", ["O"] * 4, "test", lang="de"),
 ]
 
@@ -161,7 +161,7 @@ def _cross_lingual_job(tmp_path, write_config, out):
     only_cross_lingual = {"slot_resample": 0.0, "word_dropout": 0.0, "word_swap": 0.0, "char_distortion": 0.0}
     config = write_config(
         {
-            "augmentation": {**only_cross_lingual, "cross_lingual": 3.0, "cross_lingual_neighbours": 2},
+            "augmentation": {**only_cross_lingual, "cross_lingual": 3.0, "cross_lingual_neighbours": 1},
             "teacher": {"base": str(base)},
             "data": {"languages": ["en", "de", "th"]},
         }
@@ -192,6 +192,7 @@ def test_cross_lingual_rows_are_train_rows_in_another_language(write_config, tmp
         assert p["aug_method"] == ["cross_lingual"] and "intent" not in p
     held_out = {augment.text_key(r["lang"], r["text"]) for r in CROSS_LINGUAL_ROWS if ":train:" not in r["id"]}
     assert not held_out & {augment.text_key(p["lang"][0], p["text"][0]) for p in produced}
+    assert outcomes["equals_eval_or_test_text"] >= 1  # "stop timer" in German: the eval row, dropped
     # The same seed gives the same rows.
     _, again = _cross_lingual_job(tmp_path, write_config, "aug2")
     assert sorted((p["id"][0], p["text"][0]) for p in again) == sorted((p["id"][0], p["text"][0]) for p in produced)
