@@ -3,12 +3,15 @@ split and the user's own unlabelled utterances (`data.unlabeled`).
 
     python -m beam_jobs.augment --config pipeline.yaml --dataset_dir DATASET --output_dir DIR [beam args]
 
-`build(pipeline, augmentation, data, seed, dataset_dir, output_dir)` is the job; `run(argv)`
-its command line (reads the `project`, `augmentation`, `data` and `beam` sections).
+`build(pipeline, augmentation, data, seed, dataset_dir, output_dir, teacher_base,
+teacher_cache_dir)` is the job; `run(argv)` its command line (reads the `project`,
+`augmentation`, `data`, `teacher` and `beam` sections).
 
 Methods and amounts (new rows per training row) come from `augmentation:` in the config:
-slot_resample, word_dropout, word_swap, char_distortion, and round_trip through pivot
-languages with local seq2seq models (the paper's paraphrasing) when routes are configured.
+slot_resample, word_dropout, word_swap, char_distortion, cross_lingual (the row word by word in
+another language, with a lexicon induced from teacher.base's encoder: `teacher.lexicon`), and
+round_trip through pivot languages with local seq2seq models (the paper's paraphrasing) when
+routes are configured.
 The rows of `data.unlabeled` files are candidates too (aug_method `unlabeled`, also when
 `augmentation.enabled` is false: they are data); a bad line is a dead letter.
 

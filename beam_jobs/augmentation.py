@@ -1,7 +1,8 @@
 """Paraphrase-style augmentation methods: each makes a new, unlabelled text from a training row.
 
 The teacher labels the new texts later, as in the paper, where paraphrases come from
-round-trip translation. The offline methods here need no model; `RoundTripTranslator` runs
+round-trip translation. The offline methods here need no model; `translate_words` needs a
+lexicon (`teacher.lexicon` induces one from the teacher's encoder); `RoundTripTranslator` runs
 Hugging Face seq2seq models given in the config.
 """
 
