@@ -402,9 +402,13 @@ def test_missing_and_invalid_spec_files(tmp_path, clean_env, capsys):
         ("training={epochs: 3}", {"trainer_config"}),
         ("teacher.inference.max_batch_size=32", {"teacher_inference_config"}),
         ("teacher.finetune.epochs=2.0", {"teacher_finetune_config"}),
-        ("teacher.cache_dir=/cache", {"teacher_finetune_config"}),
+        # Augment reads the base teacher too: its encoder induces the cross-lingual lexicon.
+        ("teacher.cache_dir=/cache", {"teacher_finetune_config", "augment_config"}),
         # A whole section replaced, as in pipeline.yaml: what it leaves out takes the defaults.
-        ("teacher={inference: {max_batch_size: 8}}", {"teacher_finetune_config", "teacher_inference_config"}),
+        (
+            "teacher={inference: {max_batch_size: 8}}",
+            {"teacher_finetune_config", "teacher_inference_config", "augment_config"},
+        ),
         ("augmentation.word_swap=0.5", {"augment_config"}),
         # Of `data`, the unlabelled inputs are Augment's alone; the rest is the dataset's.
         ("data.unlabeled=[{path: gs://b/traffic.jsonl}]", {"augment_config"}),
