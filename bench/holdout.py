@@ -57,11 +57,11 @@ def hold_out_templates(
 ) -> Tuple[Set[str], Dict[str, int]]:
     """Write a dataset folder whose train split lacks a `fraction` of `lang`'s training templates
     (groups), drawn with `seed`; those templates' rows are its third split; eval is the run's.
-    The run's test split is not read."""
+    The run's test split is not read. ValueError when the train split has no row of `lang`."""
     train = [(record, decode(record)) for record in read_examples(dataset_dir, TRAIN)]
     groups = sorted({row[GROUP_ID][0] for _, row in train if row[LANG][0] == lang})
     if not groups:
-        raise SystemExit(f"bench.holdout: no training rows of language {lang!r}")
+        raise ValueError(f"--lang {lang}: the run's train split has no rows of this language")
     held_out = set(random.Random(seed).sample(groups, max(1, round(fraction * len(groups)))))
     counts = {
         TRAIN: _write(output_dir, TRAIN, (r for r, row in train if row[GROUP_ID][0] not in held_out)),
@@ -121,7 +121,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or tmp
         reduced = os.path.join(work, "dataset")
-        held_out, counts = hold_out_templates(dataset_dir, reduced, args.lang, args.fraction, config.project.seed)
+        try:
+            held_out, counts = hold_out_templates(dataset_dir, reduced, args.lang, args.fraction, config.project.seed)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         print(f"{args.name}: held out {len(held_out)} {args.lang} training templates ({counts[HELD_OUT]} rows)")
         soft_labels = _labelled(config, reduced, teacher_dir, work)
         labels = read_json(os.path.join(soft_labels, SUMMARY_FILE))["labels"]

@@ -1,5 +1,7 @@
 """bench.holdout's split: held-out training templates of one language, and nothing of test."""
 
+import pytest
+
 from bench.holdout import HELD_OUT, hold_out_templates, without_methods
 from review.artifacts import read_examples
 from schemas.examples import decode
@@ -27,6 +29,8 @@ def test_held_out_templates_leave_train_and_test_is_never_read(tmp_path):
     # The draw is the seed's.
     again, _ = hold_out_templates(str(tmp_path / "ds"), str(tmp_path / "again"), "nl", 0.3, seed=7)
     assert again == held_out
+    with pytest.raises(ValueError, match="--lang hi: the run's train split has no rows"):
+        hold_out_templates(str(tmp_path / "ds"), str(tmp_path / "none"), "hi", 0.3, seed=7)
 
 
 def test_without_methods_drops_only_those_rows(tmp_path):
