@@ -25,9 +25,7 @@ import random
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
-
-import tensorflow as tf
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from beam_jobs import augment, teacher_inference
 from beam_jobs.cli import job_pipeline
@@ -35,21 +33,11 @@ from bench.ablate import commit_and_machine, run_outputs, train_and_score
 from config_core import add_config_arguments
 from pipeline.config import Config, load_config_or_exit
 from pqrnn.train import configure_cpu_threads
-from review.artifacts import SUMMARY_FILE, read_examples, read_json
+from review.artifacts import SUMMARY_FILE, read_examples, read_json, write_examples
 from schemas.examples import decode
-from schemas.features import AUG_METHOD, EVAL, GROUP_ID, LANG, TEST, TRAIN, split_dir, split_file_pattern
+from schemas.features import AUG_METHOD, EVAL, GROUP_ID, LANG, TEST, TRAIN, split_file_pattern
 
 HELD_OUT = TEST  # the held-out rows go where the labelling job expects a third split
-
-
-def _write(root: str, split: str, records: Iterable[bytes]) -> int:
-    os.makedirs(split_dir(root, split), exist_ok=True)
-    n = 0
-    with tf.io.TFRecordWriter(os.path.join(split_dir(root, split), "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
-        for record in records:
-            w.write(record)
-            n += 1
-    return n
 
 
 def hold_out_templates(
@@ -64,9 +52,9 @@ def hold_out_templates(
         raise ValueError(f"--lang {lang}: the run's train split has no rows of this language")
     held_out = set(random.Random(seed).sample(groups, max(1, round(fraction * len(groups)))))
     counts = {
-        TRAIN: _write(output_dir, TRAIN, (r for r, row in train if row[GROUP_ID][0] not in held_out)),
-        EVAL: _write(output_dir, EVAL, read_examples(dataset_dir, EVAL)),
-        HELD_OUT: _write(output_dir, HELD_OUT, (r for r, row in train if row[GROUP_ID][0] in held_out)),
+        TRAIN: write_examples(output_dir, TRAIN, (r for r, row in train if row[GROUP_ID][0] not in held_out)),
+        EVAL: write_examples(output_dir, EVAL, read_examples(dataset_dir, EVAL)),
+        HELD_OUT: write_examples(output_dir, HELD_OUT, (r for r, row in train if row[GROUP_ID][0] in held_out)),
     }
     return held_out, counts
 
@@ -74,7 +62,7 @@ def hold_out_templates(
 def without_methods(soft_labels_dir: str, output_dir: str, methods: Set[str]) -> str:
     """The soft-label train split without the rows of the given augmentation methods; its pattern."""
     kept = (r for r in read_examples(soft_labels_dir, TRAIN) if set(decode(r).get(AUG_METHOD, [])).isdisjoint(methods))
-    _write(output_dir, TRAIN, kept)
+    write_examples(output_dir, TRAIN, kept)
     return split_file_pattern(output_dir, TRAIN)
 
 

@@ -37,9 +37,10 @@ import yaml  # noqa: E402
 from beam_jobs import teacher_inference  # noqa: E402
 from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import Config, load_config_or_exit  # noqa: E402
+from review.artifacts import write_examples  # noqa: E402
 from review.speed import machine  # noqa: E402
 from schemas.examples import decode  # noqa: E402
-from schemas.features import SPLITS, TOKENS, TRAIN, split_dir, split_file_pattern  # noqa: E402
+from schemas.features import SPLITS, TOKENS, TRAIN, split_file_pattern  # noqa: E402
 from teacher.device import inference_device  # noqa: E402
 from teacher.inputs import collate, encode_words  # noqa: E402
 from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
@@ -52,10 +53,7 @@ def _rows(dataset_dir: str, n: int) -> List[bytes]:
 
 def _write_dataset(root: str, records: List[bytes]) -> None:
     for split in SPLITS:
-        os.makedirs(split_dir(root, split))
-        with tf.io.TFRecordWriter(os.path.join(split_dir(root, split), "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
-            for record in records if split == TRAIN else []:
-                w.write(record)
+        write_examples(root, split, records if split == TRAIN else [])
 
 
 def plain_loop(teacher_dir: str, token_lists: List[List[str]], batch_size: int, max_length: int, bf16: bool) -> float:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from review.run_store import Execution, Run
-from schemas.features import EVAL, SPLITS, TRAIN, split_file_pattern
+from schemas.features import EVAL, SPLITS, TRAIN, split_dir, split_file_pattern
 
 SUMMARY_FILE = "summary.json"  # the job summary a Beam stage writes into its output artifact
 FIRST_DEAD_LETTERS = 3
@@ -52,6 +52,19 @@ def read_examples(uri: str, split: str) -> List[bytes]:
 
     files = sorted(tf.io.gfile.glob(split_file_pattern(uri, split)))
     return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def write_examples(uri: str, split: str, records: Iterable[bytes]) -> int:
+    """Serialized tf.Examples as one split of an `Examples` folder (one gzipped file); the count."""
+    import tensorflow as tf
+
+    os.makedirs(split_dir(uri, split), exist_ok=True)
+    n = 0
+    with tf.io.TFRecordWriter(os.path.join(split_dir(uri, split), "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
+        for record in records:
+            w.write(record)
+            n += 1
+    return n
 
 
 def eval_split(evaluator: Optional[Execution]) -> str:
