@@ -202,11 +202,11 @@ def train_student(
     the quantization-aware epoch with the best validation exact match (`KeepBestEpoch`),
     export to `serving_model_dir` (the int8 TFLite encoder in `assets.extra/`); TensorBoard
     logs go to `log_dir`."""
-    threads = tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads()
-    if not configure_cpu_threads() and threads != student_cpu_threads():
+    if not configure_cpu_threads():
         logger.info(
             "TensorFlow already started: %d intra-op, %d inter-op threads (the student trains fastest with %d, %d)",
-            *threads,
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            tf.config.threading.get_inter_op_parallelism_threads(),
             *student_cpu_threads(),
         )
     projection = Projection.from_config(student)
