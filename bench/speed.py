@@ -29,7 +29,9 @@ The JSON says which (`*_source`). Figures:
   (`review.speed.teacher_latency`: tokenise + fp32 forward, eval mode, no_grad);
 - teacher inference, Beam job vs plain transformers loop on the same rows
   (`bench.teacher_inference_benchmark.measure`): `beam_rows_per_s` is the job's steady-state
-  throughput (its start-up, `beam_startup_s`, measured apart), `*_end_to_end` includes it.
+  throughput (its start-up, `beam_startup_s`, measured apart), `*_end_to_end` includes it;
+  each path runs twice, interleaved, and the best run of each counts (`plain_runs_rows_per_s`,
+  `beam_end_to_end_runs_rows_per_s` give every run).
 
 Writes the JSON (`--output`) and prints the figures as a table.
 """
@@ -400,6 +402,8 @@ def measure_all(
         "beam_startup_s": ti["beam_startup_seconds"],
         "beam_rows_per_s_end_to_end": ti["beam_end_to_end"],
         "beam_plain_ratio_end_to_end": ti["ratio_end_to_end"],
+        "plain_runs_rows_per_s": ti["plain_runs"],
+        "beam_end_to_end_runs_rows_per_s": ti["beam_end_to_end_runs"],
         "teacher_rows": ti["rows"],
         "teacher_batch_size": ti["batch_size"],
         "teacher_inference_device": ti["device"],

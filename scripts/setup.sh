@@ -43,7 +43,9 @@ echo "setup: installing pinned dependencies from requirements.lock (first time t
 # lacks; drop those lines, keep every other message.
 quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 quiet_pip install --quiet --upgrade "pip>=25"
-quiet_pip install --quiet -r requirements.lock
+# --no-compile: pip would byte-compile every installed module (~1 min here); Python compiles
+# the modules a run imports on first use instead.
+quiet_pip install --quiet --no-compile -r requirements.lock
 quiet_pip install --quiet --no-deps --no-build-isolation -e .
 stamp_value > .venv/.setup-stamp
 echo "setup: done"

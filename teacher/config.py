@@ -26,6 +26,9 @@ class TeacherFinetuneConfig:
     max_length: int = 64
     # The word embeddings are most of a multilingual encoder (96M of e5-small's 118M).
     freeze_word_embeddings: bool = True
+    # The embeddings and the first N transformer layers stop training too: the backward pass
+    # stops above them (0: only the word embeddings, per freeze_word_embeddings).
+    frozen_layers: int = 0
     eval_batch_size: int = 128
     # CPU threads for torch; 0 = every core this process may use.
     num_threads: int = 0
@@ -42,12 +45,13 @@ class TeacherFinetuneConfig:
         at_least(f"{key}.weight_decay", self.weight_decay, 0.0)
         at_least(f"{key}.max_length", self.max_length, 3)  # [CLS] + one word piece + [SEP]
         at_least(f"{key}.num_threads", self.num_threads, 0)
+        at_least(f"{key}.frozen_layers", self.frozen_layers, 0)
 
 
 @dataclass
 class TeacherInferenceConfig:
     min_batch_size: int = 16
-    max_batch_size: int = 64
+    max_batch_size: int = 128
     # Sub-tokens per row at inference; longer than fine-tuning so long rows still fit.
     max_length: int = 128
     # auto: bfloat16 autocast where the device supports it natively (about 2x on such CPUs).

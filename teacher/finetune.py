@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from tqdm.auto import tqdm
 
+from config_core import ConfigError
 from schemas.features import EVAL, TRAIN, LabelledRow, sorted_vocabularies
 from teacher import data as data_lib
 from teacher.bases import resolve_base
@@ -175,8 +176,10 @@ def train(
     )
     tokenizer = load_tokenizer(base_dir)
     model = JointTeacher.from_base(base_dir, intent_labels, slot_labels)
-    if cfg.freeze_word_embeddings:
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    try:
+        model.freeze(cfg.freeze_word_embeddings, cfg.frozen_layers)
+    except ValueError as exc:
+        raise ConfigError("teacher.finetune.frozen_layers", str(exc)) from None
     model.to(device)
     bf16 = use_bf16(cfg.precision, device, "teacher.finetune.precision")
     encoded = encode_examples(train_examples, tokenizer, intent_labels, slot_labels, cfg.max_length)

@@ -120,6 +120,25 @@ class JointTeacher(PreTrainedModel):
         model.encoder.load_state_dict(encoder.state_dict(), strict=True)
         return model
 
+    def freeze(self, word_embeddings: bool, layers: int) -> None:
+        """Stop training the word embeddings, or (`layers` > 0) all the embeddings and the first
+        `layers` transformer layers; raises ValueError for more layers than the encoder has."""
+        if word_embeddings:
+            self.encoder.get_input_embeddings().weight.requires_grad_(False)
+        if not layers:
+            return
+        count = self.encoder.config.num_hidden_layers
+        blocks = next(
+            (m for m in self.encoder.modules() if isinstance(m, torch.nn.ModuleList) and len(m) == count), None
+        )
+        if blocks is None or layers > count:
+            found = count if blocks is not None else "no"
+            raise ValueError(f"cannot freeze {layers} layers: the encoder has {found} layers")
+        self.encoder.get_input_embeddings().requires_grad_(False)
+        getattr(self.encoder, "embeddings", torch.nn.Module()).requires_grad_(False)
+        for block in blocks[:layers]:
+            block.requires_grad_(False)
+
     def forward(
         self,
         input_ids: torch.LongTensor,

@@ -127,3 +127,22 @@ def test_bio_spans_and_metrics():
     assert r["en"]["exact_match"] == 0.5 and r["en"]["intent_accuracy"] == 0.5 and r["en"]["slot_f1"] == 1.0
     assert r["th"]["exact_match"] == 0.0 and r["th"]["slot_f1"] == 0.0
     assert r["all"]["examples"] == 3 and list(r)[-1] == "all"
+
+
+def test_freeze_stops_the_embeddings_and_lower_layers_only(tmp_path):
+    folder = tiny_base(str(tmp_path / "tiny"))
+    model = JointTeacher.from_base(folder, INTENTS, TAGS)
+    layers = model.encoder.config.num_hidden_layers
+    model.freeze(word_embeddings=True, layers=1)
+    enc = encode_words(["turn", "on", "lights"], load_tokenizer(folder), max_length=16)
+    batch = {k: v.unsqueeze(0) for k, v in enc.items()}
+    model(**batch, intent_labels=torch.tensor([0]), slot_labels=torch.tensor([[0, 0, 0]])).loss.backward()
+    trained = {name for name, p in model.named_parameters() if p.grad is not None}
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert trained and not trained & frozen
+    assert all(name.startswith("encoder.embeddings.") or ".layer.0." in name for name in frozen)
+    assert any(".layer.0." in name for name in frozen)
+    assert any(name.startswith("encoder.embeddings.") for name in frozen)
+    assert any(".layer.1." in name for name in trained) and any(name.startswith("intent_head") for name in trained)
+    with pytest.raises(ValueError, match=f"the encoder has {layers} layers"):
+        JointTeacher.from_base(folder, INTENTS, TAGS).freeze(word_embeddings=True, layers=layers + 1)
