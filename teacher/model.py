@@ -134,8 +134,9 @@ class JointTeacher(PreTrainedModel):
         if blocks is None or layers > count:
             found = count if blocks is not None else "no"
             raise ValueError(f"cannot freeze {layers} layers: the encoder has {found} layers")
-        self.encoder.get_input_embeddings().requires_grad_(False)
-        getattr(self.encoder, "embeddings", torch.nn.Module()).requires_grad_(False)
+        # All the embeddings (positions, token types, their LayerNorm), where the encoder names them.
+        embeddings = getattr(self.encoder, "embeddings", None)
+        (embeddings if embeddings is not None else self.encoder.get_input_embeddings()).requires_grad_(False)
         for block in blocks[:layers]:
             block.requires_grad_(False)
 
