@@ -142,20 +142,25 @@ def _induce_lexicon(
 
 
 class CrossLingual(beam.DoFn):
-    """A training row translated word by word into another language of the lexicon."""
+    """A training row translated word by word into another language of the lexicon, drawn with
+    weight (that language's training templates) ** -balance."""
 
     METHOD = "cross_lingual"
 
-    def __init__(self, amount: float, seed: int):
+    def __init__(self, amount: float, balance: float, seed: int):
         self._amount = amount
+        self._balance = balance
         self._seed = seed
 
-    def process(self, parent: Dict[str, List[Any]], induced: lexicon.Lexicon) -> Iterator[Any]:
+    def process(
+        self, parent: Dict[str, List[Any]], induced: lexicon.Lexicon, templates: Dict[str, int]
+    ) -> Iterator[Any]:
         lang = parent["lang"][0]
         targets = sorted(tgt for src, tgt in induced if src == lang)
+        weights = [templates[t] ** -self._balance for t in targets]
         rng = _rng(self._seed, parent["id"][0], self.METHOD)
         for n in range(_draws(self._amount, rng)):
-            target = rng.choice(targets) if targets else None
+            target = rng.choices(targets, weights)[0] if targets else None
             new = augmentation.translate_words(parent["text"][0], induced[(lang, target)], rng) if target else None
             if new:
                 yield beam.pvalue.TaggedOutput(CANDIDATES, _candidate(parent, new, self.METHOD, n, target))
@@ -367,8 +372,16 @@ def build(
                     | "InduceLexicon"
                     >> beam.Map(_induce_lexicon, teacher_base, teacher_cache_dir, aug.cross_lingual_neighbours)
                 )
+                templates = (
+                    train
+                    | "LanguageTemplates" >> beam.Map(lambda r: (r["lang"][0], r["group_id"][0]))
+                    | "DistinctTemplates" >> beam.Distinct()
+                    | "TemplatesPerLanguage" >> beam.combiners.Count.PerKey()
+                )
                 cross = train | "CrossLingual" >> beam.ParDo(
-                    CrossLingual(aug.cross_lingual, seed), beam.pvalue.AsSingleton(induced)
+                    CrossLingual(aug.cross_lingual, aug.cross_lingual_balance, seed),
+                    beam.pvalue.AsSingleton(induced),
+                    beam.pvalue.AsDict(templates),
                 ).with_outputs(CANDIDATES, COUNTS)
                 generated.append(cross[CANDIDATES])
                 counts.append(cross[COUNTS])

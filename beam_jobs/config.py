@@ -178,6 +178,9 @@ class AugmentationConfig:
     # encoder (teacher.lexicon); each word picks one of its `cross_lingual_neighbours` nearest.
     cross_lingual: float = 0.5
     cross_lingual_neighbours: int = 3
+    # The target language is drawn with weight (its training templates) ** -balance: 0 draws
+    # uniformly, 1 inversely to the templates, so the thinnest languages get the most new rows.
+    cross_lingual_balance: float = 0.0
     round_trip: RoundTripConfig = field(default_factory=RoundTripConfig)
 
     def check(self, key: str, base_dir: str) -> None:
@@ -187,6 +190,8 @@ class AugmentationConfig:
                 raise ConfigError(f"{key}.{name}", f"new rows per training row cannot be negative: {amount}")
         if self.cross_lingual_neighbours < 1:
             raise ConfigError(f"{key}.cross_lingual_neighbours", f"must be at least 1: {self.cross_lingual_neighbours}")
+        if self.cross_lingual_balance < 0:
+            raise ConfigError(f"{key}.cross_lingual_balance", f"cannot be negative: {self.cross_lingual_balance}")
 
 
 @dataclass

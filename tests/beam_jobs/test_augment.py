@@ -196,3 +196,22 @@ def test_cross_lingual_rows_are_train_rows_in_another_language(write_config, tmp
     # The same seed gives the same rows.
     _, again = _cross_lingual_job(tmp_path, write_config, "aug2")
     assert sorted((p["id"][0], p["text"][0]) for p in again) == sorted((p["id"][0], p["text"][0]) for p in produced)
+
+
+def test_cross_lingual_balance_sends_rows_to_the_languages_with_fewest_templates():
+    induced = {("en", "de"): {"light": ["licht"]}, ("en", "hi"): {"light": ["लाइट"]}}
+    templates = {"en": 40, "de": 40, "hi": 4}  # Hindi has a tenth of German's templates
+    parents = [
+        {"id": [f"en:train:{i}"], "lang": ["en"], "text": ["light"], "group_id": ["g"], "source": ["s"]}
+        for i in range(400)
+    ]
+
+    def targets(balance, seed=0):
+        do_fn = augment.CrossLingual(amount=1.0, balance=balance, seed=seed)
+        return [out.value["lang"] for p in parents for out in do_fn.process(p, induced, templates)]
+
+    uniform, balanced = targets(0.0), targets(1.0)
+    assert len(uniform) == len(balanced) == 400  # the amount is the same, only the targets move
+    assert 0.4 < uniform.count("hi") / 400 < 0.6
+    assert balanced.count("hi") / 400 > 0.85  # weight 1/4 against 1/40: 10 of 11 draws
+    assert targets(1.0) == balanced and targets(1.0, seed=1) != balanced  # deterministic per seed

@@ -108,7 +108,7 @@ def test_set_takes_several_overrides_and_repeats():
         "teacher.finetune.epochs=0", "teacher.finetune.batch_size=-3", "teacher.finetune.learning_rate=-1e-4",
         "teacher.finetune.head_learning_rate=0", "teacher.finetune.warmup_ratio=1", "teacher.finetune.weight_decay=-1",
         "teacher.finetune.max_length=2", "teacher.finetune.eval_batch_size=0", "teacher.finetune.num_threads=-1",
-        "teacher.finetune.frozen_layers=-1",
+        "teacher.finetune.frozen_layers=-1", "augmentation.cross_lingual_balance=-1",
         "teacher.finetune.precision=fp16", "teacher.inference.min_batch_size=0", "teacher.inference.max_batch_size=0",
         "teacher.inference.max_length=1", "teacher.inference.device=TPU",
         "student.projection.feature_size=0", "student.projection.feature_size=33",
