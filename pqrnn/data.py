@@ -131,6 +131,19 @@ def bucket_by_length(ds: tf.data.Dataset, batch_size: int, max_words: int) -> tf
     )
 
 
+def _records(file_pattern: str) -> tf.data.Dataset:
+    files = sorted(tf.io.gfile.glob(file_pattern))
+    if not files:
+        raise FileNotFoundError(f"no TFRecord file matches {file_pattern}")
+    return tf.data.TFRecordDataset(files, compression_type="GZIP")
+
+
+def batches_per_pass(file_pattern: str, batch_size: int, max_words: int) -> int:
+    """Batches in one pass of `make_dataset` over `file_pattern`: every length bucket ends with a
+    partial batch. With language-balanced sampling a pass's buckets vary: then the expected count."""
+    return int(bucket_by_length(_records(file_pattern), batch_size, max_words).reduce(0, lambda n, _: n + 1))
+
+
 def make_dataset(
     file_pattern: str,
     decoder: ExampleDecoder,
@@ -149,10 +162,7 @@ def make_dataset(
     (`bucket_by_length`): a step costs in proportion to its padded length, so this is the
     Trainer's largest saving; in training the batches are then shuffled so that lengths do not
     come in runs."""
-    files = sorted(tf.io.gfile.glob(file_pattern))
-    if not files:
-        raise FileNotFoundError(f"no TFRecord file matches {file_pattern}")
-    ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    ds = _records(file_pattern)
     if training and language_exponent != 1.0:
         ds = language_balanced(ds, language_exponent, seed)
     elif training:

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from pqrnn.data import ExampleDecoder, length_buckets, make_dataset
+from pqrnn.data import ExampleDecoder, batches_per_pass, length_buckets, make_dataset
 from pqrnn.projection import Projection
 from tests.pqrnn.test_training import CONFIG, write_toy_dataset
 
@@ -40,3 +40,14 @@ def test_every_row_once_per_epoch_in_batches_of_similar_length(tmp_path):
     data = make_dataset(pattern, decoder, 8, training=True, seed=0)
     first, second = ([t["intent"].numpy().tolist() for _, t in data] for _ in range(2))
     assert first != second and np.array_equal(sorted(sum(first, [])), sorted(sum(second, [])))
+
+
+def test_batches_per_pass_is_one_pass_of_the_training_batches(tmp_path):
+    # train_student repeats the training data and ends each epoch after this many batches.
+    _, intents, tags = write_toy_dataset(str(tmp_path))
+    projection = Projection.from_config(CONFIG)
+    decoder = ExampleDecoder(projection, intents, tags, soft_labels=True)
+    pattern = os.path.join(tmp_path, "Split-train", "*.gz")
+    passes = {b: sum(1 for _ in make_dataset(pattern, decoder, b, training=True, seed=0)) for b in (3, 8, 1000)}
+    assert passes[3] > passes[8] > 1  # partial batches: one per length bucket at most
+    assert {b: batches_per_pass(pattern, b, projection.max_words) for b in passes} == passes
