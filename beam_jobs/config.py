@@ -180,7 +180,7 @@ class AugmentationConfig:
     cross_lingual_neighbours: int = 3
     # The target language is drawn with weight (its training templates) ** -balance: 0 draws
     # uniformly, 1 inversely to the templates, so the thinnest languages get the most new rows.
-    cross_lingual_balance: float = 0.0
+    cross_lingual_balance: float = 1.0
     round_trip: RoundTripConfig = field(default_factory=RoundTripConfig)
 
     def check(self, key: str, base_dir: str) -> None:
