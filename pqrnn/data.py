@@ -140,7 +140,7 @@ def _records(file_pattern: str) -> tf.data.Dataset:
 
 def batches_per_pass(file_pattern: str, batch_size: int, max_words: int) -> int:
     """Batches in one pass of `make_dataset` over `file_pattern`: every length bucket ends with a
-    partial batch. With language-balanced sampling a pass's buckets vary: then the expected count."""
+    partial batch. Language-balanced sampling draws other rows each pass: then about that many."""
     return int(bucket_by_length(_records(file_pattern), batch_size, max_words).reduce(0, lambda n, _: n + 1))
 
 
