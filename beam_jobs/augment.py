@@ -15,7 +15,10 @@ routes are configured.
 The rows of `data.unlabeled` files are candidates too (aug_method `unlabeled`, also when
 `augmentation.enabled` is false: they are data); a bad line is a dead letter.
 
-Only the train split is a parent. A candidate is dropped, and counted, when its text (case-
+Only the train split is a parent. A generated candidate must pass the dataset job's row rules
+(`rows.check_text` with `data.max_tokens`, `data.languages`, ...; `data.max_line_bytes`): one
+that does not is dropped and counted under the rule's code, e.g. `too_many_tokens` (a made
+text, not a bad input: no dead letter). A candidate is dropped, and counted, when its text (case-
 and space-insensitive) equals any original text of any split, in particular eval/test (the
 leakage guard), or another candidate. Output: DIR/Split-train/data_tfrecord-*.gz with
 id, lang, text, tokens, group_id (the parent's; for unlabelled rows their language and
@@ -43,8 +46,8 @@ from beam_jobs import augmentation
 from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
 from beam_jobs.config import AugmentationConfig, DataConfig, RoundTripRoute, UnlabeledSource
 from beam_jobs.dataset.examples import ReadExamples, WriteExamples
-from beam_jobs.dataset.readers import UNLABELED, check_files, numbered_lines, read_unlabeled_line
-from beam_jobs.dataset.rows import NOT_SELECTED, RowError
+from beam_jobs.dataset.readers import UNLABELED, check_files, decode_line, numbered_lines, read_unlabeled_line
+from beam_jobs.dataset.rows import NOT_SELECTED, RowError, check_text
 from beam_jobs.outputs import (
     DEAD_LETTER_DIR,
     JobError,
@@ -259,6 +262,20 @@ def _slot_value_pairs(row: Dict[str, List[Any]]) -> Iterable[Tuple[Tuple[str, st
     return [((lang, name), value) for name, value in augmentation.slot_values(row["text"][0], row["slot_tags"])]
 
 
+def _obey_row_rules(candidate: Dict[str, Any], data: DataConfig) -> Iterator[Any]:
+    """A generated candidate that a dataset row could be: the dataset job's rules for text and
+    language (`rows.check_text`: `data.max_tokens`, `data.languages`, control characters...)
+    and, as a line of its own, `data.max_line_bytes`. Else nothing, and (method, the rule's
+    code), e.g. `too_many_tokens`, is counted: a made text, not a bad input, so no dead letter."""
+    try:
+        check_text(candidate["text"], candidate["lang"], data.max_tokens, data.languages)
+        decode_line(candidate["text"].encode("utf-8"), data.max_line_bytes)
+    except RowError as exc:
+        yield beam.pvalue.TaggedOutput(COUNTS, (candidate[AUG_METHOD], exc.code))
+        return
+    yield candidate
+
+
 def _keep_new_texts(item: Tuple[Tuple[str, str], Dict[str, List[Any]]]) -> Iterator[Any]:
     _, grouped = item
     # Two unlabelled files may repeat an id: the text and method then settle the order.
@@ -331,8 +348,9 @@ def build(
     overwrite: bool = False,
 ) -> Dict[str, Any]:
     """Augment the training split of `dataset_dir` and add the rows of `data.unlabeled` with
-    `pipeline`; returns the summary. Of `data` it reads `unlabeled` and the rules its rows obey:
-    `languages`, `default_lang`, `max_line_bytes`, `max_tokens`, `max_dead_letter_ratio`.
+    `pipeline`; returns the summary. Of `data` it reads `unlabeled` and the rules its rows obey
+    (the unlabelled and the generated ones): `languages`, `default_lang`, `max_line_bytes`,
+    `max_tokens`, `max_dead_letter_ratio`.
 
     Unreadable unlabelled inputs are a `UsageError` before any work; a `JobError` when they must
     not be used (`_unlabeled_failure`), after publishing the dead letters and the summary (under
@@ -398,6 +416,15 @@ def build(
                 generated.append(translated[CANDIDATES])
                 counts.append(translated[COUNTS])
                 dead.append(translated[DEAD])
+        if generated:
+            checked = (
+                generated
+                | "AllGenerated" >> beam.Flatten()
+                | "RowRules" >> beam.FlatMap(_obey_row_rules, data).with_outputs(COUNTS, main=CANDIDATES)
+            )
+            generated = [checked[CANDIDATES]]
+            counts.append(checked[COUNTS])
+        # The unlabelled rows passed the same rules when read (`read_unlabeled_line`).
         lines = []
         for i, source in enumerate(data.unlabeled):
             read = p | f"ReadUnlabeled{i}" >> ReadUnlabeled(source, data)

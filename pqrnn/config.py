@@ -80,7 +80,12 @@ class DistillationConfig:
 
 @dataclass
 class TrainingConfig:
+    # The budget: at most this many passes over the train split. Training stops earlier when
+    # validation exact match has not gained `min_delta` in `patience` epochs (then the
+    # quantization-aware epochs follow, see pqrnn.train.StopOnPlateau).
     epochs: int = 12
+    patience: int = 3
+    min_delta: float = 0.001
     batch_size: int = 128
     learning_rate: float = 1.5e-3
     lr_decay_rate: float = 0.7
@@ -97,6 +102,8 @@ class TrainingConfig:
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.epochs", self.epochs, 1)
+        at_least(f"{key}.patience", self.patience, 1)
+        at_least(f"{key}.min_delta", self.min_delta, 0.0)
         if self.quantization_aware_epochs is not None:
             at_least(f"{key}.quantization_aware_epochs", self.quantization_aware_epochs, 1)
         at_least(f"{key}.batch_size", self.batch_size, 1)

@@ -6,11 +6,12 @@ an exported student out. It knows nothing of TFX; `models.train.run_fn` calls it
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -26,14 +27,18 @@ REPRESENTATIVE_BATCHES = 8
 logger = logging.getLogger(__name__)
 
 
+STOPPING_FILE = "stopping.json"  # where and why training stopped, next to the TensorBoard logs
+
+
 @dataclass
 class TrainedStudent:
     """What `train_student` returns: the model with the kept epoch's weights, every epoch's
-    eval exact match and the kept epoch (0-based)."""
+    eval exact match, the kept epoch (0-based) and where and why training stopped."""
 
     model: tf.keras.Model
     eval_exact_match: List[float]
     kept_epoch: int
+    stopped: Dict[str, Any]
 
 
 def exact_match(model: tf.keras.Model, dataset: tf.data.Dataset) -> float:
@@ -126,6 +131,57 @@ class QuantizeFromEpoch(tf.keras.callbacks.Callback):
         self.model.test_function = None
 
 
+class StopOnPlateau(tf.keras.callbacks.Callback):
+    """Stops on the validation exact match that `selection` records (Keras' `EarlyStopping`):
+    when no epoch of the last `patience` has gained `min_delta` over the best before them, the
+    float phase ends and the `qat_epochs` quantization-aware epochs start at the next epoch
+    (`quantize`, `selection` follow); without a float phase training stops at once. Runs after
+    `selection` in the callback list. `epochs` is the budget: at most that many epochs."""
+
+    def __init__(
+        self,
+        selection: KeepBestEpoch,
+        quantize: QuantizeFromEpoch,
+        qat_epochs: int,
+        patience: int,
+        min_delta: float,
+    ):
+        super().__init__()
+        self.selection, self.quantize = selection, quantize
+        self.qat_epochs, self.patience, self.min_delta = qat_epochs, patience, min_delta
+        self.reason = ""
+
+    def _plateau(self) -> bool:
+        scores = self.selection.scores
+        if len(scores) <= self.patience:
+            return False
+        return max(scores[-self.patience :]) < max(scores[: -self.patience]) + self.min_delta
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        float_phase = epoch + 1 < self.quantize.start
+        if float_phase and self._plateau():
+            self.quantize.start = self.selection.first_candidate = epoch + 1
+            self.reason = f"no validation gain of {self.min_delta} in {self.patience} epochs"
+        elif not float_phase and self.quantize.start == 0 and self._plateau():
+            self.reason = f"no validation gain of {self.min_delta} in {self.patience} epochs"
+            self.model.stop_training = True
+        if self.quantize.start > 0 and epoch + 1 >= self.quantize.start + self.qat_epochs:
+            self.model.stop_training = True
+        if self.model.stop_training and not self.reason:
+            self.reason = "the epoch budget (training.epochs)"
+
+    def report(self) -> Dict[str, Any]:
+        """Where and why training stopped, for the run's review."""
+        scores = self.selection.scores
+        return {
+            "epochs_run": len(scores),
+            "kept_epoch": self.selection.best_epoch + 1,
+            "quantization_aware_from_epoch": self.quantize.start + 1 if self.quantize.start > 0 else None,
+            "reason": self.reason or "the epoch budget (training.epochs)",
+            "eval_exact_match_per_epoch": scores,
+        }
+
+
 def strategy() -> tf.distribute.Strategy:
     """All GPUs when present (MirroredStrategy), else the default (CPU) strategy."""
     gpus = tf.config.list_logical_devices("GPU")
@@ -197,11 +253,12 @@ def train_student(
     serving_model_dir: str,
     log_dir: str,
 ) -> TrainedStudent:
-    """Train on `train_pattern` (in float, then quantization-aware for the last
-    `training.quantization_aware_epochs`), validate on `eval_pattern` and keep the weights of
-    the quantization-aware epoch with the best validation exact match (`KeepBestEpoch`),
-    export to `serving_model_dir` (the int8 TFLite encoder in `assets.extra/`); TensorBoard
-    logs go to `log_dir`."""
+    """Train on `train_pattern` (in float until validation exact match on `eval_pattern` stops
+    improving or the budget leaves only `training.quantization_aware_epochs`, then that many
+    quantization-aware epochs, see `StopOnPlateau`), keep the weights of the quantization-aware
+    epoch with the best validation exact match (`KeepBestEpoch`), export to
+    `serving_model_dir` (the int8 TFLite encoder in `assets.extra/`); TensorBoard logs and
+    `STOPPING_FILE` (where and why training stopped) go to `log_dir`."""
     if not configure_cpu_threads():
         logger.info(
             "TensorFlow already started: %d intra-op, %d inter-op threads (the student trains fastest with %d, %d)",
@@ -226,6 +283,8 @@ def train_student(
         )
         model.compile(optimizer=tf.keras.optimizers.Adam(schedule), distillation=distillation)
     selection = KeepBestEpoch(eval_ds, first_candidate=qat_start)
+    quantize = QuantizeFromEpoch(qat_start)
+    stopping = StopOnPlateau(selection, quantize, training.epochs - qat_start, training.patience, training.min_delta)
     # One iterator for every epoch: Keras otherwise replaces it each epoch, and destroying the
     # old one waited for tf.data's threads, up to ~50 s an epoch inside the pipeline's process.
     model.fit(
@@ -233,15 +292,16 @@ def train_student(
         steps_per_epoch=batches_per_pass(train_pattern, batch, projection.max_words),
         validation_data=eval_ds,
         epochs=training.epochs,
-        # KeepBestEpoch before TensorBoard: it adds val_exact_match to the logs TensorBoard writes.
-        callbacks=[
-            QuantizeFromEpoch(qat_start),
-            selection,
-            tf.keras.callbacks.TensorBoard(log_dir=log_dir),
-        ],
+        # KeepBestEpoch before StopOnPlateau (which reads its scores) and TensorBoard (which
+        # writes the val_exact_match it adds to the logs).
+        callbacks=[quantize, selection, stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
         verbose=2,
     )
+    stopped = stopping.report()
+    tf.io.gfile.makedirs(log_dir)
+    with tf.io.gfile.GFile(os.path.join(log_dir, STOPPING_FILE), "w") as f:
+        f.write(json.dumps(stopped, indent=2))
     export_saved_model(model, intents, tags, serving_model_dir)
     representative: List[np.ndarray] = [features.numpy() for features, _ in eval_ds.take(REPRESENTATIVE_BATCHES)]
     export_tflite_int8(model, representative, os.path.join(serving_model_dir, TFLITE_DIR, TFLITE_FILE))
-    return TrainedStudent(model, selection.scores, selection.best_epoch)
+    return TrainedStudent(model, selection.scores, selection.best_epoch, stopped)

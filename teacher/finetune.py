@@ -32,7 +32,6 @@ from teacher.metrics import NluMetrics, format_table
 from teacher.model import JointTeacher, load_tokenizer
 
 METRICS_FILE = "metrics.json"
-PROGRESS_LINES = 10  # progress lines per fine-tune
 logger = logging.getLogger(__name__)
 _BUCKET_WIDTH = 8  # sub-tokens per length bucket of the training batches
 
@@ -148,6 +147,35 @@ def _optimizer(model: JointTeacher, cfg: TeacherFinetuneConfig) -> torch.optim.O
     )
 
 
+class EarlyStopping:
+    """Stops when the eval score has not improved by `min_delta` for `patience` evaluations
+    (Keras' `EarlyStopping`, Hugging Face's `EarlyStoppingCallback`); the caller keeps the
+    best evaluation's weights."""
+
+    def __init__(self, patience: int, min_delta: float):
+        self.patience, self.min_delta = patience, min_delta
+        self.best_score: Optional[float] = None
+        self.best_step = 0
+        self.waited = 0
+
+    def update(self, step: int, score: float) -> bool:
+        """Record the evaluation at `step`; True when it is the best so far."""
+        if self.best_score is None or score >= self.best_score + self.min_delta:
+            self.best_score, self.best_step, self.waited = score, step, 0
+            return True
+        self.waited += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.waited >= self.patience
+
+
+def _trainable_state(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
+    """A copy of the weights training changes (frozen ones stay as they are)."""
+    return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
+
+
 def train(
     base_dir: str,
     dataset_dir: str,
@@ -161,7 +189,9 @@ def train(
     `labels` (intents, slot tags with "O" first) fixes the label order: in the pipeline,
     tf.Transform's vocabularies; by default `sorted_vocabularies` of the train split.
 
-    Returns (and writes to `output_dir/metrics.json`) the eval metrics and timings.
+    Training stops on the eval split (see `TeacherFinetuneConfig`) and the best evaluation's
+    weights are saved. Returns (and writes to `output_dir/metrics.json`) the eval metrics,
+    the eval curve, where and why training stopped, the train rows left out and timings.
     """
     start = time.time()
     random.seed(seed)
@@ -182,34 +212,65 @@ def train(
         raise ConfigError("teacher.finetune.frozen_layers", str(exc)) from None
     model.to(device)
     bf16 = use_bf16(cfg.precision, device, "teacher.finetune.precision")
-    encoded = encode_examples(train_examples, tokenizer, intent_labels, slot_labels, cfg.max_length)
+    encoded_all = encode_examples(train_examples, tokenizer, intent_labels, slot_labels, cfg.max_length)
+    # A row whose words do not all fit would teach "O" for its cut words: it is left out.
+    too_long = [ex.id for ex, e in zip(train_examples, encoded_all) if int(e["word_mask"].sum()) < len(e["word_mask"])]
+    encoded = [e for e in encoded_all if int(e["word_mask"].sum()) == len(e["word_mask"])]
+    if not encoded:
+        raise ValueError(f"no train row fits teacher.finetune.max_length={cfg.max_length} sub-tokens")
     lengths = [len(e["input_ids"]) for e in encoded]
-    truncated = sum(int(e["word_mask"].sum()) < len(e["word_mask"]) for e in encoded)
 
     steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
-    total_steps = max(1, round(cfg.epochs * steps_per_epoch))
     optimizer = _optimizer(model, cfg)
     from transformers import get_linear_schedule_with_warmup
 
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * cfg.max_steps), cfg.max_steps)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(
         f"teacher fine-tuning on {device}{' (bf16 autocast)' if bf16 else ''}: "
         f"{len(encoded)} train / {len(eval_examples)} eval examples, "
         f"{len(intent_labels)} intents, {len(slot_labels)} slot tags, {trainable / 1e6:.1f}M trainable parameters, "
-        f"{total_steps} steps, mean length {sum(lengths) / len(lengths):.1f} sub-tokens, "
-        f"{truncated} train examples cut at max_length={cfg.max_length}",
+        f"up to {cfg.max_steps} steps, eval every {cfg.eval_every_steps}, patience {cfg.patience}, "
+        f"mean length {sum(lengths) / len(lengths):.1f} sub-tokens, "
+        f"{len(too_long)} train rows left out (over max_length={cfg.max_length})",
         file=sys.stderr,
     )
 
     rng = random.Random(seed)
+    stopping = EarlyStopping(cfg.patience, cfg.min_delta)
+    best_state: Dict[str, torch.Tensor] = {}
+    best_result: Dict[str, Dict[str, float]] = {}
+    curve: List[Dict[str, float]] = []
+    eval_seconds = 0.0
+
+    def evaluate_at(step: int) -> None:
+        nonlocal best_state, best_result, eval_seconds
+        tick = time.time()
+        result = evaluate(model, tokenizer, eval_examples, cfg.max_length, cfg.eval_batch_size, device)
+        model.train()
+        eval_seconds += time.time() - tick
+        score = result["all"]["exact_match"]
+        curve.append({"step": step, "epoch": round(step / steps_per_epoch, 2), "exact_match": score})
+        if stopping.update(step, score):
+            best_state, best_result = _trainable_state(model), result
+        # `progress`: a line the pipeline's console shows (see pipeline/console.py).
+        logger.info(
+            "fine-tune step %d/%d, eval exact match %.4f (best %.4f at step %d), loss %.3f, %.0f s",
+            step,
+            cfg.max_steps,
+            score,
+            stopping.best_score,
+            stopping.best_step,
+            running,
+            time.time() - start,
+            extra={"progress": True},
+        )
+
     model.train()
-    step, running = 0, None
-    progress = tqdm(total=total_steps, desc="fine-tune", unit="step", mininterval=2.0, file=sys.stderr)
-    while step < total_steps:
+    step, running, stop_reason = 0, float("nan"), ""
+    progress = tqdm(total=cfg.max_steps, desc="fine-tune", unit="step", mininterval=2.0, file=sys.stderr)
+    while not stop_reason:
         for idx in length_batches(lengths, cfg.batch_size, rng):
-            if step >= total_steps:
-                break
             batch = _to(collate([encoded[i] for i in idx], tokenizer.pad_token_id), device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 loss = model(**batch).loss
@@ -219,34 +280,50 @@ def train(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+            running = loss.item() if math.isnan(running) else 0.95 * running + 0.05 * loss.item()
             progress.set_postfix(loss=f"{running:.3f}", epoch=f"{step / steps_per_epoch:.2f}")
             progress.update(1)
-            if step % max(1, total_steps // PROGRESS_LINES) == 0 or step == total_steps:
-                # `progress`: a line the pipeline's console shows (see pipeline/console.py).
-                logger.info(
-                    "fine-tune step %d/%d (%.0f%%), loss %.3f, %.0f s",
-                    step,
-                    total_steps,
-                    100 * step / total_steps,
-                    running,
-                    time.time() - start,
-                    extra={"progress": True},
-                )
+            over_time = cfg.max_minutes > 0 and time.time() - start >= 60 * cfg.max_minutes
+            if step % cfg.eval_every_steps == 0 or step == cfg.max_steps or over_time:
+                evaluate_at(step)
+                if stopping.stop:
+                    stop_reason = f"no eval gain of {cfg.min_delta} in {cfg.patience} evaluations"
+                elif step >= cfg.max_steps:
+                    stop_reason = f"max_steps={cfg.max_steps}"
+                elif over_time:
+                    stop_reason = f"max_minutes={cfg.max_minutes}"
+                if stop_reason:
+                    break
     progress.close()
     train_seconds = time.time() - start
-
-    result = evaluate(model, tokenizer, eval_examples, cfg.max_length, cfg.eval_batch_size, device)
-    print(format_table(result), file=sys.stderr)
-    logger.info("teacher eval exact match %.4f", result["all"]["exact_match"], extra={"progress": True})
+    model.load_state_dict(best_state, strict=False)
+    print(format_table(best_result), file=sys.stderr)
+    stopped = {
+        "best_step": stopping.best_step,
+        "best_epoch": round(stopping.best_step / steps_per_epoch, 2),
+        "last_step": step,
+        "reason": stop_reason,
+    }
+    logger.info(
+        "teacher eval exact match %.4f: kept step %d of %d (%s)",
+        best_result["all"]["exact_match"],
+        stopping.best_step,
+        step,
+        stop_reason,
+        extra={"progress": True},
+    )
     os.makedirs(output_dir, exist_ok=True)
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     report = {
-        "eval": result,
+        "eval": best_result,
+        "stopped": stopped,
+        "eval_curve": curve,
+        "train_rows_left_out": {"too_long": too_long},
         "train_seconds": round(train_seconds, 1),
+        "eval_seconds": round(eval_seconds, 1),
         "total_seconds": round(time.time() - start, 1),
-        "steps": total_steps,
+        "steps": step,
         "device": str(device),
         "bf16": bf16,
         "base": base_dir,

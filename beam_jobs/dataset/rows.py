@@ -140,6 +140,15 @@ def _selected_tokens(text: str, lang: str, max_tokens: int, languages: Sequence[
     return tokens
 
 
+def check_text(text: Any, lang: Any, max_tokens: int = 64, languages: Sequence[str] = ()) -> List[Token]:
+    """The rules of every row (`make_row`, `make_unlabeled_row`) that concern its text and
+    language alone, for text a job makes rather than reads (augmentation): not empty, a string
+    without lone surrogates or control characters, a language tag in `languages` (any, when
+    empty), at most `max_tokens` words -> its tokens. Raises `RowError` naming the first rule broken."""
+    _check_fields(text, None, lang, (), (), labelled=False)
+    return _selected_tokens(text, lang, max_tokens, languages)
+
+
 def make_row(
     *,
     text: str,

@@ -3,9 +3,12 @@ import os
 import random
 
 import tensorflow as tf
+from apache_beam.pvalue import TaggedOutput
 
 from beam_jobs import augment, augmentation
+from beam_jobs.dataset.rows import check_text
 from schemas.examples import decode
+from schemas.features import AUG_METHOD
 from tests.conftest import beam_test_pipeline, example_row, write_examples
 from tokenization import words
 
@@ -125,6 +128,7 @@ def test_round_trip_translation_runs_configured_models(write_config, tmp_path):
     produced = read_output(out)
     assert all(p["aug_method"] == ["round_trip:de"] for p in produced)
     assert len(produced) == outcomes.get("emitted", 0)
+    assert all(len(check_text(p["text"][0], p["lang"][0])) <= 64 for p in produced)  # data.max_tokens
 
 
 def test_translate_words_replaces_known_words_only():
@@ -190,6 +194,7 @@ def test_cross_lingual_rows_are_train_rows_in_another_language(write_config, tmp
         assert p["lang"][0] in {"en", "de"} and p["lang"][0] != parent["lang"]
         assert set(p["tokens"]) <= vocabulary[p["lang"][0]]  # the target's own training words
         assert p["aug_method"] == ["cross_lingual"] and "intent" not in p
+        assert [t.text for t in check_text(p["text"][0], p["lang"][0], 64, ["en", "de", "th"])] == p["tokens"]
     held_out = {augment.text_key(r["lang"], r["text"]) for r in CROSS_LINGUAL_ROWS if ":train:" not in r["id"]}
     assert not held_out & {augment.text_key(p["lang"][0], p["text"][0]) for p in produced}
     assert outcomes["equals_eval_or_test_text"] >= 1  # "stop timer" in German: the eval row, dropped
@@ -215,3 +220,64 @@ def test_cross_lingual_balance_sends_rows_to_the_languages_with_fewest_templates
     assert 0.4 < uniform.count("hi") / 400 < 0.6
     assert balanced.count("hi") / 400 > 0.85  # weight 1/4 against 1/40: 10 of 11 draws
     assert targets(1.0) == balanced and targets(1.0, seed=1) != balanced  # deterministic per seed
+
+
+# Thai is tokenised by character cluster, so a longer slot value or a repeated character adds
+# tokens: "ห้องนอน" is 6, "ห้องนั่งเล่น" 8, and repeating the "น" of "นั่" splits it in two.
+THAI_ROWS = [
+    example_row(0, "เปิดไฟห้องนอน", "on", ["O"] * 5 + ["B-area"] + ["I-area"] * 5, "train", lang="th"),
+    example_row(1, "ปิดไฟห้องนั่งเล่น", "off", ["O"] * 4 + ["B-area"] + ["I-area"] * 7, "train", lang="th"),
+    example_row(2, "turn on the kitchen light", "on", ["O", "O", "O", "B-area", "O"], "train"),
+]
+THAI_MAX_TOKENS = 12
+
+
+def test_generated_rows_obey_the_dataset_row_rules(write_config, tmp_path):
+    assert [len(r["tokens"]) for r in THAI_ROWS] == [11, 12, 5]  # the training rows obey max_tokens 12
+    dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
+    write_examples(dataset, THAI_ROWS)
+    config = write_config(
+        {
+            "augmentation": {"slot_resample": 2.0, "word_dropout": 0.0, "word_swap": 2.0, "char_distortion": 8.0},
+            "data": {"max_tokens": THAI_MAX_TOKENS, "languages": ["th", "en"]},
+        }
+    )
+    summary = augment.run(
+        ["--config", config, "--dataset_dir", dataset, "--output_dir", out],
+        test_pipeline=beam_test_pipeline(),
+    )
+    by_method = summary["by_method"]
+    # Row 0 with the living room (5 + 8 = 13 tokens) is over the limit, each of its 2 draws.
+    assert by_method["slot_resample"]["too_many_tokens"] == 2
+    assert by_method["char_distortion"]["too_many_tokens"] >= 1
+    # Every draw is accounted for: 2 slot resamplings and 8 distortions of each training row.
+    assert sum(by_method["slot_resample"].values()) == 2 * 3
+    assert sum(by_method["char_distortion"].values()) == 8 * 3
+    assert summary["dead_lettered"] == 0  # made texts, not bad inputs
+    produced = read_output(out)
+    assert len(produced) == summary["emitted"]
+    assert "ปิดไฟห้องนอน" in {p["text"][0] for p in produced}  # row 1 with the bedroom: 10 tokens
+    assert {p["aug_method"][0] for p in produced} >= {"slot_resample", "word_swap", "char_distortion"}
+    for p in produced:
+        tokens = check_text(p["text"][0], p["lang"][0], THAI_MAX_TOKENS, ["th", "en"])
+        assert p["tokens"] == [t.text for t in tokens] and len(tokens) <= THAI_MAX_TOKENS
+
+
+def test_a_candidate_breaking_a_row_rule_is_counted_under_its_code():
+    from beam_jobs.config import DataConfig
+
+    data = DataConfig(max_tokens=4, languages=["en", "de"], max_line_bytes=40)
+
+    def outcome(text, lang="en"):
+        candidate = {"text": text, "lang": lang, "tokens": words(text), AUG_METHOD: "word_swap"}
+        out = list(augment._obey_row_rules(candidate, data))
+        assert len(out) == 1
+        return out[0].value if isinstance(out[0], TaggedOutput) else "emitted"
+
+    assert outcome("turn on the light") == "emitted"
+    assert outcome("turn on the kitchen light") == ("word_swap", "too_many_tokens")
+    assert outcome("turn on\x07 light") == ("word_swap", "control_character")
+    assert outcome("turn on \ud800") == ("word_swap", "bad_unicode")
+    assert outcome("  ") == ("word_swap", "empty_text")
+    assert outcome("mach das licht an", lang="fr") == ("word_swap", "language_not_selected")
+    assert outcome("a" * 41) == ("word_swap", "line_too_long")

@@ -401,7 +401,7 @@ def test_missing_and_invalid_spec_files(tmp_path, clean_env, capsys):
         ("student.qrnn.state_size=96", {"trainer_config"}),
         ("training={epochs: 3}", {"trainer_config"}),
         ("teacher.inference.max_batch_size=32", {"teacher_inference_config"}),
-        ("teacher.finetune.epochs=2.0", {"teacher_finetune_config"}),
+        ("teacher.finetune.max_steps=200", {"teacher_finetune_config"}),
         # Augment reads the base teacher too: its encoder induces the cross-lingual lexicon.
         ("teacher.cache_dir=/cache", {"teacher_finetune_config", "augment_config"}),
         # A whole section replaced, as in pipeline.yaml: what it leaves out takes the defaults.

@@ -11,6 +11,7 @@ from pqrnn.projection import Projection
 from pqrnn.train import (
     KeepBestEpoch,
     QuantizeFromEpoch,
+    StopOnPlateau,
     exact_match,
     native_bfloat16_cpu,
     quantization_aware_start,
@@ -95,6 +96,32 @@ def test_quantization_aware_training_runs_only_in_the_last_epochs_and_selects_am
     # Float epochs leave the quantizer's range alone; the first quantized batch sets it.
     assert Record.ranges[0] == Record.ranges[1] == (-6.0, 6.0) != Record.ranges[2]
     assert len(keep.scores) == 4 and keep.best_epoch in (2, 3)
+
+
+def test_a_plateau_ends_the_float_phase_early_then_the_quantization_aware_epochs_run(tmp_path):
+    model, data = _compiled_toy_student(tmp_path)
+    # Learning rate 0: no epoch can gain half the rows over the first.
+    freeze = tf.keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.0)
+    budget = TrainingConfig(epochs=10, quantization_aware_epochs=2, patience=2, min_delta=0.5)
+    start = quantization_aware_start(CONFIG, budget)
+    quantize, keep = QuantizeFromEpoch(start), KeepBestEpoch(data, first_candidate=start)
+    stopping = StopOnPlateau(keep, quantize, qat_epochs=2, patience=2, min_delta=0.5)
+    model.fit(data, epochs=budget.epochs, callbacks=[freeze, quantize, keep, stopping], verbose=0)
+    # Epochs 2 and 3 gain nothing over epoch 1: quantization-aware epochs 4 and 5, then stop.
+    report = stopping.report()
+    assert (start, report["epochs_run"], report["quantization_aware_from_epoch"]) == (8, 5, 4)
+    assert report["kept_epoch"] in (4, 5) and report["reason"] == "no validation gain of 0.5 in 2 epochs"
+    assert exact_match(model, data) == keep.scores[report["kept_epoch"] - 1]
+
+
+def test_without_a_float_phase_a_plateau_stops_training(tmp_path):
+    model, data = _compiled_toy_student(tmp_path)
+    model.set_fake_quant(False)
+    freeze = tf.keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.0)
+    quantize, keep = QuantizeFromEpoch(0), KeepBestEpoch(data)
+    stopping = StopOnPlateau(keep, quantize, qat_epochs=0, patience=2, min_delta=0.5)
+    model.fit(data, epochs=10, callbacks=[freeze, keep, stopping], verbose=0)
+    assert stopping.report()["epochs_run"] == 3 and stopping.report()["quantization_aware_from_epoch"] is None
 
 
 def test_when_quantization_aware_training_starts():

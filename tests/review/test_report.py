@@ -57,7 +57,7 @@ def _report(tmp, name, *args):
 @pytest.fixture(scope="module")
 def runs(tiny):
     # Fewer teacher epochs than the e2e test: enough for the teacher to get rows right.
-    overrides = ["teacher.finetune.epochs=4.0"]
+    overrides = ["teacher.finetune.max_steps=500"]
     config = tiny_config(tiny, overrides)
     run_local(config)
     run_local(config)
@@ -177,7 +177,7 @@ def test_sections_agree_with_the_artifacts(runs):
         a["type"] == "ModelEvaluation" and a["uri"] == report["evaluation_uri"] for a in report["lineage"]["artifacts"]
     )
     assert report["config"]["training"]["epochs"] == config.training.epochs
-    assert report["config"]["teacher"]["finetune"]["epochs"] == 4.0
+    assert report["config"]["teacher"]["finetune"]["max_steps"] == 500
     # Stages carry their own sections (TeacherFinetune `teacher.finetune`, TeacherInference
     # `teacher.inference`); the report merges them.
     assert report["config"]["teacher"]["inference"] == dataclasses.asdict(config.teacher.inference)

@@ -10,7 +10,8 @@ torch = pytest.importorskip("torch")
 from teacher import data as data_lib  # noqa: E402
 from teacher.__main__ import main  # noqa: E402
 from teacher.device import pick_device  # noqa: E402
-from teacher.finetune import evaluate, finetune  # noqa: E402
+from teacher.finetune import EarlyStopping, evaluate, finetune, train  # noqa: E402
+from teacher.inputs import encode_words  # noqa: E402
 from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
 from teacher.tiny import make_tiny_base  # noqa: E402
 from tokenization import words  # noqa: E402
@@ -125,7 +126,9 @@ def test_finetune_cli_raises_exact_match(toy, tmp_path, write_config):
             "teacher": {
                 "base": base,
                 "finetune": {
-                    "epochs": 50.0,
+                    "max_steps": 450,  # 50 passes of 72 rows
+                    "eval_every_steps": 90,
+                    "patience": 5,
                     "batch_size": 8,
                     "learning_rate": 2.0e-3,
                     "head_learning_rate": 1.0e-2,
@@ -160,3 +163,57 @@ def test_finetuned_path_skips_training(tmp_path, write_config):
     out = tmp_path / "out"
     assert finetune(teacher, 42, str(tmp_path / "no_dataset"), str(out)) == str(existing)
     assert not out.exists()
+
+
+def test_early_stopping_waits_patience_evaluations_for_a_gain_of_min_delta():
+    stopping = EarlyStopping(patience=2, min_delta=0.01)
+    assert stopping.update(100, 0.50) and not stopping.stop
+    assert not stopping.update(200, 0.505) and not stopping.stop  # a gain under min_delta
+    assert stopping.update(300, 0.52) and not stopping.stop  # a real gain resets the wait
+    assert not stopping.update(400, 0.40) and not stopping.stop
+    assert not stopping.update(500, 0.52) and stopping.stop
+    assert (stopping.best_step, stopping.best_score) == (300, 0.52)
+
+
+def test_fine_tuning_stops_on_eval_and_keeps_the_best_evaluation(toy, tmp_path):
+    from teacher.config import TeacherFinetuneConfig
+
+    dataset, base, _ = toy
+    # No evaluation can gain 1.0 exact match over the first: training stops after the first
+    # evaluation plus `patience` more, far inside the budget, and keeps the first's weights.
+    cfg = TeacherFinetuneConfig(
+        max_steps=900, eval_every_steps=10, patience=2, min_delta=1.0, batch_size=8, learning_rate=2e-3,
+        max_length=32, freeze_word_embeddings=False, num_threads=1,
+    )  # fmt: skip
+    out = tmp_path / "teacher"
+    report = train(base, dataset, str(out), cfg, labels=(INTENTS, TAGS))
+    assert report["stopped"] == {
+        "best_step": 10,
+        "best_epoch": round(10 / 9, 2),
+        "last_step": 30,
+        "reason": "no eval gain of 1.0 in 2 evaluations",
+    }
+    assert [point["step"] for point in report["eval_curve"]] == [10, 20, 30]
+    assert report["eval"]["all"]["exact_match"] == report["eval_curve"][0]["exact_match"]
+    model, tokenizer = load_teacher(str(out))  # the saved weights are the kept evaluation's
+    eval_examples = data_lib.read_split(dataset, "eval")
+    assert evaluate(model, tokenizer, eval_examples, 32, 64, pick_device()) == report["eval"]
+    assert json.loads((out / "metrics.json").read_text())["stopped"]["best_step"] == 10
+
+
+def test_a_train_row_longer_than_max_length_is_left_out_and_counted(toy, tmp_path):
+    from teacher.config import TeacherFinetuneConfig
+
+    dataset, base, _ = toy
+    # 8 sub-tokens hold [CLS], [SEP] and 6 pieces: the longer toy rows do not fit.
+    cfg = TeacherFinetuneConfig(
+        max_steps=2, eval_every_steps=2, batch_size=8, max_length=8, freeze_word_embeddings=False, num_threads=1
+    )
+    report = train(base, dataset, str(tmp_path / "teacher"), cfg, labels=(INTENTS, TAGS))
+    left_out = report["train_rows_left_out"]["too_long"]
+    tokenizer = load_tokenizer(base)
+    expected = [
+        ex.id for ex in data_lib.read_split(dataset, "train")
+        if int(encode_words(ex.tokens, tokenizer, 8)["word_mask"].sum()) < len(ex.tokens)
+    ]  # fmt: skip
+    assert left_out == expected and 0 < len(left_out) < 72

@@ -1,0 +1,178 @@
+"""The real-data benchmark: the whole pipeline on your own labelled files, shipped defaults plus `data.*`.
+
+    .venv/bin/python -m bench.real --data DIR [--name NAME] [--work-dir DIR] [--set key=value ...]
+        [--output bench/results/real.jsonl]
+
+DIR holds `train.jsonl` and `eval.jsonl` (the `data.source: jsonl` format), optionally
+`test.jsonl`. With a test file the pipeline keeps the three splits as given. Without one,
+`eval.jsonl` becomes the scored split and nothing selects on it: a tenth of the train
+groups (by `group_id`, so no utterance of a group is on both sides) becomes the split the
+teacher and the student stop on. The record names which file was scored.
+
+Runs `python -m pipeline run` in its own work dir (so the run does not touch `make run`'s), then
+appends one JSON line to `--output`: per-language teacher and student exact match, fraction of
+teacher with its 95 % interval, the verdict, where the teacher and the student stopped, stage
+seconds, the commit and the machine. `--set` overrides go to the pipeline (for ablations; the
+benchmark's own row is the one without).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from beam_jobs.dataset.rows import assign_split
+from bench.ablate import TEACHER_METRICS_FILE, commit_and_machine
+from pqrnn.train import STOPPING_FILE
+from review.artifacts import read_json
+from review.run_store import read_run
+from review.summary import summarize
+from schemas.features import HEADLINE
+
+TRAIN_FILE, EVAL_FILE, TEST_FILE = "train.jsonl", "eval.jsonl", "test.jsonl"
+STOP_FRACTION = 0.1  # of the train groups, when DIR has no test file: the split training stops on
+
+
+def split_files(data_dir: str, work_dir: str) -> Dict[str, Any]:
+    """`data.paths` for the run and which of DIR's files each split is."""
+    paths = {name: os.path.join(os.path.abspath(data_dir), name) for name in (TRAIN_FILE, EVAL_FILE, TEST_FILE)}
+    for name in (TRAIN_FILE, EVAL_FILE):
+        if not os.path.isfile(paths[name]):
+            raise FileNotFoundError(f"{data_dir}: no {name} (DIR holds train.jsonl, eval.jsonl, optionally test.jsonl)")
+    if os.path.isfile(paths[TEST_FILE]):
+        return {
+            "paths": {"train": [paths[TRAIN_FILE]], "eval": [paths[EVAL_FILE]], "test": [paths[TEST_FILE]]},
+            "scored": TEST_FILE,
+        }
+    # The train file's groups split into train and a stopping split, by group id.
+    os.makedirs(work_dir, exist_ok=True)
+    out = {"train": os.path.join(work_dir, "train.jsonl"), "eval": os.path.join(work_dir, "stop.jsonl")}
+    with (
+        open(paths[TRAIN_FILE], encoding="utf-8") as src,
+        open(out["train"], "w", encoding="utf-8") as train,
+        open(out["eval"], "w", encoding="utf-8") as stop,
+    ):
+        for line in src:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            group = str(row.get("group_id") or row.get("id") or line)
+            role = assign_split(group, 1.0 - STOP_FRACTION, STOP_FRACTION)
+            (stop if role == "eval" else train).write(line if line.endswith("\n") else line + "\n")
+    return {"paths": {"train": [out["train"]], "eval": [out["eval"]], "test": [paths[EVAL_FILE]]}, "scored": EVAL_FILE}
+
+
+def run_pipeline(config: str, work_dir: str, paths: Dict[str, List[str]], overrides: List[str]) -> float:
+    """Run the pipeline on `paths` in `work_dir`; its wall seconds."""
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--config",
+        config,
+        "--set",
+        "data.source=jsonl",
+        "--set",
+        f"data.paths={json.dumps(paths)}",
+        "--set",
+        f"project.work_dir={work_dir}/runs",
+        "--set",
+        f"push.serving_dir={work_dir}/serving",
+    ]
+    for override in overrides:
+        command += ["--set", override]
+    started = time.time()
+    subprocess.run(command, check=True)
+    return time.time() - started
+
+
+def record(config_path: str, work_dir: str, project_name: str) -> Dict[str, Any]:
+    """What the run in `work_dir` measured, read from its MLMD store and artifacts."""
+    metadata = os.path.join(work_dir, "runs", "metadata.sqlite")
+    summary = summarize(metadata, project_name)
+    run = read_run(metadata, project_name)
+    teacher = read_json(os.path.join(run.teacher_model().uri, TEACHER_METRICS_FILE))
+    student_stopping = os.path.join(run.artifact("Trainer", "model_run").uri, STOPPING_FILE)
+    languages = sorted(summary.per_language)
+
+    def by_language(key: str) -> Dict[str, float]:
+        return {lang: summary.per_language[lang].get(key) for lang in languages}
+
+    fractions = by_language(HEADLINE)
+    return {
+        "run": summary.run_id,
+        "blessed": summary.blessed,
+        "scored_split_rows": summary.overall.get("eval_examples"),
+        "teacher_exact_match": summary.overall.get("teacher_exact_match"),
+        "student_exact_match": summary.overall.get("student_exact_match"),
+        "fraction_of_teacher": summary.overall.get(HEADLINE),
+        "fraction_of_teacher_interval": [
+            summary.overall.get(HEADLINE + "_lower"),
+            summary.overall.get(HEADLINE + "_upper"),
+        ],
+        "mean_fraction_over_languages": sum(fractions.values()) / len(fractions) if fractions else None,
+        "teacher_exact_match_by_language": by_language("teacher_exact_match"),
+        "student_exact_match_by_language": by_language("student_exact_match"),
+        "fraction_of_teacher_by_language": fractions,
+        "teacher_stopping_exact_match": teacher["eval"]["all"]["exact_match"],
+        "teacher_stopped": teacher.get("stopped"),
+        "teacher_train_rows_left_out": {k: len(v) for k, v in teacher.get("train_rows_left_out", {}).items()},
+        "student_stopped": read_json(student_stopping) if os.path.isfile(student_stopping) else None,
+        "size_ratio": summary.size_ratio,
+        "stage_seconds": {e.component: (e.finished_ms - e.started_ms) / 1000 for e in run.executions},
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.real", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="folder with train.jsonl, eval.jsonl[, test.jsonl]")
+    parser.add_argument("--name", help="the record's name (default: the data folder's name)")
+    parser.add_argument("--config", default="pipeline.yaml", help="path to pipeline.yaml")
+    parser.add_argument("--work-dir", help="the run's folder (default runs/real-NAME)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--output", default="bench/results/real.jsonl")
+    args = parser.parse_args(argv)
+    name = args.name or os.path.basename(os.path.normpath(args.data))
+    work_dir = os.path.abspath(args.work_dir or os.path.join("runs", f"real-{name}"))
+    try:
+        splits = split_files(args.data, work_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"bench.real: {exc}", file=sys.stderr)
+        return 2
+    try:
+        seconds = run_pipeline(args.config, work_dir, splits["paths"], args.overrides)
+    except subprocess.CalledProcessError as exc:
+        print(f"bench.real: the pipeline failed (exit {exc.returncode}); no record written", file=sys.stderr)
+        return 1
+    from pipeline.config import load_config_or_exit
+
+    config = load_config_or_exit(args.config, args.overrides)
+    row = {
+        "name": name,
+        "command": " ".join(["python -m bench.real"] + (argv if argv is not None else sys.argv[1:])),
+        "overrides": args.overrides,
+        "scored": splits["scored"],
+        "minutes": round(seconds / 60, 1),
+        **record(args.config, work_dir, config.project.name),
+        **commit_and_machine(),
+    }
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
+    with open(args.output, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+    print(
+        f"{name} ({splits['scored']}): fraction of teacher {row['fraction_of_teacher']:.3f} "
+        f"({row['fraction_of_teacher_interval'][0]:.3f}-{row['fraction_of_teacher_interval'][1]:.3f}), "
+        f"teacher EM {row['teacher_exact_match']:.3f}, student EM {row['student_exact_match']:.3f}, "
+        f"{row['minutes']} min; {args.output}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
