@@ -7,7 +7,8 @@ columns that teacher inference wrote into the examples; gold labels from `intent
 `slot_tags`. Every fraction of teacher comes with a 95 % interval from a paired bootstrap
 over the slice's examples, computed in the same combiner from the same counts. A
 `MetricThreshold` on `GATE` (the point estimate or the interval's lower end, see `GateRule`)
-gates the blessing; an optional per-language floor reads `FLOOR_GATE`. This module is
+gates the blessing; an optional per-language floor reads `FLOOR_GATE`; and two teacher checks
+(`TEACHER_GATE`, `ABOVE_TEACHER_GATE`) refuse it where the teacher itself is weak. This module is
 installed with the project so it imports wherever the Evaluator runs.
 """
 
@@ -33,6 +34,14 @@ RATIOS = ("exact_match", "intent_accuracy", "slot_f1")
 # What the blessing thresholds read (see `GateRule`): the overall gate and the per-language floor.
 GATE = f"{HEADLINE}_gate"
 FLOOR_GATE = f"{HEADLINE}_floor_gate"
+# The teacher checks, on the overall slice and every language (see `eval_config`): a fraction
+# of a weak teacher is not a result. The teacher's own exact match must reach the configured
+# minimum, and the teacher must not be clearly below the student: the lower end of the
+# fraction's 95 % interval at most `ABOVE_TEACHER_BOUND`. Both fail on NaN (TFMA compares
+# `lower <= value <= upper`, false for NaN), e.g. where the teacher got no example right.
+TEACHER_GATE = "teacher_exact_match"
+ABOVE_TEACHER_GATE = f"{HEADLINE}_lower"
+ABOVE_TEACHER_BOUND = 1.0
 
 
 def _strings(value) -> List[str]:
@@ -243,11 +252,23 @@ class FractionOfTeacher(metric_types.Metric):
 metric_types.register_metric(FractionOfTeacher)
 
 
-def eval_config(threshold: float, per_language_floor: Optional[float], rule: GateRule = GateRule()) -> tfma.EvalConfig:
+def eval_config(
+    threshold: float,
+    per_language_floor: Optional[float],
+    rule: GateRule = GateRule(),
+    teacher_min_exact_match: Optional[float] = None,
+) -> tfma.EvalConfig:
     """The Evaluator's config: overall, per-language and per-intent slices; the blessing gate
-    on the overall slice and the optional floor on every language slice, both by `rule`."""
-    lower = lambda v: tfma.MetricThreshold(  # noqa: E731
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": v})
+    on the overall slice and the optional floor on every language slice, both by `rule`; and
+    the teacher checks on the overall slice and every language slice: the teacher's exact match
+    at least `teacher_min_exact_match` (None: not checked), and the lower end of the fraction's
+    interval at most `ABOVE_TEACHER_BOUND` (not checked without an interval, `bootstrap_samples`
+    0, where the lower end is NaN on every slice)."""
+    bound = lambda lower=None, upper=None: tfma.MetricThreshold(  # noqa: E731
+        value_threshold=tfma.GenericValueThreshold(
+            lower_bound=None if lower is None else {"value": lower},
+            upper_bound=None if upper is None else {"value": upper},
+        )
     )
     spec = tfma.MetricsSpec(
         metrics=[
@@ -256,16 +277,21 @@ def eval_config(threshold: float, per_language_floor: Optional[float], rule: Gat
             )
         ],
     )
-    # Thresholds in `per_slice_thresholds` bind to the named slices only.
-    spec.per_slice_thresholds[GATE].thresholds.append(
-        tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=lower(threshold))
-    )
-    if per_language_floor is not None:
-        spec.per_slice_thresholds[FLOOR_GATE].thresholds.append(
-            tfma.PerSliceMetricThreshold(
-                slicing_specs=[tfma.SlicingSpec(feature_keys=[LANG])], threshold=lower(per_language_floor)
-            )
+    overall, languages = tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LANG])
+
+    def add(metric: str, slices: List[tfma.SlicingSpec], threshold: tfma.MetricThreshold) -> None:
+        # Thresholds in `per_slice_thresholds` bind to the named slices only.
+        spec.per_slice_thresholds[metric].thresholds.append(
+            tfma.PerSliceMetricThreshold(slicing_specs=slices, threshold=threshold)
         )
+
+    add(GATE, [overall], bound(lower=threshold))
+    if per_language_floor is not None:
+        add(FLOOR_GATE, [languages], bound(lower=per_language_floor))
+    if teacher_min_exact_match is not None:
+        add(TEACHER_GATE, [overall, languages], bound(lower=teacher_min_exact_match))
+    if rule.bootstrap_samples:
+        add(ABOVE_TEACHER_GATE, [overall, languages], bound(upper=ABOVE_TEACHER_BOUND))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serve_examples")],
         slicing_specs=[

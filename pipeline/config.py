@@ -39,6 +39,10 @@ class EvaluationConfig:
     # Slices with fewer examples are "too few to judge": shown, not gated by the floor.
     min_slice_examples: int = 100
     bootstrap_samples: int = 1000
+    # A fraction of a weak teacher is not a result: the teacher's own exact match must reach
+    # this overall and on every language (None: not checked). Whatever this is, the teacher
+    # must not be clearly below the student (the fraction's interval must reach down to 1).
+    teacher_min_exact_match: Optional[float] = 0.5
 
     def check(self, key: str, base_dir: str) -> None:
         # A student may beat its teacher a little (a ratio above 1), never by a quarter.
@@ -47,6 +51,8 @@ class EvaluationConfig:
             within(f"{key}.per_language_floor", self.per_language_floor, 0.0, MAX_FRACTION)
         at_least(f"{key}.min_slice_examples", self.min_slice_examples, 1)
         at_least(f"{key}.bootstrap_samples", self.bootstrap_samples, 0)
+        if self.teacher_min_exact_match is not None:
+            within(f"{key}.teacher_min_exact_match", self.teacher_min_exact_match, 0.0, 1.0)
 
 
 @dataclass

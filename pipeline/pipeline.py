@@ -107,6 +107,7 @@ def create_components(
             fraction_of_teacher.GateRule(
                 evaluation.gate, evaluation.min_slice_examples, evaluation.bootstrap_samples, config.project.seed
             ),
+            evaluation.teacher_min_exact_match,
         ),
         # The untouched split: training validates and selects on eval, the gate judges test.
         example_splits=[TEST],

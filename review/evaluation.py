@@ -26,14 +26,27 @@ def slice_name(slice_key: Tuple) -> str:
     return ", ".join(f"{k}={v.decode() if isinstance(v, bytes) else v}" for k, v in slice_key)
 
 
-def gates(eval_config: Any) -> Tuple[Optional[float], Optional[float]]:
-    """(overall threshold, per-language floor) of the blessing, read from the eval config the
-    Evaluator ran with: lower bounds on the metric's gate values (`GATE`, `FLOOR_GATE`) or, in
-    runs from before those existed, on the headline metric itself; in the per-slice form or TFX's
-    older all-slices form."""
-    from models.fraction_of_teacher import FLOOR_GATE, GATE
+@dataclass(frozen=True)
+class Gates:
+    """The blessing's thresholds as the Evaluator ran them; None where the eval config has none
+    (not configured, or a run from before that check existed)."""
 
-    threshold = floor = None
+    threshold: Optional[float] = None
+    per_language_floor: Optional[float] = None
+    # The teacher checks (`models.fraction_of_teacher.TEACHER_GATE`, `ABOVE_TEACHER_GATE`): the
+    # teacher's least exact match, and the most the lower end of the fraction's interval may be.
+    teacher_min_exact_match: Optional[float] = None
+    above_teacher_bound: Optional[float] = None
+
+
+def gates(eval_config: Any) -> Gates:
+    """The thresholds of the blessing, read from the eval config the Evaluator ran with: lower
+    bounds on the metric's gate values (`GATE`, `FLOOR_GATE`) or, in runs from before those
+    existed, on the headline metric itself, in the per-slice form or TFX's older all-slices form;
+    and the teacher checks, in runs that have them."""
+    from models.fraction_of_teacher import ABOVE_TEACHER_GATE, FLOOR_GATE, GATE, TEACHER_GATE
+
+    threshold = floor = teacher_min = above_teacher = None
     for spec in eval_config.metrics_specs:
         for name in (HEADLINE, GATE, FLOOR_GATE):
             if name in spec.thresholds:
@@ -46,7 +59,13 @@ def gates(eval_config: Any) -> Tuple[Optional[float], Optional[float]]:
                         threshold = bound
                     elif list(slicing.feature_keys) == [LANG]:
                         floor = bound
-    return threshold, floor
+        if TEACHER_GATE in spec.per_slice_thresholds:
+            for slice_threshold in spec.per_slice_thresholds[TEACHER_GATE].thresholds:
+                teacher_min = slice_threshold.threshold.value_threshold.lower_bound.value
+        if ABOVE_TEACHER_GATE in spec.per_slice_thresholds:
+            for slice_threshold in spec.per_slice_thresholds[ABOVE_TEACHER_GATE].thresholds:
+                above_teacher = slice_threshold.threshold.value_threshold.upper_bound.value
+    return Gates(threshold, floor, teacher_min, above_teacher)
 
 
 @dataclass
@@ -61,6 +80,9 @@ class SlicedMetrics:
     # How the gates judged (`models.fraction_of_teacher.GateRule` as the Evaluator ran it).
     gate: str = "point"
     min_slice_examples: int = 0
+    # The teacher checks (see `Gates`); None where the run did not check.
+    teacher_min_exact_match: Optional[float] = None
+    above_teacher_bound: Optional[float] = None
 
 
 def load_metrics(evaluation_uri: str) -> SlicedMetrics:
@@ -78,10 +100,18 @@ def load_metrics(evaluation_uri: str) -> SlicedMetrics:
             column, value = slice_key[0]
             value = value.decode() if isinstance(value, bytes) else str(value)
             by_column.get(column, {})[value] = values
-    threshold, floor = gates(result.config)
+    found = gates(result.config)
     rule = gate_rule(result.config)
     return SlicedMetrics(
-        overall, by_column[LANG], by_column[INTENT], threshold, floor, rule["gate"], rule["min_slice_examples"]
+        overall,
+        by_column[LANG],
+        by_column[INTENT],
+        found.threshold,
+        found.per_language_floor,
+        rule["gate"],
+        rule["min_slice_examples"],
+        found.teacher_min_exact_match,
+        found.above_teacher_bound,
     )
 
 
@@ -97,28 +127,66 @@ def gate_rule(eval_config: Any) -> Dict[str, Any]:
     return rule
 
 
-def failed_validations(evaluation_uri: str) -> Tuple[bool, List[Dict[str, Any]]]:
-    """(validation ok, the checks that failed) of a `ModelEvaluation` artifact."""
-    import tensorflow_model_analysis as tfma
+WEAK_TEACHER = "the teacher is weak here; a fraction of it is not a result"
 
-    validation = tfma.load_validation_result(evaluation_uri)
+
+def check_message(slice_: str, metric: str, value: Optional[float], bound: float) -> str:
+    """What a failed blessing check means, in words, e.g. `lang=th: teacher exact match 0.172
+    below teacher_min_exact_match 0.5 — the teacher is weak here; ...`."""
+    from models.fraction_of_teacher import ABOVE_TEACHER_GATE, FLOOR_GATE, GATE, TEACHER_GATE
+
+    undefined = value is None or math.isnan(value)
+    shown = "undefined (the teacher got no example exactly right)" if undefined else f"{value:.3f}"
+    if metric == TEACHER_GATE:
+        return f"{slice_}: teacher exact match {shown} below teacher_min_exact_match {bound:g} — {WEAK_TEACHER}"
+    if metric == ABOVE_TEACHER_GATE:
+        if undefined:
+            return f"{slice_}: the teacher got no example exactly right, the fraction is undefined — {WEAK_TEACHER}"
+        return (
+            f"{slice_}: the student is clearly above the teacher (the fraction's 95 % interval starts at "
+            f"{value:.3f}, above {bound:g}) — {WEAK_TEACHER}"
+        )
+    if metric == GATE:
+        return f"{slice_}: fraction of teacher (exact match) {shown} below the threshold {bound:g}"
+    if metric == FLOOR_GATE:
+        return f"{slice_}: fraction of teacher (exact match) {shown} below the per-language floor {bound:g}"
+    return f"{slice_}: {metric} {shown} outside its bound {bound:g}"
+
+
+def failed_checks(validation: Any) -> List[Dict[str, Any]]:
+    """The checks that failed in a TFMA `ValidationResult`, each with a message in words
+    (TFMA's own, where it gives one, e.g. "Metric not found.")."""
     failed = []
     for per_slice in validation.metric_validations_per_slice:
         key = tuple(
             (k.column, k.bytes_value or k.float_value or k.int64_value) for k in per_slice.slice_key.single_slice_keys
         )
         for failure in per_slice.failures:
-            value = failure.metric_value
+            value = failure.metric_value.double_value.value if failure.metric_value.HasField("double_value") else None
+            threshold = failure.metric_threshold.value_threshold
+            upper = threshold.HasField("upper_bound") and not threshold.HasField("lower_bound")
+            bound = threshold.upper_bound.value if upper else threshold.lower_bound.value
+            name, metric = slice_name(key), failure.metric_key.name
             failed.append(
                 {
-                    "slice": slice_name(key),
-                    "metric": failure.metric_key.name,
-                    "value": value.double_value.value if value.HasField("double_value") else None,
-                    "bound": failure.metric_threshold.value_threshold.lower_bound.value,
-                    "message": failure.message,
+                    "slice": name,
+                    "metric": metric,
+                    "value": value,
+                    "bound": bound,
+                    # "lower": the value must be at least `bound`; "upper": at most.
+                    "bound_kind": "upper" if upper else "lower",
+                    "message": failure.message.strip() or check_message(name, metric, value, bound),
                 }
             )
-    return bool(validation.validation_ok), failed
+    return failed
+
+
+def failed_validations(evaluation_uri: str) -> Tuple[bool, List[Dict[str, Any]]]:
+    """(validation ok, the checks that failed) of a `ModelEvaluation` artifact."""
+    import tensorflow_model_analysis as tfma
+
+    validation = tfma.load_validation_result(evaluation_uri)
+    return bool(validation.validation_ok), failed_checks(validation)
 
 
 def slices_below(metrics: SlicedMetrics, floor: Optional[float]) -> Tuple[List[Dict[str, Any]], List[str]]:
@@ -153,6 +221,8 @@ def slices_below(metrics: SlicedMetrics, floor: Optional[float]) -> Tuple[List[D
 
 def read_evaluation(run: Run) -> Optional[Dict[str, Any]]:
     """Verdict and TFMA metrics by slice, or None when the run has no evaluation."""
+    from models.fraction_of_teacher import ABOVE_TEACHER_GATE, TEACHER_GATE
+
     evaluation = run.artifact("Evaluator", "evaluation")
     if evaluation is None:
         return None
@@ -174,7 +244,11 @@ def read_evaluation(run: Run) -> Optional[Dict[str, Any]]:
             "floor_used": floor_used,
             "gate": metrics.gate,
             "min_slice_examples": metrics.min_slice_examples,
+            "teacher_min_exact_match": metrics.teacher_min_exact_match,
+            "above_teacher_bound": metrics.above_teacher_bound,
             "failed_checks": failed,
+            # The failed teacher checks' messages: where the teacher itself is weak.
+            "teacher_weak": [f["message"] for f in failed if f["metric"] in (TEACHER_GATE, ABOVE_TEACHER_GATE)],
             "below_floor": below,
             "undefined_slices": undefined,
             "pushed_to": run.pushed_to(),

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
-from models.fraction_of_teacher import FLOOR_GATE, GATE
+from models.fraction_of_teacher import ABOVE_TEACHER_GATE, FLOOR_GATE, GATE, TEACHER_GATE
 from review.artifacts import eval_split
 from review.evaluation import load_metrics
 from review.run_store import read_run
@@ -35,6 +35,10 @@ class RunSummary:
     teacher_bytes: int
     student_int8_bytes: int
     pushed_to: Optional[str]
+    # The teacher checks of the Evaluator (None: not checked, e.g. runs from before them): the
+    # teacher's least exact match, and the most the lower end of the fraction's interval may be.
+    teacher_min_exact_match: Optional[float] = None
+    above_teacher_bound: Optional[float] = None
 
     @property
     def size_ratio(self) -> float:
@@ -60,7 +64,31 @@ def summarize(metadata_path: str, pipeline_name: str, run: str = "latest") -> Ru
         teacher_bytes=weight_bytes(teacher.uri) if teacher is not None else 0,
         student_int8_bytes=os.path.getsize(tflite) if tflite and os.path.isfile(tflite) else 0,
         pushed_to=found.pushed_to(),
+        teacher_min_exact_match=metrics.teacher_min_exact_match if metrics else None,
+        above_teacher_bound=metrics.above_teacher_bound if metrics else None,
     )
+
+
+def teacher_failures(summary: RunSummary) -> Tuple[List[str], List[str]]:
+    """(languages where the teacher's exact match is below the minimum, languages where the
+    student is clearly above the teacher), in words; "all" is the overall slice. The same checks
+    as the Evaluator's (`TEACHER_GATE`, `ABOVE_TEACHER_GATE`; NaN fails both, as in TFMA)."""
+    nan = math.nan
+    slices = sorted(summary.per_language.items()) + ([("all", summary.overall)] if summary.overall else [])
+    weak, above = [], []
+    for lang, values in slices:
+        minimum = summary.teacher_min_exact_match
+        teacher = values.get(TEACHER_GATE, nan)
+        if minimum is not None and not teacher >= minimum:
+            weak.append(f"{lang} teacher EM {teacher:.3f} < {minimum}")
+        lower = values.get(ABOVE_TEACHER_GATE, nan)
+        if summary.above_teacher_bound is not None and not lower <= summary.above_teacher_bound:
+            if math.isnan(lower):
+                above.append(f"{lang}: the teacher got no example exactly right")
+            else:
+                upper = values.get(f"{HEADLINE}_upper", nan)
+                above.append(f"{lang}: student clearly above the teacher (interval {lower:.3f}-{upper:.3f})")
+    return weak, above
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -94,6 +122,8 @@ def format_summary(summary: RunSummary) -> str:
         gate = f"threshold {summary.threshold} on overall {HEADLINE}"
         if summary.per_language_floor is not None:
             gate += f", per-language floor {summary.per_language_floor}"
+        if summary.teacher_min_exact_match is not None:
+            gate += f", teacher EM >= {summary.teacher_min_exact_match}"
         failed = (
             [f"overall {summary.overall.get(GATE, nan):.3f}"]
             if summary.overall.get(GATE, nan) < summary.threshold
@@ -107,6 +137,12 @@ def format_summary(summary: RunSummary) -> str:
             ]
         if failed:
             gate += f"; below: {', '.join(failed)}"
+        # A fraction of a weak teacher is not a result: say where the teacher is the reason.
+        weak, above = teacher_failures(summary)
+        if weak:
+            gate += f"; teacher weak: {', '.join(weak)}"
+        if above:
+            gate += f"; {'; '.join(above)}"
     lines.append(f"{verdict} ({gate})")
     lines.append(f"pushed to: {summary.pushed_to}" if summary.pushed_to else "not pushed")
     return "\n".join(lines)

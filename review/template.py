@@ -42,12 +42,16 @@ TEMPLATE = r"""<!DOCTYPE html>
   [95 % interval {{ r.metrics.overall.get(v.headline ~ '_lower') | num }}–{{ r.metrics.overall.get(v.headline ~ '_upper') | num }}],
   gate ({{ 'point estimate' if v.gate == 'point' else 'interval lower bound' }}) ≥ {{ v.threshold | num }}
   {% if v.per_language_floor is not none %}, per-language floor ≥ {{ v.per_language_floor | num }}{% endif %}
+  {% if v.get('teacher_min_exact_match') is not none %}, teacher exact match ≥ {{ v.teacher_min_exact_match | num }} overall and on every language{% endif %}
+  {% if v.get('above_teacher_bound') is not none %}, student not clearly above the teacher (interval lower end ≤ {{ v.above_teacher_bound | num }}){% endif %}
   {% if v.pushed_to %}· pushed to <span class="mono">{{ v.pushed_to }}</span>{% else %}· not pushed{% endif %}</p>
  {% if r.message %}<div class="banner warn">{{ r.message }}</div>{% endif %}
+ {% if v.get('teacher_weak') %}<div class="banner"><b>The teacher is weak</b> (a fraction of a weak teacher is not a result):
+  {% for m in v.teacher_weak %}<br>{{ m }}{% endfor %}</div>{% endif %}
  {% if v.failed_checks %}
   <h3>Checks that failed (TFMA validation)</h3>
   <table><tr><th class="l">slice</th><th class="l">metric</th><th>value</th><th>bound</th><th class="l">message</th></tr>
-  {% for f in v.failed_checks %}<tr><td class="l">{{ f.slice }}</td><td class="l">{{ f.metric }}</td><td>{{ f.value | num }}</td><td>{{ f.bound | num }}</td><td class="l">{{ f.message }}</td></tr>{% endfor %}
+  {% for f in v.failed_checks %}<tr><td class="l">{{ f.slice }}</td><td class="l">{{ f.metric }}</td><td>{{ f.value | num }}</td><td>{{ '≤' if f.get('bound_kind') == 'upper' else '≥' }} {{ f.bound | num }}</td><td class="l">{{ f.message }}</td></tr>{% endfor %}
   </table>
  {% else %}<p>All TFMA threshold checks passed.</p>{% endif %}
  <h3>Slices below the floor ({{ v.floor_used | num }})</h3>

@@ -2,10 +2,11 @@ import json
 import math
 
 import numpy as np
-from tensorflow_model_analysis.metrics import metric_types
+from tensorflow_model_analysis.evaluators import metrics_validator
+from tensorflow_model_analysis.metrics import metric_specs, metric_types
 
 from models import fraction_of_teacher as fot
-from schemas.features import bio_spans
+from schemas.features import LANG, bio_spans
 
 
 def test_bio_spans():
@@ -114,3 +115,102 @@ def test_eval_config_gates_the_overall_slice_and_optional_language_floor():
     )
     assert json.loads(spec.metrics[0].config)["gate"] == "lower_bound"
     assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ["lang"], ["intent"]]
+
+
+def _rows(lang, student_right, teacher_right, both_right, neither=0):
+    """(lang, element) pairs: how many examples only the student, only the teacher, both and
+    neither got exactly right."""
+    outcomes = [(1, 0)] * student_right + [(0, 1)] * teacher_right + [(1, 1)] * both_right + [(0, 0)] * neither
+    return [
+        (lang, _element("on", ["O"], "on" if s else "off", ["O"], "on" if t else "off", ["O"])) for s, t in outcomes
+    ]
+
+
+def _validate(config, rows):
+    """TFMA's validation of `rows` ((lang, element) pairs) under `config`, as the Evaluator runs
+    it: TFMA builds the metric from the config, our combiner scores the overall slice and each
+    language slice, TFMA's validator checks each slice's values against the thresholds.
+    Returns (validation ok: the blessing, {slice: [failed metric names]}, the failures)."""
+    [computation] = metric_specs.to_computations(config.metrics_specs, eval_config=config)
+    slices = {(): [e for _, e in rows]}
+    for lang, element in rows:
+        slices.setdefault(((LANG, lang),), []).append(element)
+    ok, failed, failures = True, {}, []
+    for slice_key, elements in slices.items():
+        combiner = computation.combiner
+        accumulator = combiner.create_accumulator()
+        for element in elements:
+            accumulator = combiner.add_input(accumulator, element)
+        result = metrics_validator.validate_metrics((slice_key, combiner.extract_output(accumulator)), config)
+        ok &= result.validation_ok  # the TFX Evaluator blesses iff every slice validates
+        for per_slice in result.metric_validations_per_slice:
+            name = "overall" if not slice_key else f"lang={slice_key[0][1]}"
+            failed[name] = sorted(f.metric_key.name for f in per_slice.failures)
+            failures += [(name, f) for f in per_slice.failures]
+    return ok, failed, failures
+
+
+# A language whose teacher and student agree on most rows: teacher EM 0.9, student 0.85.
+HEALTHY = dict(student_right=5, teacher_right=15, both_right=165, neither=15)
+
+
+def test_teacher_checks_are_thresholds_on_the_overall_and_every_language_slice():
+    config = fot.eval_config(0.9, None, fot.GateRule(), teacher_min_exact_match=0.5)
+    spec = config.metrics_specs[0]
+    assert {fot.TEACHER_GATE, fot.ABOVE_TEACHER_GATE} <= set(fot.metric_names())
+    [teacher] = spec.per_slice_thresholds[fot.TEACHER_GATE].thresholds
+    [above] = spec.per_slice_thresholds[fot.ABOVE_TEACHER_GATE].thresholds
+    for check in (teacher, above):
+        assert [list(s.feature_keys) for s in check.slicing_specs] == [[], ["lang"]]
+    assert teacher.threshold.value_threshold.lower_bound.value == 0.5
+    assert not teacher.threshold.value_threshold.HasField("upper_bound")
+    assert above.threshold.value_threshold.upper_bound.value == fot.ABOVE_TEACHER_BOUND == 1.0
+    assert not above.threshold.value_threshold.HasField("lower_bound")
+    # Without a bootstrap there is no interval (its lower end is NaN everywhere): not checked.
+    unbootstrapped = fot.eval_config(0.9, None, fot.GateRule(bootstrap_samples=0), teacher_min_exact_match=0.5)
+    assert set(unbootstrapped.metrics_specs[0].per_slice_thresholds) == {fot.GATE, fot.TEACHER_GATE}
+
+
+def test_a_healthy_teacher_passes_the_teacher_checks():
+    config = fot.eval_config(0.9, 0.9, fot.GateRule(min_slice_examples=50), teacher_min_exact_match=0.5)
+    ok, failed, _ = _validate(config, _rows("en", **HEALTHY) + _rows("de", **HEALTHY))
+    assert ok and failed == {}
+
+
+def test_a_language_whose_teacher_is_weak_is_not_blessed():
+    # th: the teacher gets 34 of 200 right (EM 0.17), the student 30 of those and 6 more: a
+    # "fraction" of 1.06 that is no result. The overall slice is healthy enough on its own.
+    rows = _rows("en", **HEALTHY) + _rows("de", **HEALTHY) + _rows("th", 6, 4, 30, 160)
+    config = fot.eval_config(0.0, None, fot.GateRule(), teacher_min_exact_match=0.5)
+    ok, failed, failures = _validate(config, rows)
+    assert not ok
+    assert failed == {"lang=th": [fot.TEACHER_GATE]}
+    [(name, failure)] = failures
+    assert failure.metric_value.double_value.value == 34 / 200
+    assert failure.metric_threshold.value_threshold.lower_bound.value == 0.5
+    # `teacher_min_exact_match: null` turns this check off: the same rows are blessed.
+    ok, failed, _ = _validate(fot.eval_config(0.0, None, fot.GateRule(), teacher_min_exact_match=None), rows)
+    assert ok and failed == {}
+
+
+def test_a_language_where_the_student_is_clearly_above_the_teacher_is_not_blessed():
+    # de: teacher EM 0.6 (above the minimum), student 0.9: fraction 1.5, interval well above 1.
+    # Overall (en's 400 rows and de's 100) the student is at 1.02 of the teacher, inside the noise.
+    rows = _rows("en", **HEALTHY) * 2 + _rows("de", 30, 0, 60, 10)
+    ok, failed, failures = _validate(fot.eval_config(0.0, None, fot.GateRule(), teacher_min_exact_match=0.5), rows)
+    assert not ok and failed == {"lang=de": [fot.ABOVE_TEACHER_GATE]}
+    value = failures[0][1].metric_value.double_value.value
+    assert 1.0 < value < 1.5
+    # A student a little above the teacher, inside the noise, passes: its interval reaches 1.
+    ok, failed, _ = _validate(fot.eval_config(0.0, None), _rows("en", **HEALTHY) + _rows("de", 3, 0, 120, 77))
+    assert ok and failed == {}
+
+
+def test_a_language_where_the_teacher_gets_nothing_right_fails_both_checks():
+    # th: the fraction is NaN (nothing to be a fraction of); TFMA fails a NaN against any bound.
+    rows = _rows("en", **HEALTHY) + _rows("th", 5, 0, 0, 15)
+    ok, failed, failures = _validate(fot.eval_config(0.0, None, fot.GateRule(), teacher_min_exact_match=0.5), rows)
+    assert not ok and failed == {"lang=th": sorted([fot.TEACHER_GATE, fot.ABOVE_TEACHER_GATE])}
+    ok, failed, failures = _validate(fot.eval_config(0.0, None), rows)
+    assert not ok and failed == {"lang=th": [fot.ABOVE_TEACHER_GATE]}
+    assert math.isnan(failures[0][1].metric_value.double_value.value)

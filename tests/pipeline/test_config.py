@@ -15,6 +15,9 @@ def test_shipped_config_loads_with_defaults():
     assert len(config.data.languages) >= 6
     assert config.beam.args()[0] == "--runner=FnApiRunner"
     assert config.evaluation.fraction_of_teacher_threshold == 0.95
+    assert config.evaluation.teacher_min_exact_match == 0.5
+    off = load_config(str(REPO / "pipeline.yaml"), ["evaluation.teacher_min_exact_match=null"])
+    assert off.evaluation.teacher_min_exact_match is None  # null turns the teacher minimum off
 
 
 @pytest.mark.parametrize(
@@ -32,6 +35,11 @@ def test_shipped_config_loads_with_defaults():
         ({"training": {"epochs": True}}, "training.epochs: expected int, got bool True"),
         ({"beam": {"profile": "dataflw"}}, "beam.profile: 'dataflw' is not one of beam.profiles"),
         ({"teacher": {"finetuned_path": "nowhere"}}, "teacher.finetuned_path: folder not found: 'nowhere'"),
+        (
+            {"evaluation": {"teacher_min_exact_match": 1.5}},
+            "evaluation.teacher_min_exact_match: must be within [0.0, 1.0], got 1.5",
+        ),
+        ({"evaluation": {"teacher_min_exact_match": "high"}}, "evaluation.teacher_min_exact_match: expected"),
     ],
 )
 def test_config_errors_name_the_key_path(write_config, sections, message):
@@ -105,7 +113,9 @@ def test_set_takes_several_overrides_and_repeats():
         "project.name=''", "project.name='a b'", "project.seed=-1",
         "data.max_tokens=0", "data.max_line_bytes=-5", "data.max_dead_letter_ratio=1.5", "data.split.train=-0.1",
         "data.home_assistant.samples_per_template=0", "data.languages=[en, xx]",
-        "teacher.finetune.epochs=0", "teacher.finetune.batch_size=-3", "teacher.finetune.learning_rate=-1e-4",
+        "teacher.finetune.max_steps=0", "teacher.finetune.patience=0", "teacher.finetune.eval_every_steps=0",
+        "teacher.finetune.max_minutes=-1", "teacher.finetune.min_delta=-0.1",
+        "teacher.finetune.batch_size=-3", "teacher.finetune.learning_rate=-1e-4",
         "teacher.finetune.head_learning_rate=0", "teacher.finetune.warmup_ratio=1", "teacher.finetune.weight_decay=-1",
         "teacher.finetune.max_length=2", "teacher.finetune.eval_batch_size=0", "teacher.finetune.num_threads=-1",
         "teacher.finetune.frozen_layers=-1", "augmentation.cross_lingual_balance=-1",
@@ -116,11 +126,13 @@ def test_set_takes_several_overrides_and_repeats():
         "student.qrnn.num_layers=0", "student.qrnn.kernel_width=0", "student.qrnn.zoneout_probability=-0.5",
         "student.max_tokens=0", "student.batch_norm_momentum=1", "distillation.temperature=0",
         "distillation.teacher_logit_scale=-1", "distillation.gold_weight=-1", "distillation.intent_weight=-1",
-        "training.epochs=0", "training.epochs=-3", "training.batch_size=0", "training.learning_rate=-0.001",
+        "training.epochs=0", "training.epochs=-3", "training.patience=0", "training.min_delta=-1",
+        "training.batch_size=0", "training.learning_rate=-0.001",
         "training.lr_decay_rate=0", "training.lr_decay_rate=1.5", "training.lr_decay_steps=0",
         "evaluation.fraction_of_teacher_threshold=1.5", "evaluation.fraction_of_teacher_threshold=-0.1",
         "evaluation.per_language_floor=2", "evaluation.gate=median", "evaluation.min_slice_examples=0",
-        "evaluation.bootstrap_samples=-1", "beam.profile=nowhere", "kubeflow.cpu_resources.gpu_count=-1",
+        "evaluation.bootstrap_samples=-1", "evaluation.teacher_min_exact_match=-0.1",
+        "evaluation.teacher_min_exact_match=1.01", "beam.profile=nowhere", "kubeflow.cpu_resources.gpu_count=-1",
     ],
 )  # fmt: skip
 def test_every_numeric_and_enumerated_key_is_range_checked(write_config, override):

@@ -1,15 +1,20 @@
 """The report's data without a pipeline run: comparison of two reports, the gates read from an
-eval config, the status of a run from its executions."""
+eval config, failed checks in words, the end-of-run summary's verdict, the status of a run from
+its executions."""
 
+import json
 import math
 
 import pytest
+from google.protobuf import json_format
+from tensorflow_model_analysis.proto import config_pb2, validation_result_pb2
 
 from models import fraction_of_teacher as fot
 from models.fraction_of_teacher import FLOOR_GATE, GATE
-from review.evaluation import SlicedMetrics, gates, slices_below
+from review.evaluation import Gates, SlicedMetrics, check_message, failed_checks, gates, slices_below
 from review.report import compare_reports, run_status
 from review.run_store import Execution, Run
+from review.summary import RunSummary, format_summary
 from schemas.features import HEADLINE
 
 
@@ -60,8 +65,87 @@ def test_comparison_says_whether_a_change_is_inside_the_intervals():
 
 
 def test_gates_are_read_from_the_eval_config():
-    assert gates(fot.eval_config(0.9, 0.8)) == pytest.approx((0.9, 0.8))
-    assert gates(fot.eval_config(0.95, None)) == pytest.approx((0.95, None))
+    assert gates(fot.eval_config(0.9, 0.8)) == Gates(pytest.approx(0.9), pytest.approx(0.8), None, 1.0)
+    assert gates(fot.eval_config(0.95, None, fot.GateRule(), 0.5)) == Gates(pytest.approx(0.95), None, 0.5, 1.0)
+    assert gates(fot.eval_config(0.95, None, fot.GateRule(bootstrap_samples=0))).above_teacher_bound is None
+
+
+def test_gates_of_a_run_from_before_the_teacher_checks():
+    # Its eval config as the Evaluator wrote it: only the gate and the floor.
+    def lower(value, *feature_keys):
+        slicing = {"featureKeys": list(feature_keys)} if feature_keys else {}
+        return {"thresholds": [{"slicingSpecs": [slicing], "threshold": {"valueThreshold": {"lowerBound": value}}}]}
+
+    spec = {
+        "metrics": [{"className": "FractionOfTeacher", "config": "{}"}],
+        "perSliceThresholds": {GATE: lower(0.95), FLOOR_GATE: lower(0.9, "lang")},
+    }
+    old = json_format.Parse(json.dumps({"metricsSpecs": [spec]}), config_pb2.EvalConfig())
+    assert gates(old) == Gates(pytest.approx(0.95), pytest.approx(0.9), None, None)
+
+
+def test_failed_teacher_checks_read_clearly():
+    from tests.models.test_fraction_of_teacher import HEALTHY, _rows, _validate
+
+    # th: teacher EM 0.17; de: the student at 1.5 of its teacher.
+    rows = _rows("en", **HEALTHY) * 3 + _rows("th", 6, 4, 30, 160) + _rows("de", 30, 0, 60, 10)
+    ok, _, failures = _validate(fot.eval_config(0.0, None, fot.GateRule(), 0.5), rows)
+    result = validation_result_pb2.ValidationResult(validation_ok=ok)
+    for name, failure in failures:
+        per_slice = result.metric_validations_per_slice.add(failures=[failure])
+        if name != "overall":
+            per_slice.slice_key.single_slice_keys.add(column="lang", bytes_value=name.split("=")[1].encode())
+    checks = {(c["slice"], c["metric"]): c for c in failed_checks(result)}
+    assert not ok and set(checks) == {("lang=th", fot.TEACHER_GATE), ("lang=de", fot.ABOVE_TEACHER_GATE)}
+    weak = checks["lang=th", fot.TEACHER_GATE]
+    assert (weak["value"], weak["bound"], weak["bound_kind"]) == (0.17, 0.5, "lower")
+    assert weak["message"] == (
+        "lang=th: teacher exact match 0.170 below teacher_min_exact_match 0.5 — "
+        "the teacher is weak here; a fraction of it is not a result"
+    )
+    above = checks["lang=de", fot.ABOVE_TEACHER_GATE]
+    assert above["bound"] == 1.0 and above["bound_kind"] == "upper" and above["value"] > 1.0
+    assert above["message"] == (
+        "lang=de: the student is clearly above the teacher (the fraction's 95 % interval starts at "
+        f"{above['value']:.3f}, above 1) — the teacher is weak here; a fraction of it is not a result"
+    )
+    assert check_message("lang=th", fot.ABOVE_TEACHER_GATE, math.nan, 1.0).startswith(
+        "lang=th: the teacher got no example exactly right"
+    )
+
+
+def _summary(per_language, overall, blessed=False, teacher_min=0.5):
+    return RunSummary(
+        run_id="r", split="test", min_slice_examples=100, blessed=blessed, threshold=0.95, per_language_floor=None,
+        overall=overall, per_language=per_language, teacher_bytes=0, student_int8_bytes=0, pushed_to=None,
+        teacher_min_exact_match=teacher_min, above_teacher_bound=1.0,
+    )  # fmt: skip
+
+
+def _values(teacher, student, low, high):
+    ratio = student / teacher if teacher else math.nan
+    gate = {GATE: ratio, FLOOR_GATE: ratio}
+    return {"eval_examples": 200, "teacher_exact_match": teacher, "student_exact_match": student,
+            HEADLINE: ratio, f"{HEADLINE}_lower": low, f"{HEADLINE}_upper": high, **gate}  # fmt: skip
+
+
+def test_the_run_summary_says_when_the_teacher_is_the_reason():
+    healthy = _values(0.9, 0.88, 0.95, 1.0)
+    per_language = {"en": healthy, "th": _values(0.172, 0.18, 0.96, 1.12), "de": _values(0.6, 0.8, 1.12, 1.45)}
+    verdict = format_summary(_summary(per_language, healthy)).split("\n")[-2]
+    assert verdict == (
+        f"NOT BLESSED (threshold 0.95 on overall {HEADLINE}, teacher EM >= 0.5; "
+        "teacher weak: th teacher EM 0.172 < 0.5; de: student clearly above the teacher (interval 1.120-1.450))"
+    )
+    # A teacher that got nothing right: its EM 0 and an undefined fraction.
+    broken = format_summary(_summary({"th": _values(0.0, 0.3, math.nan, math.nan)}, healthy)).split("\n")[-2]
+    assert broken.endswith("teacher weak: th teacher EM 0.000 < 0.5; th: the teacher got no example exactly right)")
+    # Without a teacher minimum only the other check speaks; a healthy run says nothing more.
+    off = format_summary(_summary(per_language, healthy, teacher_min=None)).split("\n")[-2]
+    assert off.endswith(f"overall {HEADLINE}; de: student clearly above the teacher (interval 1.120-1.450))")
+    assert format_summary(_summary({"en": healthy}, healthy, blessed=True)).split("\n")[-2] == (
+        f"BLESSED (threshold 0.95 on overall {HEADLINE}, teacher EM >= 0.5)"
+    )
 
 
 def test_status_of_a_run_still_in_progress_and_of_a_failed_push():
