@@ -40,9 +40,7 @@ from pqrnn.projection import Projection
 from pqrnn.train import TrainedStudent, configure_cpu_threads, exact_match, train_student
 from review.artifacts import SUMMARY_FILE, read_json
 from review.speed import machine
-from schemas.features import EVAL, LANG, TRAIN, split_file_pattern
-
-TEACHER_METRICS_FILE = "metrics.json"  # written by teacher.finetune next to the model
+from schemas.features import EVAL, LANG, TEACHER_METRICS_FILE, TRAIN, split_file_pattern
 
 
 def exact_match_by_language(

@@ -21,13 +21,10 @@ from pqrnn.data import ExampleDecoder, batches_per_pass, make_dataset
 from pqrnn.export import export_saved_model, export_tflite_int8
 from pqrnn.model import build_student
 from pqrnn.projection import Projection
-from schemas.features import TFLITE_DIR, TFLITE_FILE
+from schemas.features import STUDENT_STOPPING_FILE, TFLITE_DIR, TFLITE_FILE
 
 REPRESENTATIVE_BATCHES = 8
 logger = logging.getLogger(__name__)
-
-
-STOPPING_FILE = "stopping.json"  # where and why training stopped, next to the TensorBoard logs
 
 
 @dataclass
@@ -258,7 +255,7 @@ def train_student(
     quantization-aware epochs, see `StopOnPlateau`), keep the weights of the quantization-aware
     epoch with the best validation exact match (`KeepBestEpoch`), export to
     `serving_model_dir` (the int8 TFLite encoder in `assets.extra/`); TensorBoard logs and
-    `STOPPING_FILE` (where and why training stopped) go to `log_dir`."""
+    `STUDENT_STOPPING_FILE` (where and why training stopped) go to `log_dir`."""
     if not configure_cpu_threads():
         logger.info(
             "TensorFlow already started: %d intra-op, %d inter-op threads (the student trains fastest with %d, %d)",
@@ -299,7 +296,7 @@ def train_student(
     )
     stopped = stopping.report()
     tf.io.gfile.makedirs(log_dir)
-    with tf.io.gfile.GFile(os.path.join(log_dir, STOPPING_FILE), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(log_dir, STUDENT_STOPPING_FILE), "w") as f:
         f.write(json.dumps(stopped, indent=2))
     export_saved_model(model, intents, tags, serving_model_dir)
     representative: List[np.ndarray] = [features.numpy() for features, _ in eval_ds.take(REPRESENTATIVE_BATCHES)]

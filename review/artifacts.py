@@ -10,7 +10,15 @@ import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from review.run_store import Execution, Run
-from schemas.features import EVAL, SPLITS, TRAIN, split_dir, split_file_pattern
+from schemas.features import (
+    EVAL,
+    SPLITS,
+    STUDENT_STOPPING_FILE,
+    TEACHER_METRICS_FILE,
+    TRAIN,
+    split_dir,
+    split_file_pattern,
+)
 
 SUMMARY_FILE = "summary.json"  # the job summary a Beam stage writes into its output artifact
 FIRST_DEAD_LETTERS = 3
@@ -233,3 +241,40 @@ def training_curves(run: Run) -> Optional[Dict[str, Any]]:
         "seconds": seconds,
         "examples_per_second": train_rows * epochs / seconds if train_rows and seconds else None,
     }
+
+
+def stopping_points(run: Run) -> Dict[str, Optional[Dict[str, Any]]]:
+    """Where and why the teacher fine-tune and the Trainer stopped (None for a stage the run
+    does not have, or one from before the schedules stopped on eval)."""
+    teacher, model_run = run.teacher_model(), run.artifact("Trainer", "model_run")
+    fine_tune = read_json(os.path.join(teacher.uri, TEACHER_METRICS_FILE)) if teacher else None
+    student = read_json(os.path.join(model_run.uri, STUDENT_STOPPING_FILE)) if model_run else None
+    return {
+        "teacher": (
+            {**fine_tune["stopped"], "eval_exact_match": fine_tune["eval"]["all"]["exact_match"]}
+            if fine_tune and "stopped" in fine_tune
+            else None
+        ),
+        "student": (
+            {**student, "eval_exact_match": student["eval_exact_match_per_epoch"][student["kept_epoch"] - 1]}
+            if student
+            else None
+        ),
+    }
+
+
+def format_stopping_points(points: Dict[str, Optional[Dict[str, Any]]]) -> List[str]:
+    """One line per stage: where it stopped, what it kept and why."""
+    lines = []
+    teacher, student = points.get("teacher"), points.get("student")
+    if teacher:
+        lines.append(
+            f"teacher fine-tune: kept step {teacher['best_step']} (epoch {teacher['best_epoch']}, eval exact match "
+            f"{teacher['eval_exact_match']:.3f}), stopped at step {teacher['last_step']}: {teacher['reason']}"
+        )
+    if student:
+        lines.append(
+            f"student: kept epoch {student['kept_epoch']} of {student['epochs_run']} (eval exact match "
+            f"{student['eval_exact_match']:.3f}), stopped: {student['reason']}"
+        )
+    return lines

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
 
 from models.fraction_of_teacher import ABOVE_TEACHER_GATE, FLOOR_GATE, GATE, TEACHER_GATE
-from review.artifacts import eval_split
+from review.artifacts import eval_split, format_stopping_points, stopping_points
 from review.evaluation import load_metrics
 from review.run_store import read_run
 from review.speed import student_tflite_path, weight_bytes
@@ -39,6 +39,8 @@ class RunSummary:
     # teacher's least exact match, and the most the lower end of the fraction's interval may be.
     teacher_min_exact_match: Optional[float] = None
     above_teacher_bound: Optional[float] = None
+    # Where and why the teacher fine-tune and the Trainer stopped (`review.artifacts.stopping_points`).
+    stopped: Dict[str, Optional[Dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def size_ratio(self) -> float:
@@ -66,6 +68,7 @@ def summarize(metadata_path: str, pipeline_name: str, run: str = "latest") -> Ru
         pushed_to=found.pushed_to(),
         teacher_min_exact_match=metrics.teacher_min_exact_match if metrics else None,
         above_teacher_bound=metrics.above_teacher_bound if metrics else None,
+        stopped=stopping_points(found),
     )
 
 
@@ -143,6 +146,7 @@ def format_summary(summary: RunSummary) -> str:
             gate += f"; teacher weak: {', '.join(weak)}"
         if above:
             gate += f"; {'; '.join(above)}"
+    lines += format_stopping_points(summary.stopped)
     lines.append(f"{verdict} ({gate})")
     lines.append(f"pushed to: {summary.pushed_to}" if summary.pushed_to else "not pushed")
     return "\n".join(lines)

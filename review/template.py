@@ -135,6 +135,9 @@ TEMPLATE = r"""<!DOCTYPE html>
 {% else %}<p class="muted">No stage summaries in this run.</p>{% endif %}
 
 <h2 id="training">Training curves</h2>
+{% set st = r.get('stopped') or {} %}{% if st.teacher or st.student %}<p>Where training stopped (both stop on the eval split and keep their best evaluation):
+{% if st.teacher %}<br>teacher fine-tune: kept step {{ st.teacher.best_step }} (epoch {{ st.teacher.best_epoch }}, eval exact match {{ st.teacher.eval_exact_match | num }}), stopped at step {{ st.teacher.last_step }}: {{ st.teacher.reason }}{% endif %}
+{% if st.student %}<br>student: kept epoch {{ st.student.kept_epoch }} of {{ st.student.epochs_run }} (eval exact match {{ st.student.eval_exact_match | num }}), stopped: {{ st.student.reason }}{% endif %}</p>{% endif %}
 {% if charts.training %}<p class="muted">From the Trainer's TensorBoard logs <span class="mono">{{ r.training.log_dir }}</span>{% if r.training.examples_per_second %};
  {{ r.training.examples_per_second | num(1) }} training examples/s ({{ r.training.epochs }} epochs of {{ r.training.train_rows | count }} rows in {{ r.training.seconds | num(1) }} s, validation passes included){% endif %}.</p>
  <img alt="training curves" src="data:image/png;base64,{{ charts.training }}">

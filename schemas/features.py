@@ -42,6 +42,10 @@ VOCAB_FILE_SUFFIX = ".txt"
 # ---------------------------------------------------------------------- exports and metrics
 # The int8 TFLite encoder inside the student's SavedModel folder.
 TFLITE_DIR, TFLITE_FILE = "assets.extra", "student_int8.tflite"
+# Where and why training stopped: the teacher fine-tune's metrics next to the teacher model,
+# the Trainer's stopping report next to its TensorBoard logs (the ModelRun artifact).
+TEACHER_METRICS_FILE = "metrics.json"
+STUDENT_STOPPING_FILE = "stopping.json"
 # The Evaluator's headline metric and blessing gate: student exact match / teacher exact match.
 HEADLINE = "fraction_of_teacher_exact_match"
 

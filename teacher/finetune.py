@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from config_core import ConfigError
-from schemas.features import EVAL, TRAIN, LabelledRow, sorted_vocabularies
+from schemas.features import EVAL, TEACHER_METRICS_FILE, TRAIN, LabelledRow, sorted_vocabularies
 from teacher import data as data_lib
 from teacher.bases import resolve_base
 from teacher.config import TeacherConfig, TeacherFinetuneConfig
@@ -31,7 +31,6 @@ from teacher.inputs import collate, encode_words
 from teacher.metrics import NluMetrics, format_table
 from teacher.model import JointTeacher, load_tokenizer
 
-METRICS_FILE = "metrics.json"
 logger = logging.getLogger(__name__)
 _BUCKET_WIDTH = 8  # sub-tokens per length bucket of the training batches
 
@@ -329,7 +328,7 @@ def train(
         "base": base_dir,
         "settings": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
     }
-    with open(os.path.join(output_dir, METRICS_FILE), "w", encoding="utf-8") as f:
+    with open(os.path.join(output_dir, TEACHER_METRICS_FILE), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
     return report
 

@@ -174,3 +174,24 @@ def test_slices_below_the_floor_are_judged_on_the_gate_values():
     # th is too small for the floor to judge; `on` is below for information only.
     assert [(b["slice"], b["value"], b["gated"]) for b in below] == [("lang=de", 0.7, True), ("intent=on", 0.7, False)]
     assert undefined == ["lang=en"]
+
+
+def test_the_run_summary_says_where_each_stage_stopped_and_why():
+    from dataclasses import replace
+
+    stopped = {
+        "teacher": {"best_step": 1750, "best_epoch": 8.7, "last_step": 2250, "eval_exact_match": 0.7123,
+                    "reason": "no eval gain of 0.002 in 2 evaluations"},
+        "student": {"epochs_run": 12, "kept_epoch": 11, "quantization_aware_from_epoch": 11, "eval_exact_match": 0.65,
+                    "reason": "the epoch budget (training.epochs)",
+                    "eval_exact_match_per_epoch": [0.5] * 10 + [0.65, 0.6]},
+    }  # fmt: skip
+    healthy = _values(0.9, 0.88, 0.95, 1.0)
+    lines = format_summary(replace(_summary({"en": healthy}, healthy), stopped=stopped)).split("\n")
+    assert lines[-4:-2] == [
+        "teacher fine-tune: kept step 1750 (epoch 8.7, eval exact match 0.712), stopped at step 2250: "
+        "no eval gain of 0.002 in 2 evaluations",
+        "student: kept epoch 11 of 12 (eval exact match 0.650), stopped: the epoch budget (training.epochs)",
+    ]
+    # A run without the stopping records (an imported teacher, an older run) prints neither line.
+    assert format_summary(_summary({"en": healthy}, healthy)).split("\n")[-3].startswith("size:")
