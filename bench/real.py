@@ -27,12 +27,11 @@ import time
 from typing import Any, Dict, List, Optional
 
 from beam_jobs.dataset.rows import assign_split
-from bench.ablate import TEACHER_METRICS_FILE, commit_and_machine
-from pqrnn.train import STOPPING_FILE
+from bench.ablate import commit_and_machine
 from review.artifacts import read_json
 from review.run_store import read_run
 from review.summary import summarize
-from schemas.features import HEADLINE
+from schemas.features import HEADLINE, TEACHER_METRICS_FILE
 
 TRAIN_FILE, EVAL_FILE, TEST_FILE = "train.jsonl", "eval.jsonl", "test.jsonl"
 STOP_FRACTION = 0.1  # of the train groups, when DIR has no test file: the split training stops on
@@ -92,13 +91,16 @@ def run_pipeline(config: str, work_dir: str, paths: Dict[str, List[str]], overri
     return time.time() - started
 
 
+def _mean(values: Dict[str, float]) -> Optional[float]:
+    return sum(values.values()) / len(values) if values else None
+
+
 def record(config_path: str, work_dir: str, project_name: str) -> Dict[str, Any]:
     """What the run in `work_dir` measured, read from its MLMD store and artifacts."""
     metadata = os.path.join(work_dir, "runs", "metadata.sqlite")
     summary = summarize(metadata, project_name)
     run = read_run(metadata, project_name)
     teacher = read_json(os.path.join(run.teacher_model().uri, TEACHER_METRICS_FILE))
-    student_stopping = os.path.join(run.artifact("Trainer", "model_run").uri, STOPPING_FILE)
     languages = sorted(summary.per_language)
 
     def by_language(key: str) -> Dict[str, float]:
@@ -116,14 +118,16 @@ def record(config_path: str, work_dir: str, project_name: str) -> Dict[str, Any]
             summary.overall.get(HEADLINE + "_lower"),
             summary.overall.get(HEADLINE + "_upper"),
         ],
-        "mean_fraction_over_languages": sum(fractions.values()) / len(fractions) if fractions else None,
+        "mean_fraction_over_languages": _mean(fractions),
         "teacher_exact_match_by_language": by_language("teacher_exact_match"),
         "student_exact_match_by_language": by_language("student_exact_match"),
         "fraction_of_teacher_by_language": fractions,
-        "teacher_stopping_exact_match": teacher["eval"]["all"]["exact_match"],
-        "teacher_stopped": teacher.get("stopped"),
+        "teacher_mean_exact_match_over_languages": _mean(by_language("teacher_exact_match")),
+        "intent_accuracy_by_language": {who: by_language(f"{who}_intent_accuracy") for who in ("teacher", "student")},
+        "slot_f1_by_language": {who: by_language(f"{who}_slot_f1") for who in ("teacher", "student")},
+        "stopped": summary.stopped,
         "teacher_train_rows_left_out": {k: len(v) for k, v in teacher.get("train_rows_left_out", {}).items()},
-        "student_stopped": read_json(student_stopping) if os.path.isfile(student_stopping) else None,
+        "teacher_eval_rows_cut": len(teacher.get("eval_rows_cut", [])),
         "size_ratio": summary.size_ratio,
         "stage_seconds": {e.component: (e.finished_ms - e.started_ms) / 1000 for e in run.executions},
     }

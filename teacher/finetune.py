@@ -170,6 +170,11 @@ class EarlyStopping:
         return self.waited >= self.patience
 
 
+def _fits(encoded: Dict[str, torch.Tensor]) -> bool:
+    """Whether every word of an `encode_words` output has a sub-token within max_length."""
+    return int(encoded["word_mask"].sum()) == len(encoded["word_mask"])
+
+
 def _trainable_state(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
     """A copy of the weights training changes (frozen ones stay as they are)."""
     return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
@@ -213,8 +218,10 @@ def train(
     bf16 = use_bf16(cfg.precision, device, "teacher.finetune.precision")
     encoded_all = encode_examples(train_examples, tokenizer, intent_labels, slot_labels, cfg.max_length)
     # A row whose words do not all fit would teach "O" for its cut words: it is left out.
-    too_long = [ex.id for ex, e in zip(train_examples, encoded_all) if int(e["word_mask"].sum()) < len(e["word_mask"])]
-    encoded = [e for e in encoded_all if int(e["word_mask"].sum()) == len(e["word_mask"])]
+    too_long = [ex.id for ex, e in zip(train_examples, encoded_all) if not _fits(e)]
+    encoded = [e for e in encoded_all if _fits(e)]
+    # Eval rows are all scored (a cut word counts as "O", so as a miss); how many were cut is reported.
+    eval_cut = [ex.id for ex in eval_examples if not _fits(encode_words(ex.tokens, tokenizer, cfg.max_length))]
     if not encoded:
         raise ValueError(f"no train row fits teacher.finetune.max_length={cfg.max_length} sub-tokens")
     lengths = [len(e["input_ids"]) for e in encoded]
@@ -231,7 +238,7 @@ def train(
         f"{len(intent_labels)} intents, {len(slot_labels)} slot tags, {trainable / 1e6:.1f}M trainable parameters, "
         f"up to {cfg.max_steps} steps, eval every {cfg.eval_every_steps}, patience {cfg.patience}, "
         f"mean length {sum(lengths) / len(lengths):.1f} sub-tokens, "
-        f"{len(too_long)} train rows left out (over max_length={cfg.max_length})",
+        f"{len(too_long)} train rows left out and {len(eval_cut)} eval rows cut (over max_length={cfg.max_length})",
         file=sys.stderr,
     )
 
@@ -319,6 +326,7 @@ def train(
         "stopped": stopped,
         "eval_curve": curve,
         "train_rows_left_out": {"too_long": too_long},
+        "eval_rows_cut": eval_cut,
         "train_seconds": round(train_seconds, 1),
         "eval_seconds": round(eval_seconds, 1),
         "total_seconds": round(time.time() - start, 1),

@@ -1,0 +1,58 @@
+"""bench.real's splits: the scored file is never what training stops on, and groups stay whole."""
+
+import json
+
+from bench.real import STOP_FRACTION, main, split_files
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def _rows(n, prefix):
+    # Three languages per group, as in MTOP: a group's rows must land on one side together.
+    return [
+        {"id": f"{prefix}{g}-{lang}", "group_id": f"{prefix}{g}", "text": f"row {g}", "intent": "X", "lang": lang}
+        for g in range(n)
+        for lang in ("en", "de", "th")
+    ]
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_without_a_test_file_eval_is_scored_and_a_tenth_of_the_train_groups_is_the_stopping_split(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    _write(data / "train.jsonl", _rows(200, "t"))
+    _write(data / "eval.jsonl", _rows(5, "e"))
+    splits = split_files(str(data), str(tmp_path / "work"))
+    assert splits["scored"] == "eval.jsonl"
+    assert splits["paths"]["test"] == [str(data / "eval.jsonl")]
+    train, stop = _read(splits["paths"]["train"][0]), _read(splits["paths"]["eval"][0])
+    assert len(train) + len(stop) == 600
+    assert not {r["group_id"] for r in train} & {r["group_id"] for r in stop}
+    assert abs(len(stop) / 600 - STOP_FRACTION) < 0.05
+    assert all(sum(r["group_id"] == g for r in stop) == 3 for g in {r["group_id"] for r in stop})
+    # The same files always split the same way.
+    assert split_files(str(data), str(tmp_path / "again"))["paths"]["eval"] != splits["paths"]["eval"]
+    assert _read(split_files(str(data), str(tmp_path / "again"))["paths"]["eval"][0]) == stop
+
+
+def test_a_test_file_keeps_the_three_splits_as_given(tmp_path):
+    for name in ("train", "eval", "test"):
+        _write(tmp_path / f"{name}.jsonl", _rows(2, name))
+    splits = split_files(str(tmp_path), str(tmp_path / "work"))
+    assert splits == {
+        "paths": {name: [str(tmp_path / f"{name}.jsonl")] for name in ("train", "eval", "test")},
+        "scored": "test.jsonl",
+    }
+
+
+def test_a_folder_without_train_or_eval_is_a_usage_error_before_any_work(tmp_path, capsys):
+    _write(tmp_path / "train.jsonl", _rows(2, "t"))
+    assert main(["--data", str(tmp_path), "--work-dir", str(tmp_path / "work")]) == 2
+    assert "no eval.jsonl" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
