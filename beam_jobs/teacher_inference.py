@@ -48,6 +48,7 @@ from beam_jobs.outputs import (
     read_jsonl,
     report_progress,
 )
+from schemas import bio
 from schemas.features import (
     AUG_METHOD,
     AUGMENTED,
@@ -225,7 +226,7 @@ class ToSoftLabelRow(beam.DoFn):
         out[TEACHER_INTENT_LOGITS] = intent_logits.tolist()
         out[TEACHER_SLOT_LOGITS] = slot_logits.reshape(-1).tolist()
         out[TEACHER_INTENT] = self._intents[int(intent_logits.argmax())]
-        out[TEACHER_SLOT_TAGS] = [self._tags[int(i)] for i in slot_logits.argmax(-1)]
+        out[TEACHER_SLOT_TAGS] = [self._tags[i] for i in bio.decode(slot_logits, self._tags)]
         out[AUGMENTED] = int(row.get(AUGMENTED, [0])[0])
         out[AUG_METHOD] = row.get(AUG_METHOD, [""])[0]
         problems = self._check.problems(out)

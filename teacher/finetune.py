@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from config_core import ConfigError
+from schemas import bio
 from schemas.features import EVAL, TEACHER_METRICS_FILE, TRAIN, LabelledRow, sorted_vocabularies
 from teacher import data as data_lib
 from teacher.bases import resolve_base
@@ -91,7 +92,8 @@ def predict(
     batch_size: int,
     device: torch.device,
 ) -> List[Tuple[int, List[int]]]:
-    """(intent id, slot tag id per word) for each encoded example, in input order."""
+    """(intent id, slot tag id per word) for each encoded example, in input order; the tags are
+    the best sequence under the BIO rule (`schemas.bio.decode`)."""
     model.eval()
     out: List[Tuple[int, List[int]]] = [(0, [])] * len(encoded)
     inputs = ("input_ids", "attention_mask", "word_index", "word_continuation", "word_mask")
@@ -99,10 +101,14 @@ def predict(
         batch = _to(collate([{k: encoded[i][k] for k in inputs} for i in idx], pad_token_id), device)
         result = model(**batch)
         intents = result.intent_logits.argmax(-1).tolist()
-        # Words cut off by max_length have no sub-token: they are predicted "O" (tag 0).
-        tags = (result.slot_logits.argmax(-1) * batch["word_mask"]).tolist()
+        slot_logits = result.slot_logits.float().cpu().numpy()
         for j, i in enumerate(idx):
-            out[i] = (intents[j], tags[j][: len(encoded[i]["word_mask"])])
+            # Words cut off by max_length have no sub-token: they are predicted "O" (tag 0).
+            kept = encoded[i]["word_mask"].nonzero().flatten().tolist()
+            tags = [0] * len(encoded[i]["word_mask"])
+            for word, tag in zip(kept, bio.decode(slot_logits[j, kept], model.config.slot_labels)):
+                tags[word] = tag
+            out[i] = (intents[j], tags)
     return out
 
 
