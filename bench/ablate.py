@@ -53,7 +53,7 @@ def exact_match_by_language(
         features = tf.train.Example.FromString(record.numpy()).features.feature
         by_language[features[LANG].bytes_list.value[0].decode("utf-8")].append(record.numpy())
     return {
-        lang: exact_match(model, tf.data.Dataset.from_tensor_slices(rows).batch(128).map(decoder))
+        lang: exact_match(model, tf.data.Dataset.from_tensor_slices(rows).batch(128).map(decoder), tags)
         for lang, rows in sorted(by_language.items())
     }
 

@@ -29,6 +29,7 @@ from typing import Dict, Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from pqrnn.decoding import bio_decode
 from pqrnn.model import PQRNNStudent
 from pqrnn.projection import Projection
 from pqrnn.serving import STUDENT_CONFIG_FILE
@@ -52,7 +53,8 @@ class StudentServer(tf.Module):
         self.model = model
         self.projection = Projection.from_config(model.student_config)
         self.intent_labels = tf.constant(list(intent_vocab))
-        self.tag_labels = tf.constant(list(tag_vocab))
+        self.tag_vocab = list(tag_vocab)
+        self.tag_labels = tf.constant(self.tag_vocab)
         b = model.student_config.projection.feature_size
         self.serving_default = tf.function(self._serve_text, input_signature=[tf.TensorSpec([None], tf.string, "text")])
         self.serve_tokens = tf.function(
@@ -77,7 +79,7 @@ class StudentServer(tf.Module):
         words = tokens.to_tensor("")[:, :width]
         words = tf.pad(words, [[0, 0], [0, width - tf.shape(words)[1]]])
         is_word = tf.sequence_mask(lengths, width)
-        tags = tf.gather(self.tag_labels, tf.argmax(slot_logits, -1))
+        tags = tf.gather(self.tag_labels, bio_decode(slot_logits, lengths, self.tag_vocab))
         return {
             "intent": tf.gather(self.intent_labels, tf.argmax(out["intent_logits"], -1)),
             "intent_probabilities": tf.nn.softmax(out["intent_logits"], -1),

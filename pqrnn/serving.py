@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 import numpy as np
 
 from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, SALT_SEPARATOR
+from schemas import bio
 from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, TFLITE_FILE, vocab_file
 from tokenization import words as split_words
 
@@ -335,7 +336,7 @@ class FastStudent:
         slot_logits = slot_logits[: len(kept)]
         return Prediction(
             intent=self.intent_labels[int(np.argmax(intent_logits))],
-            slot_tags=[self.tag_labels[int(i)] for i in np.argmax(slot_logits, axis=-1)],
+            slot_tags=[self.tag_labels[i] for i in bio.decode(slot_logits, self.tag_labels)],
             tokens=kept,
             intent_logits=intent_logits,
             slot_logits=slot_logits,

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from pqrnn.config import DistillationConfig, StudentConfig, TrainingConfig
 from pqrnn.data import ExampleDecoder, batches_per_pass, make_dataset
+from pqrnn.decoding import bio_decode
 from pqrnn.export import export_saved_model, export_tflite_int8
 from pqrnn.model import build_student
 from pqrnn.projection import Projection
@@ -38,13 +39,20 @@ class TrainedStudent:
     stopped: Dict[str, Any]
 
 
-def exact_match(model: tf.keras.Model, dataset: tf.data.Dataset) -> float:
-    """Share of gold-labelled rows whose intent and every word's slot tag the model gets right."""
+def exact_match(model: tf.keras.Model, dataset: tf.data.Dataset, tags: Optional[Sequence[str]] = None) -> float:
+    """Share of gold-labelled rows whose intent and every word's slot tag the model gets right;
+    with the tag vocabulary `tags`, slot tags decoded under the BIO rule as the SavedModel
+    serves them (`pqrnn.decoding`), else by per-word argmax."""
     right = total = 0.0
     for features, targets in dataset:
         out = model(features, training=False)
         intent_ok = tf.argmax(out["intent_logits"], -1) == targets["intent"]
-        slot_wrong = (tf.argmax(out["slot_logits"], -1) != targets["slots"]) & (targets["slot_mask"] > 0)
+        if tags is None:
+            predicted = tf.argmax(out["slot_logits"], -1)
+        else:
+            lengths = tf.reduce_sum(tf.cast(targets["slot_mask"] > 0, tf.int32), -1)
+            predicted = tf.cast(bio_decode(out["slot_logits"], lengths, tags), targets["slots"].dtype)
+        slot_wrong = (predicted != tf.cast(targets["slots"], predicted.dtype)) & (targets["slot_mask"] > 0)
         row_ok = intent_ok & ~tf.reduce_any(slot_wrong, axis=-1)
         gold = targets["has_gold"] > 0
         right += float(tf.reduce_sum(tf.cast(row_ok & gold, tf.float32)))
@@ -61,9 +69,10 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
     On a fixed split the teacher's exact match is a constant, so the best student exact match
     is also the best fraction of teacher (exact match), the headline."""
 
-    def __init__(self, dataset: tf.data.Dataset, first_candidate: int = 0):
+    def __init__(self, dataset: tf.data.Dataset, first_candidate: int = 0, tags: Optional[Sequence[str]] = None):
         super().__init__()
         self.dataset = dataset
+        self.tags = tags
         self.first_candidate = first_candidate
         self.scores: List[float] = []
         self.best_epoch = -1
@@ -73,7 +82,7 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
         self._epoch_started = time.time()
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
-        score = exact_match(self.model, self.dataset)
+        score = exact_match(self.model, self.dataset, self.tags)
         self.scores.append(score)
         candidate = epoch >= self.first_candidate
         # `progress`: a line the pipeline's console shows (see pipeline/console.py).
@@ -279,7 +288,7 @@ def train_student(
             training.learning_rate, training.lr_decay_steps, training.lr_decay_rate, staircase=True
         )
         model.compile(optimizer=tf.keras.optimizers.Adam(schedule), distillation=distillation)
-    selection = KeepBestEpoch(eval_ds, first_candidate=qat_start)
+    selection = KeepBestEpoch(eval_ds, first_candidate=qat_start, tags=tags)
     quantize = QuantizeFromEpoch(qat_start)
     stopping = StopOnPlateau(selection, quantize, training.epochs - qat_start, training.patience, training.min_delta)
     # One iterator for every epoch: Keras otherwise replaces it each epoch, and destroying the
