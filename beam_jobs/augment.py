@@ -11,7 +11,9 @@ Methods and amounts (new rows per training row) come from `augmentation:` in the
 slot_resample, word_dropout, word_swap, char_distortion, cross_lingual (the row word by word in
 another language, with a lexicon induced from teacher.base's encoder: `teacher.lexicon`), and
 round_trip through pivot languages with local seq2seq models (the paper's paraphrasing) when
-routes are configured.
+routes are configured. A small train split gets more: every amount but round_trip's is scaled
+so that train rows x (1 + amounts) reaches `augmentation.min_train_rows` (at most x`max_scale`;
+the factor is `amount_scale` in the summary).
 The rows of `data.unlabeled` files are candidates too (aug_method `unlabeled`, also when
 `augmentation.enabled` is false: they are data); a bad line is a dead letter.
 
@@ -102,11 +104,13 @@ class GenerateOffline(beam.DoFn):
         self._config = config
         self._seed = seed
 
-    def process(self, parent: Dict[str, List[Any]], values: Dict[Tuple[str, str], List[str]]) -> Iterator[Any]:
+    def process(
+        self, parent: Dict[str, List[Any]], values: Dict[Tuple[str, str], List[str]], scale: float
+    ) -> Iterator[Any]:
         text, lang, tags = parent["text"][0], parent["lang"][0], parent.get("slot_tags", [])
         for method in OFFLINE_METHODS:
             rng = _rng(self._seed, parent["id"][0], method)
-            for n in range(_draws(getattr(self._config, method), rng)):
+            for n in range(_draws(getattr(self._config, method) * scale, rng)):
                 if method == "slot_resample":
                     new = augmentation.slot_resample(text, tags, lang, values, rng)
                 else:
@@ -156,13 +160,13 @@ class CrossLingual(beam.DoFn):
         self._seed = seed
 
     def process(
-        self, parent: Dict[str, List[Any]], induced: lexicon.Lexicon, templates: Dict[str, int]
+        self, parent: Dict[str, List[Any]], induced: lexicon.Lexicon, templates: Dict[str, int], scale: float
     ) -> Iterator[Any]:
         lang = parent["lang"][0]
         targets = sorted(tgt for src, tgt in induced if src == lang)
         weights = [templates[t] ** -self._balance for t in targets]
         rng = _rng(self._seed, parent["id"][0], self.METHOD)
-        for n in range(_draws(self._amount, rng)):
+        for n in range(_draws(self._amount * scale, rng)):
             target = rng.choices(targets, weights)[0] if targets else None
             new = augmentation.translate_words(parent["text"][0], induced[(lang, target)], rng) if target else None
             if new:
@@ -373,9 +377,11 @@ def build(
         generated = []
         counts = []
         dead = []
+        parents = train | "CountParents" >> beam.combiners.Count.Globally()
+        scale = beam.pvalue.AsSingleton(parents | "AmountScale" >> beam.Map(aug.scale))
         if aug.enabled:
             offline = train | "Offline" >> beam.ParDo(
-                GenerateOffline(aug, seed), beam.pvalue.AsDict(values)
+                GenerateOffline(aug, seed), beam.pvalue.AsDict(values), scale
             ).with_outputs(CANDIDATES, COUNTS)
             generated.append(offline[CANDIDATES])
             counts.append(offline[COUNTS])
@@ -400,6 +406,7 @@ def build(
                     CrossLingual(aug.cross_lingual, aug.cross_lingual_balance, seed),
                     beam.pvalue.AsSingleton(induced),
                     beam.pvalue.AsDict(templates),
+                    scale,
                 ).with_outputs(CANDIDATES, COUNTS)
                 generated.append(cross[CANDIDATES])
                 counts.append(cross[COUNTS])
@@ -465,11 +472,7 @@ def build(
             | "AllDead" >> beam.Flatten()
             | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "augment"))
         )
-        _ = (
-            train
-            | "CountParents" >> beam.combiners.Count.Globally()
-            | "WriteParents" >> WriteJsonLines(out.path("_counts", "parents"))
-        )
+        _ = parents | "WriteParents" >> WriteJsonLines(out.path("_counts", "parents"))
 
     by_method: Dict[str, Counter] = {}
     lines_read: Counter = Counter()
@@ -488,6 +491,8 @@ def build(
     summary = {
         "status": "ok",
         "train_rows": parents,
+        # Every amount x this (augmentation.min_train_rows: a small train split gets more rows).
+        "amount_scale": round(aug.scale(parents), 3) if aug.enabled else 1.0,
         "emitted": sum(c["emitted"] for c in by_method.values()),
         "by_method": {m: dict(sorted(c.items())) for m, c in sorted(by_method.items())},
         "unlabeled": unlabeled,
@@ -500,7 +505,10 @@ def build(
     where = out.publish(summary, [] if problem else published)
     print(f"augmentation: {where}  ({summary['seconds']} s, status {summary['status']})")
     sources = f" and {unlabeled['rows_in']} unlabelled rows" if data.unlabeled else ""
-    print(f"{summary['emitted']} new rows from {parents} training rows{sources}; dead-lettered {len(dead_rows)}")
+    print(
+        f"{summary['emitted']} new rows from {parents} training rows{sources} (amounts x{summary['amount_scale']}); "
+        f"dead-lettered {len(dead_rows)}"
+    )
     report_progress("augmentation: %d new rows from %d training rows%s", summary["emitted"], parents, sources)
     for method, outcomes in summary["by_method"].items():
         print(f"  {method:<22}" + ", ".join(f"{k} {v}" for k, v in outcomes.items()))

@@ -181,7 +181,23 @@ class AugmentationConfig:
     # The target language is drawn with weight (its training templates) ** -balance: 0 draws
     # uniformly, 1 inversely to the templates, so the thinnest languages get the most new rows.
     cross_lingual_balance: float = 1.0
+    # A small train split gets more of the teacher: when train rows x (1 + the amounts above)
+    # is below this, every amount is scaled up to reach it (before duplicates are dropped), by
+    # at most `max_scale`. 0: the amounts as given.
+    min_train_rows: int = 75000
+    max_scale: float = 10.0
     round_trip: RoundTripConfig = field(default_factory=RoundTripConfig)
+
+    def offline_and_cross_lingual_amount(self) -> float:
+        """New rows per training row of the scaled methods, together."""
+        return self.slot_resample + self.word_dropout + self.word_swap + self.char_distortion + self.cross_lingual
+
+    def scale(self, train_rows: int) -> float:
+        """The factor on every amount for a train split of `train_rows` rows (>= 1)."""
+        produced = train_rows * (1.0 + self.offline_and_cross_lingual_amount())
+        if not self.min_train_rows or not produced or self.offline_and_cross_lingual_amount() == 0:
+            return 1.0
+        return min(self.max_scale, max(1.0, self.min_train_rows / produced))
 
     def check(self, key: str, base_dir: str) -> None:
         for name in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual"):
@@ -192,6 +208,10 @@ class AugmentationConfig:
             raise ConfigError(f"{key}.cross_lingual_neighbours", f"must be at least 1: {self.cross_lingual_neighbours}")
         if self.cross_lingual_balance < 0:
             raise ConfigError(f"{key}.cross_lingual_balance", f"cannot be negative: {self.cross_lingual_balance}")
+        if self.min_train_rows < 0:
+            raise ConfigError(f"{key}.min_train_rows", f"cannot be negative: {self.min_train_rows}")
+        if self.max_scale < 1:
+            raise ConfigError(f"{key}.max_scale", f"must be at least 1: {self.max_scale}")
 
 
 @dataclass

@@ -92,7 +92,13 @@ def tiny_sections(tmp):
     return {
         "project": {"work_dir": str(tmp / "work")},
         "data": {"languages": ["en"], "home_assistant": {"samples_per_template": 1}},
-        "augmentation": {"slot_resample": 0.3, "word_dropout": 0.2, "word_swap": 0.0, "char_distortion": 0.0},
+        "augmentation": {
+            "min_train_rows": 0,
+            "slot_resample": 0.3,
+            "word_dropout": 0.2,
+            "word_swap": 0.0,
+            "char_distortion": 0.0,
+        },
         "teacher": {
             "base": str(tmp / "base"),
             "finetune": {

@@ -44,7 +44,15 @@ def test_job_never_generates_from_or_emits_eval_and_test_texts(write_config, tmp
     dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
     write_examples(dataset, rows)
     config = write_config(
-        {"augmentation": {"word_dropout": 30.0, "word_swap": 3.0, "slot_resample": 2.0, "char_distortion": 2.0}}
+        {
+            "augmentation": {
+                "min_train_rows": 0,
+                "word_dropout": 30.0,
+                "word_swap": 3.0,
+                "slot_resample": 2.0,
+                "char_distortion": 2.0,
+            }
+        }
     )
     summary = augment.run(
         ["--config", config, "--dataset_dir", dataset, "--output_dir", out],
@@ -110,6 +118,7 @@ def test_round_trip_translation_runs_configured_models(write_config, tmp_path):
     config = write_config(
         {
             "augmentation": {
+                "min_train_rows": 0,
                 "slot_resample": 0.0,
                 "word_dropout": 0.0,
                 "word_swap": 0.0,
@@ -165,7 +174,12 @@ def _cross_lingual_job(tmp_path, write_config, out):
     only_cross_lingual = {"slot_resample": 0.0, "word_dropout": 0.0, "word_swap": 0.0, "char_distortion": 0.0}
     config = write_config(
         {
-            "augmentation": {**only_cross_lingual, "cross_lingual": 3.0, "cross_lingual_neighbours": 1},
+            "augmentation": {
+                **only_cross_lingual,
+                "min_train_rows": 0,
+                "cross_lingual": 3.0,
+                "cross_lingual_neighbours": 1,
+            },
             "teacher": {"base": str(base)},
             "data": {"languages": ["en", "de", "th"]},
         }
@@ -213,7 +227,7 @@ def test_cross_lingual_balance_sends_rows_to_the_languages_with_fewest_templates
 
     def targets(balance, seed=0):
         do_fn = augment.CrossLingual(amount=1.0, balance=balance, seed=seed)
-        return [out.value["lang"] for p in parents for out in do_fn.process(p, induced, templates)]
+        return [out.value["lang"] for p in parents for out in do_fn.process(p, induced, templates, 1.0)]
 
     uniform, balanced = targets(0.0), targets(1.0)
     assert len(uniform) == len(balanced) == 400  # the amount is the same, only the targets move
@@ -238,7 +252,13 @@ def test_generated_rows_obey_the_dataset_row_rules(write_config, tmp_path):
     write_examples(dataset, THAI_ROWS)
     config = write_config(
         {
-            "augmentation": {"slot_resample": 2.0, "word_dropout": 0.0, "word_swap": 2.0, "char_distortion": 8.0},
+            "augmentation": {
+                "min_train_rows": 0,
+                "slot_resample": 2.0,
+                "word_dropout": 0.0,
+                "word_swap": 2.0,
+                "char_distortion": 8.0,
+            },
             "data": {"max_tokens": THAI_MAX_TOKENS, "languages": ["th", "en"]},
         }
     )
@@ -281,3 +301,31 @@ def test_a_candidate_breaking_a_row_rule_is_counted_under_its_code():
     assert outcome("  ") == ("word_swap", "empty_text")
     assert outcome("mach das licht an", lang="fr") == ("word_swap", "language_not_selected")
     assert outcome("a" * 41) == ("word_swap", "line_too_long")
+
+
+def test_a_small_train_split_gets_every_amount_scaled_up_to_min_train_rows():
+    from beam_jobs.config import AugmentationConfig
+
+    config = AugmentationConfig(slot_resample=1.0, word_dropout=0.5, word_swap=0.25, char_distortion=0.25,
+                                cross_lingual=0.5, min_train_rows=70000, max_scale=10.0)  # fmt: skip
+    assert config.scale(20000) == 1.0  # 20,000 x 3.5 = 70,000 rows already
+    assert config.scale(10000) == 2.0
+    assert config.scale(100) == 10.0  # at most max_scale
+    assert AugmentationConfig(min_train_rows=0).scale(10) == 1.0
+
+
+def test_the_job_draws_scaled_amounts_and_says_by_how_much(write_config, tmp_path):
+    rows = [example_row(i, f"turn on light number {i}", "on", ["O"] * 5, "train") for i in range(4)]
+    rows += [example_row(9, "switch off", "off", ["O", "O"], "eval"), example_row(10, "stop", "stop", ["O"], "test")]
+    dataset = str(tmp_path / "ds")
+    write_examples(dataset, rows)
+    only_swap = dict.fromkeys(("slot_resample", "word_dropout", "char_distortion", "cross_lingual"), 0.0)
+    only_swap["word_swap"] = 1.0
+    config = write_config({"augmentation": {**only_swap, "min_train_rows": 20, "max_scale": 10.0}})
+    summary = augment.run(
+        ["--config", config, "--dataset_dir", dataset, "--output_dir", str(tmp_path / "aug")],
+        test_pipeline=beam_test_pipeline(),
+    )
+    # 4 rows x (1 + 1 swap) = 8 < 20: every amount x2.5, so 2 or 3 swaps per row (10 draws in all).
+    assert summary["amount_scale"] == 2.5
+    assert sum(summary["by_method"]["word_swap"].values()) in range(8, 13)
