@@ -31,6 +31,11 @@ class TeacherFinetuneConfig:
     # Sub-tokens incl. special tokens. A train row that needs more is left out (counted and
     # listed in metrics.json); an eval row is scored with its cut words predicted "O".
     max_length: int = 128
+    # New labelled train rows per train row, each slot value swapped for another value of the
+    # same slot in the same language from the train split (labels follow the new words).
+    slot_substitution: float = 0.0
+    # What the intent head reads: the first token ("first") or the mean over tokens ("mean").
+    intent_pooling: Literal["first", "mean"] = "first"
     # The word embeddings are most of a multilingual encoder (96M of e5-small's 118M).
     freeze_word_embeddings: bool = True
     # The embeddings and the first N transformer layers stop training too: the backward pass
@@ -60,6 +65,7 @@ class TeacherFinetuneConfig:
             raise ConfigError(f"{key}.warmup_ratio", f"must be within [0, 1), got {self.warmup_ratio}")
         at_least(f"{key}.max_minutes", self.max_minutes, 0.0)
         at_least(f"{key}.min_delta", self.min_delta, 0.0)
+        at_least(f"{key}.slot_substitution", self.slot_substitution, 0.0)
         at_least(f"{key}.weight_decay", self.weight_decay, 0.0)
         at_least(f"{key}.max_length", self.max_length, 3)  # [CLS] + one word piece + [SEP]
         at_least(f"{key}.num_threads", self.num_threads, 0)

@@ -9,6 +9,7 @@ while batches still mix intents and languages).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 
 from config_core import ConfigError
 from schemas import bio
-from schemas.features import EVAL, TEACHER_METRICS_FILE, TRAIN, LabelledRow, sorted_vocabularies
+from schemas.features import EVAL, TEACHER_METRICS_FILE, TRAIN, LabelledRow, bio_spans, sorted_vocabularies
 from teacher import data as data_lib
 from teacher.bases import resolve_base
 from teacher.config import TeacherConfig, TeacherFinetuneConfig
@@ -152,6 +153,37 @@ def _optimizer(model: JointTeacher, cfg: TeacherFinetuneConfig) -> torch.optim.O
     )
 
 
+def substitute_slots(rows: Sequence[LabelledRow], per_row: float, rng: random.Random) -> List[LabelledRow]:
+    """New labelled rows: about `per_row` per row that has slots, each of its slot values
+    replaced by a value of the same slot and language drawn from `rows` (tags follow the new
+    words). Rows without slots, and draws that change nothing, give none."""
+    values: Dict[Tuple[str, str], set] = {}
+    for row in rows:
+        for start, end, name in bio_spans(row.slot_tags):
+            values.setdefault((row.lang, name), set()).add(tuple(row.tokens[start:end]))
+    choices = {key: sorted(found) for key, found in values.items()}
+    new: List[LabelledRow] = []
+    for row in rows:
+        spans = bio_spans(row.slot_tags)
+        draws = int(per_row) + (rng.random() < per_row - int(per_row))
+        for n in range(draws if spans else 0):
+            tokens, tags, done = [], [], 0
+            for start, end, name in spans:
+                value = list(rng.choice(choices[(row.lang, name)]))
+                tokens += list(row.tokens[done:start]) + value
+                tags += list(row.slot_tags[done:start]) + [f"B-{name}"] + [f"I-{name}"] * (len(value) - 1)
+                done = end
+            tokens += list(row.tokens[done:])
+            tags += list(row.slot_tags[done:])
+            if tokens != list(row.tokens):
+                new.append(
+                    dataclasses.replace(
+                        row, id=f"{row.id}~slots~{n}", text=" ".join(tokens), tokens=tokens, slot_tags=tags
+                    )
+                )
+    return new
+
+
 class EarlyStopping:
     """Stops when the eval score has not improved by `min_delta` for `patience` evaluations
     (Keras' `EarlyStopping`, Hugging Face's `EarlyStoppingCallback`); the caller keeps the
@@ -215,13 +247,15 @@ def train(
         (ex.intent for ex in train_examples), (tag[2:] for ex in train_examples for tag in ex.slot_tags if tag != "O")
     )
     tokenizer = load_tokenizer(base_dir)
-    model = JointTeacher.from_base(base_dir, intent_labels, slot_labels)
+    model = JointTeacher.from_base(base_dir, intent_labels, slot_labels, intent_pooling=cfg.intent_pooling)
     try:
         model.freeze(cfg.freeze_word_embeddings, cfg.frozen_layers)
     except ValueError as exc:
         raise ConfigError("teacher.finetune.frozen_layers", str(exc)) from None
     model.to(device)
     bf16 = use_bf16(cfg.precision, device, "teacher.finetune.precision")
+    substituted = substitute_slots(train_examples, cfg.slot_substitution, random.Random(seed))
+    train_examples = train_examples + substituted
     encoded_all = encode_examples(train_examples, tokenizer, intent_labels, slot_labels, cfg.max_length)
     # A row whose words do not all fit would teach "O" for its cut words: it is left out.
     too_long = [ex.id for ex, e in zip(train_examples, encoded_all) if not _fits(e)]
@@ -240,7 +274,7 @@ def train(
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(
         f"teacher fine-tuning on {device}{' (bf16 autocast)' if bf16 else ''}: "
-        f"{len(encoded)} train / {len(eval_examples)} eval examples, "
+        f"{len(encoded)} train ({len(substituted)} by slot substitution) / {len(eval_examples)} eval examples, "
         f"{len(intent_labels)} intents, {len(slot_labels)} slot tags, {trainable / 1e6:.1f}M trainable parameters, "
         f"up to {cfg.max_steps} steps, eval every {cfg.eval_every_steps}, patience {cfg.patience}, "
         f"mean length {sum(lengths) / len(lengths):.1f} sub-tokens, "

@@ -40,6 +40,7 @@ class JointTeacherConfig(PretrainedConfig):
         intent_labels: Sequence[str] = (),
         slot_labels: Sequence[str] = (),
         classifier_dropout: float = 0.1,
+        intent_pooling: str = "first",
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -49,6 +50,9 @@ class JointTeacherConfig(PretrainedConfig):
         self.intent_labels = list(intent_labels)
         self.slot_labels = list(slot_labels)
         self.classifier_dropout = classifier_dropout
+        # What the intent head reads: "first" the first token's state, "mean" the mean over
+        # the tokens (what e5 encoders are trained to embed with).
+        self.intent_pooling = intent_pooling
 
     def encoder_config(self) -> PretrainedConfig:
         fields = dict(self.encoder)
@@ -97,7 +101,12 @@ class JointTeacher(PreTrainedModel):
 
     @classmethod
     def from_base(
-        cls, base_dir: str, intent_labels: Sequence[str], slot_labels: Sequence[str], classifier_dropout: float = 0.1
+        cls,
+        base_dir: str,
+        intent_labels: Sequence[str],
+        slot_labels: Sequence[str],
+        classifier_dropout: float = 0.1,
+        intent_pooling: str = "first",
     ) -> "JointTeacher":
         """A new joint model on a pretrained encoder folder, with freshly initialised heads."""
         encoder_config = AutoConfig.from_pretrained(base_dir)
@@ -106,6 +115,7 @@ class JointTeacher(PreTrainedModel):
             intent_labels=intent_labels,
             slot_labels=slot_labels,
             classifier_dropout=classifier_dropout,
+            intent_pooling=intent_pooling,
         )
         model = cls(config)
         # A base's pooler weights are left out on purpose; silence the "not used" warning.
@@ -161,7 +171,12 @@ class JointTeacher(PreTrainedModel):
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
         hidden = self.dropout(hidden)
-        intent_logits = self.intent_head(hidden[:, 0])
+        if getattr(self.config, "intent_pooling", "first") == "mean":
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        else:
+            pooled = hidden[:, 0]
+        intent_logits = self.intent_head(pooled)
         index = word_index.long().unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         word_states = torch.gather(hidden, 1, index)
         if word_continuation is not None:

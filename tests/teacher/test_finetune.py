@@ -217,3 +217,28 @@ def test_a_train_row_longer_than_max_length_is_left_out_and_counted(toy, tmp_pat
         if int(encode_words(ex.tokens, tokenizer, 8)["word_mask"].sum()) < len(ex.tokens)
     ]  # fmt: skip
     assert left_out == expected and 0 < len(left_out) < 72
+
+
+def test_slot_substitution_swaps_values_of_the_same_slot_and_language_and_moves_the_tags():
+    from schemas.features import LabelledRow, bio_spans
+    from teacher.finetune import substitute_slots
+
+    def row(i, lang, tokens, tags):
+        return LabelledRow(f"r{i}", lang, " ".join(tokens), tokens, "TurnOn", tags)
+
+    rows = [
+        row(0, "en", ["turn", "on", "the", "kitchen", "light"], ["O", "O", "O", "B-area", "O"]),
+        row(1, "en", ["light", "in", "the", "living", "room"], ["O", "O", "O", "B-area", "I-area"]),
+        row(2, "en", ["lights", "on"], ["O", "O"]),  # no slot: no new row
+        row(3, "th", ["เ", "ปิ", "ด", "ค", "รัว"], ["O", "O", "O", "B-area", "I-area"]),  # its only value
+    ]
+    import random
+
+    new = substitute_slots(rows, 10.0, random.Random(0))
+    assert new and {r.id.split("~")[0] for r in new} == {"r0", "r1"}  # Thai has no other value to draw
+    for r in new:
+        assert len(r.tokens) == len(r.slot_tags)
+        [(start, end, name)] = bio_spans(r.slot_tags)
+        assert name == "area" and r.tokens[start:end] in (["kitchen"], ["living", "room"])
+        assert r.tokens[:start] == rows[int(r.id[1])].tokens[:start]  # the words around stay
+    assert substitute_slots(rows, 0.0, random.Random(0)) == []
