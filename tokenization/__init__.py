@@ -5,7 +5,8 @@ Rule (identical in Python here and in TensorFlow ops in `tokenization.tf_ops`):
 2. Every character of a script written without spaces (Thai, Lao, Khmer, Myanmar, CJK
    ideographs, Hiragana, Katakana, Hangul is *not* included: Korean uses spaces) is a
    token by itself, together with the combining marks (M*) that follow it.
-3. Everything else is split on whitespace.
+3. Everything else is split on whitespace: `str.isspace` characters and U+200B ZERO WIDTH
+   SPACE, the invisible word boundary of Thai, Khmer and Myanmar text (MTOP's Thai has it).
 
 Slot spans are given in characters; a slot covers the tokens whose characters it overlaps,
 and a span that starts or ends inside a token is rejected by the dataset job, so slot tags
@@ -29,6 +30,15 @@ NO_SPACE_RANGES = (
     (0x4E00, 0x9FFF),  # CJK unified ideographs
     (0xF900, 0xFAFF),  # CJK compatibility ideographs
 )
+
+
+# Word separators that `str.isspace` does not count as whitespace (Unicode category Cf).
+ZERO_WIDTH_SEPARATORS = "\u200b"
+
+
+def is_separator(ch: str) -> bool:
+    """Whether `ch` separates words (rule 3)."""
+    return ch.isspace() or ch in ZERO_WIDTH_SEPARATORS
 
 
 class Token(NamedTuple):
@@ -60,7 +70,7 @@ def tokenize(text: str) -> List[Token]:
 
     while i < n:
         ch = text[i]
-        if ch.isspace():
+        if is_separator(ch):
             close_word(i)
             i += 1
         elif _standalone(ch):

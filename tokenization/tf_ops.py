@@ -11,7 +11,7 @@ whitespace character to a space; `tf.strings.split` then splits on spaces.
 
 Why the character classes are spelled out as code-point ranges instead of RE2's `\\p{P}`,
 `\\p{S}`, `\\p{M}`, `\\s`: the Python rule reads Python's `unicodedata` tables (Unicode 13
-on Python 3.10) and `str.isspace`, while RE2 carries its own Unicode tables (a newer
+on Python 3.10) and `is_separator`, while RE2 carries its own Unicode tables (a newer
 version, so e.g. emoji added after Unicode 13 would be symbols in RE2 but letters in
 Python) and its `\\s` is ASCII only. The ranges are generated from the very `unicodedata`
 the Python rule uses and baked into the graph as constants at trace time, so training data
@@ -29,7 +29,7 @@ from typing import Callable, List, Tuple
 
 import tensorflow as tf
 
-from tokenization import NO_SPACE_RANGES
+from tokenization import NO_SPACE_RANGES, is_separator
 
 
 def _ranges(predicate: Callable[[str], bool]) -> List[Tuple[int, int]]:
@@ -62,7 +62,7 @@ def patterns() -> Tuple[str, str]:
     standalone = _char_class(_ranges(lambda ch: unicodedata.category(ch)[0] in "PS"))
     marks = _char_class(_ranges(lambda ch: unicodedata.category(ch)[0] == "M"))
     no_space = _char_class(list(NO_SPACE_RANGES))
-    space = _char_class(_ranges(str.isspace))
+    space = _char_class(_ranges(is_separator))
     # Alternation order matters: RE2 is leftmost-first like Python's loop, which tests
     # "punctuation/symbol" before "no-space script" (e.g. U+0E3F THAI BAHT is a symbol).
     return f"({standalone}|{no_space}{marks}*)", space

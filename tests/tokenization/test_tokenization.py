@@ -23,3 +23,11 @@ def test_thai_and_chinese_are_split_per_character_with_marks_attached():
 
 def test_mixed_scripts():
     assert words("打开TV 2") == ["打", "开", "TV", "2"]
+
+
+def test_a_zero_width_space_separates_words_and_is_no_word():
+    from tokenization import words
+
+    # MTOP's Thai marks word boundaries with U+200B; it must not become a token of its own.
+    assert words("ส่ง การ์ด \u200b อวยพร") == ["ส่", "ง", "ก", "า", "ร์", "ด", "อ", "ว", "ย", "พ", "ร"]
+    assert words("iheart\u200bradio") == ["iheart", "radio"]
