@@ -257,8 +257,9 @@ def train(
     substituted = substitute_slots(train_examples, cfg.slot_substitution, random.Random(seed))
     train_examples = train_examples + substituted
     encoded_all = encode_examples(train_examples, tokenizer, intent_labels, slot_labels, cfg.max_length)
-    # A row whose words do not all fit would teach "O" for its cut words: it is left out.
-    too_long = [ex.id for ex, e in zip(train_examples, encoded_all) if not _fits(e)]
+    # A row with a word that has no sub-token within max_length (too long a row, or a word the
+    # tokenizer's normalisation removes) would teach "O" for that word: it is left out.
+    no_sub_token = [ex.id for ex, e in zip(train_examples, encoded_all) if not _fits(e)]
     encoded = [e for e in encoded_all if _fits(e)]
     # Eval rows are all scored (a cut word counts as "O", so as a miss); how many were cut is reported.
     eval_cut = [ex.id for ex in eval_examples if not _fits(encode_words(ex.tokens, tokenizer, cfg.max_length))]
@@ -278,7 +279,8 @@ def train(
         f"{len(intent_labels)} intents, {len(slot_labels)} slot tags, {trainable / 1e6:.1f}M trainable parameters, "
         f"up to {cfg.max_steps} steps, eval every {cfg.eval_every_steps}, patience {cfg.patience}, "
         f"mean length {sum(lengths) / len(lengths):.1f} sub-tokens, "
-        f"{len(too_long)} train rows left out and {len(eval_cut)} eval rows cut (over max_length={cfg.max_length})",
+        f"{len(no_sub_token)} train rows left out and {len(eval_cut)} eval rows cut "
+        f"(a word without a sub-token within max_length={cfg.max_length})",
         file=sys.stderr,
     )
 
@@ -365,7 +367,7 @@ def train(
         "eval": best_result,
         "stopped": stopped,
         "eval_curve": curve,
-        "train_rows_left_out": {"too_long": too_long},
+        "train_rows_left_out": {"no_sub_token": no_sub_token},
         "eval_rows_cut": eval_cut,
         "train_seconds": round(train_seconds, 1),
         "eval_seconds": round(eval_seconds, 1),
