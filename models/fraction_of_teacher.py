@@ -41,7 +41,10 @@ FLOOR_GATE = f"{HEADLINE}_floor_gate"
 # `lower <= value <= upper`, false for NaN), e.g. where the teacher got no example right.
 TEACHER_GATE = "teacher_exact_match"
 ABOVE_TEACHER_GATE = f"{HEADLINE}_lower"
-ABOVE_TEACHER_BOUND = 1.0
+# A distilled student a little above its teacher is normal (the embedded default's Thai on
+# test: 1.054, interval 1.006-1.101); a teacher that failed a language leaves it far above
+# (MTOP Thai with an undertrained teacher: 1.63).
+ABOVE_TEACHER_BOUND = 1.1
 
 
 def _strings(value) -> List[str]:

@@ -41,7 +41,8 @@ class EvaluationConfig:
     bootstrap_samples: int = 1000
     # A fraction of a weak teacher is not a result: the teacher's own exact match must reach
     # this overall and on every language (None: not checked). Whatever this is, the teacher
-    # must not be clearly below the student (the fraction's interval must reach down to 1).
+    # must not be clearly below the student (the fraction's interval must reach down to 1.1,
+    # `models.fraction_of_teacher.ABOVE_TEACHER_BOUND`).
     teacher_min_exact_match: Optional[float] = 0.5
 
     def check(self, key: str, base_dir: str) -> None:

@@ -2,6 +2,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from tensorflow_model_analysis.evaluators import metrics_validator
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 
@@ -164,7 +165,7 @@ def test_teacher_checks_are_thresholds_on_the_overall_and_every_language_slice()
         assert [list(s.feature_keys) for s in check.slicing_specs] == [[], ["lang"]]
     assert teacher.threshold.value_threshold.lower_bound.value == 0.5
     assert not teacher.threshold.value_threshold.HasField("upper_bound")
-    assert above.threshold.value_threshold.upper_bound.value == fot.ABOVE_TEACHER_BOUND == 1.0
+    assert above.threshold.value_threshold.upper_bound.value == pytest.approx(fot.ABOVE_TEACHER_BOUND)
     assert not above.threshold.value_threshold.HasField("lower_bound")
     # Without a bootstrap there is no interval (its lower end is NaN everywhere): not checked.
     unbootstrapped = fot.eval_config(0.9, None, fot.GateRule(bootstrap_samples=0), teacher_min_exact_match=0.5)

@@ -65,8 +65,9 @@ def test_comparison_says_whether_a_change_is_inside_the_intervals():
 
 
 def test_gates_are_read_from_the_eval_config():
-    assert gates(fot.eval_config(0.9, 0.8)) == Gates(pytest.approx(0.9), pytest.approx(0.8), None, 1.0)
-    assert gates(fot.eval_config(0.95, None, fot.GateRule(), 0.5)) == Gates(pytest.approx(0.95), None, 0.5, 1.0)
+    bound = pytest.approx(fot.ABOVE_TEACHER_BOUND)
+    assert gates(fot.eval_config(0.9, 0.8)) == Gates(pytest.approx(0.9), pytest.approx(0.8), None, bound)
+    assert gates(fot.eval_config(0.95, None, fot.GateRule(), 0.5)) == Gates(pytest.approx(0.95), None, 0.5, bound)
     assert gates(fot.eval_config(0.95, None, fot.GateRule(bootstrap_samples=0))).above_teacher_bound is None
 
 
@@ -104,10 +105,11 @@ def test_failed_teacher_checks_read_clearly():
         "the teacher is weak here; a fraction of it is not a result"
     )
     above = checks["lang=de", fot.ABOVE_TEACHER_GATE]
-    assert above["bound"] == 1.0 and above["bound_kind"] == "upper" and above["value"] > 1.0
+    assert above["bound"] == pytest.approx(fot.ABOVE_TEACHER_BOUND) and above["bound_kind"] == "upper"
+    assert above["value"] > fot.ABOVE_TEACHER_BOUND
     assert above["message"] == (
         "lang=de: the student is clearly above the teacher (the fraction's 95 % interval starts at "
-        f"{above['value']:.3f}, above 1) — the teacher is weak here; a fraction of it is not a result"
+        f"{above['value']:.3f}, above 1.1) — the teacher is weak here; a fraction of it is not a result"
     )
     assert check_message("lang=th", fot.ABOVE_TEACHER_GATE, math.nan, 1.0).startswith(
         "lang=th: the teacher got no example exactly right"
