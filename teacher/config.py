@@ -20,7 +20,7 @@ class TeacherFinetuneConfig:
     max_steps: int = 3000
     max_minutes: float = 0.0
     eval_every_steps: int = 250
-    patience: int = 2
+    patience: int = 3
     min_delta: float = 0.002
     batch_size: int = 32
     learning_rate: float = 2e-4
@@ -32,10 +32,12 @@ class TeacherFinetuneConfig:
     # listed in metrics.json); an eval row is scored with its cut words predicted "O".
     max_length: int = 128
     # New labelled train rows per train row, each slot value swapped for another value of the
-    # same slot in the same language from the train split (labels follow the new words).
+    # same slot in the same language from the train split (labels follow the new words). Off:
+    # on MTOP at 1,500 steps +0.8 points on eval but -2.1 on the split training stops on.
     slot_substitution: float = 0.0
-    # What the intent head reads: the first token ("first") or the mean over tokens ("mean").
-    intent_pooling: Literal["first", "mean"] = "first"
+    # What the intent head reads: the mean over tokens ("mean", what e5 encoders embed with;
+    # +1.4 points exact match on MTOP eval over "first" at 1,500 steps) or the first token.
+    intent_pooling: Literal["first", "mean"] = "mean"
     # The word embeddings are most of a multilingual encoder (96M of e5-small's 118M).
     freeze_word_embeddings: bool = True
     # The embeddings and the first N transformer layers stop training too: the backward pass
