@@ -23,7 +23,7 @@ from typing import List, Optional
 from bench.ablate import commit_and_machine
 from bench.real import split_files
 from config_core import ProjectConfig, load_sections, or_exit
-from schemas.features import TEST
+from schemas.features import TEACHER_METRICS_FILE, TEST
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -34,6 +34,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--work-dir", help="dataset and teachers go here (default runs/teacher-bench-DATA)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--output", default="bench/results/teacher.jsonl")
+    parser.add_argument(
+        "--teacher",
+        help="score this teacher, fine-tuned before on the work dir's dataset with the same --set, instead of training",
+    )
     args = parser.parse_args(argv)
     data_name = os.path.basename(os.path.normpath(args.data))
     work_dir = os.path.abspath(args.work_dir or os.path.join("runs", f"teacher-bench-{data_name}"))
@@ -68,8 +72,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     teacher = config["teacher"]
     output = os.path.join(work_dir, args.name)
     started = time.time()
-    base = resolve_base(teacher.base, teacher.cache_dir)
-    report = train(base, dataset, output, teacher.finetune, config["project"].seed)
+    if args.teacher:
+        output = args.teacher
+        with open(os.path.join(output, TEACHER_METRICS_FILE), encoding="utf-8") as f:
+            report = json.load(f)
+    else:
+        base = resolve_base(teacher.base, teacher.cache_dir)
+        report = train(base, dataset, output, teacher.finetune, config["project"].seed)
     model, tokenizer = load_teacher(output)
     scored = evaluate(
         model, tokenizer, data_lib.read_split(dataset, TEST), teacher.finetune.max_length,
@@ -89,6 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "stopped": report["stopped"],
         "eval_curve": report["eval_curve"],
         "train_seconds": report["train_seconds"],
+        "steps_per_second": round(report["steps"] / report["train_seconds"], 2),
         "minutes": round((time.time() - started) / 60, 1),
         **commit_and_machine(),
     }
