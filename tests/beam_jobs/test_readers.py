@@ -59,3 +59,34 @@ def test_malformed_mtop_and_atis_rows():
     with pytest.raises(RowError) as err:
         parse_multiatis("1\ta b\tO\tatis_x", "x_EN.tsv:2", "en", 64)
     assert err.value.code == "tag_count_mismatch"
+
+
+# Thai is tokenised by character cluster; U+200B (MTOP's Thai has it) separates words and is no
+# token. The slot "ห้องนอน" (bedroom) must come out as its 6 clusters tagged B, I, I, I, I, I.
+THAI_TEXT = "เปิดไฟ\u200bห้องนอน"  # "turn on the light" + ZWSP + "bedroom"
+THAI_TOKENS = ["เ", "ปิ", "ด", "ไ", "ฟ", "ห้", "อ", "ง", "น", "อ", "น"]
+THAI_TAGS = ["O"] * 5 + ["B-room"] + ["I-room"] * 5
+
+
+def test_every_reader_gives_thai_clusters_and_aligned_slot_tags():
+    import json
+
+    start = THAI_TEXT.index("ห")
+    jsonl = json.dumps(
+        {
+            "text": THAI_TEXT,
+            "intent": "on",
+            "lang": "th",
+            "slots": [{"start": start, "end": len(THAI_TEXT), "slot": "room"}],
+        },
+        ensure_ascii=False,
+    )
+    mtop = f"1\tIN:on\t{start}:{len(THAI_TEXT)}:SL:room\t{THAI_TEXT}\tlights\tth_TH\t[IN:on ]\t{{}}"
+    atis = "1\tเปิดไฟ ห้องนอน\tO B-room\ton"
+    rows = [
+        parse_jsonl(jsonl, "a.jsonl:1", "en", 64),
+        parse_mtop(mtop, "mtop:1", "en", 64),
+        parse_multiatis(atis, "train_TH.tsv:2", "en", 64),
+    ]
+    for row in rows:
+        assert (row.tokens, row.slot_tags) == (THAI_TOKENS, THAI_TAGS), row.id
