@@ -6,7 +6,7 @@ export PYTHONWARNINGS := ignore::FutureWarning
 PY := .venv/bin/python
 .PHONY: setup run test dataset image
 
-# Images for Kubeflow (see README "Kubeflow"): make image REGISTRY=gcr.io/my-project [TAG=v1]
+# Images for Kubeflow (see docs/kubeflow.md): make image REGISTRY=gcr.io/my-project [TAG=v1]
 REGISTRY ?=
 TAG ?= latest
 
@@ -22,6 +22,11 @@ dataset: setup
 test: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	$(PY) device/gen_unicode_tables.py --check
+	mkdir -p build/device
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Idevice -o build/device/test_projection \
+		device/pqrnn_projection.c device/test_projection.c
+	build/device/test_projection device/golden/projection.jsonl
 	$(PY) -m pytest -q tests
 
 image:

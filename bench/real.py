@@ -28,10 +28,8 @@ from typing import Any, Dict, List, Optional
 
 from beam_jobs.dataset.rows import assign_split
 from bench.ablate import commit_and_machine
-from review.artifacts import read_json
-from review.run_store import read_run
-from review.summary import summarize
-from schemas.features import HEADLINE, TEACHER_METRICS_FILE
+from bench.runs import run_record
+from review.run_store import local_metadata_path
 
 TRAIN_FILE, EVAL_FILE, TEST_FILE = "train.jsonl", "eval.jsonl", "test.jsonl"
 STOP_FRACTION = 0.1  # of the train groups, when DIR has no test file: the split training stops on
@@ -91,46 +89,11 @@ def run_pipeline(config: str, work_dir: str, paths: Dict[str, List[str]], overri
     return time.time() - started
 
 
-def _mean(values: Dict[str, float]) -> Optional[float]:
-    return sum(values.values()) / len(values) if values else None
-
-
 def record(config_path: str, work_dir: str, project_name: str) -> Dict[str, Any]:
     """What the run in `work_dir` measured, read from its MLMD store and artifacts."""
-    metadata = os.path.join(work_dir, "runs", "metadata.sqlite")
-    summary = summarize(metadata, project_name)
-    run = read_run(metadata, project_name)
-    teacher = read_json(os.path.join(run.teacher_model().uri, TEACHER_METRICS_FILE))
-    languages = sorted(summary.per_language)
-
-    def by_language(key: str) -> Dict[str, float]:
-        return {lang: summary.per_language[lang].get(key) for lang in languages}
-
-    fractions = by_language(HEADLINE)
-    return {
-        "run": summary.run_id,
-        "blessed": summary.blessed,
-        "scored_split_rows": summary.overall.get("eval_examples"),
-        "teacher_exact_match": summary.overall.get("teacher_exact_match"),
-        "student_exact_match": summary.overall.get("student_exact_match"),
-        "fraction_of_teacher": summary.overall.get(HEADLINE),
-        "fraction_of_teacher_interval": [
-            summary.overall.get(HEADLINE + "_lower"),
-            summary.overall.get(HEADLINE + "_upper"),
-        ],
-        "mean_fraction_over_languages": _mean(fractions),
-        "teacher_exact_match_by_language": by_language("teacher_exact_match"),
-        "student_exact_match_by_language": by_language("student_exact_match"),
-        "fraction_of_teacher_by_language": fractions,
-        "teacher_mean_exact_match_over_languages": _mean(by_language("teacher_exact_match")),
-        "intent_accuracy_by_language": {who: by_language(f"{who}_intent_accuracy") for who in ("teacher", "student")},
-        "slot_f1_by_language": {who: by_language(f"{who}_slot_f1") for who in ("teacher", "student")},
-        "stopped": summary.stopped,
-        "teacher_train_rows_left_out": {k: len(v) for k, v in teacher.get("train_rows_left_out", {}).items()},
-        "teacher_eval_rows_cut": len(teacher.get("eval_rows_cut", [])),
-        "size_ratio": summary.size_ratio,
-        "stage_seconds": {e.component: (e.finished_ms - e.started_ms) / 1000 for e in run.executions},
-    }
+    # `run_pipeline` sets project.work_dir to WORK_DIR/runs: LocalDagRunner's store is beside its root.
+    metadata = local_metadata_path(os.path.join(work_dir, "runs", "pipeline_root"))
+    return run_record(metadata, project_name)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -141,6 +104,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--work-dir", help="the run's folder (default runs/real-NAME)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--output", default="bench/results/real.jsonl")
+    parser.add_argument(
+        "--record-existing",
+        type=float,
+        metavar="MINUTES",
+        help="run nothing: record the latest run already in the work dir, which took MINUTES",
+    )
     args = parser.parse_args(argv)
     name = args.name or os.path.basename(os.path.normpath(args.data))
     work_dir = os.path.abspath(args.work_dir or os.path.join("runs", f"real-{name}"))
@@ -149,11 +118,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"bench.real: {exc}", file=sys.stderr)
         return 2
-    try:
-        seconds = run_pipeline(args.config, work_dir, splits["paths"], args.overrides)
-    except subprocess.CalledProcessError as exc:
-        print(f"bench.real: the pipeline failed (exit {exc.returncode}); no record written", file=sys.stderr)
-        return 1
+    if args.record_existing is not None:
+        seconds = 60 * args.record_existing
+    else:
+        try:
+            seconds = run_pipeline(args.config, work_dir, splits["paths"], args.overrides)
+        except subprocess.CalledProcessError as exc:
+            print(f"bench.real: the pipeline failed (exit {exc.returncode}); no record written", file=sys.stderr)
+            return 1
     from pipeline.config import load_config_or_exit
 
     config = load_config_or_exit(args.config, args.overrides)

@@ -1,4 +1,4 @@
-"""All end-to-end benchmarks of one pipeline run, as one markdown table (the README includes it).
+"""All end-to-end benchmarks of one pipeline run, as one markdown table (bench/results/pipeline.md).
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.run_all [--config pipeline.yaml] [--run latest|ID]
         [--pipeline-root DIR | --metadata FILE] [--teacher-rows 500] [--skip-teacher-inference] [--train-steps 60]

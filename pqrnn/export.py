@@ -9,7 +9,10 @@ each returning intent (string [b]), intent_probabilities [b, C], slot_tags (stri
 slot_logits; and
   project_text(text: string [b]) -> features [b, max_tokens, B], num_tokens
 which is the projection the TFLite encoder expects as input. Label vocabularies and the
-student config are also written to `assets.extra/`.
+student config are also written to `assets.extra/`, and for an app on a device (see
+device/README.md) the projection's parameters (`device_projection.json`) and golden vectors
+of this model (`device_golden.jsonl`: per utterance its features as `project_text` computes
+them and the intent and BIO slot tags `serving_default` answers).
 
 TFLite: the string hashing is not expressible in TFLite builtins, so the int8 model is the
 encoder only (features -> intent_logits, slot_logits) with builtin int8 kernels; the
@@ -24,15 +27,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Dict, Iterable, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from pqrnn.decoding import bio_decode
+from pqrnn.hash_spec import NULL_TOKEN
 from pqrnn.model import PQRNNStudent
 from pqrnn.projection import Projection
-from pqrnn.serving import STUDENT_CONFIG_FILE
+from pqrnn.serving import (
+    DEVICE_GOLDEN_FILE,
+    DEVICE_PROJECTION_FILE,
+    STUDENT_CONFIG_FILE,
+    device_projection_params,
+    pack_features,
+)
 from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, vocab_file
 from tokenization import tf_ops
 
@@ -108,6 +118,58 @@ class StudentServer(tf.Module):
         return {"features": features, "num_tokens": tf.cast(tokens.row_lengths(), tf.int32)}
 
 
+# The utterances of a serving folder's golden vectors unless the caller gives its own.
+DEFAULT_GOLDEN_TEXTS = (
+    "turn on the kitchen light",
+    "set an alarm for 7:30 am, please!",
+    "schalte das Licht im Wohnzimmer aus",
+    "¿Qué tiempo hará mañana en Madrid?",
+    "éteins toutes les lumières de la chambre",
+    "लिविंग रूम की बत्ती बंद करो",
+    "เปิดไฟในห้องนั่งเล่น",
+    "",
+)
+
+
+def device_golden(server: StudentServer, texts: Sequence[str]) -> List[Dict]:
+    """Golden vectors of the served model (the format of device/golden/projection.jsonl plus
+    the SavedModel's answer): features from `project_text`, intent and slot tags from
+    `serving_default`."""
+    if not texts:
+        return []
+    batch = tf.constant([t.encode("utf-8") for t in texts])
+    projected = server.project_text(batch)
+    answer = server.serving_default(batch)
+    projection = server.projection
+    kept = tf_ops.tokenize(batch)[:, : projection.max_words]
+    lowered = tf.strings.lower(kept.flat_values, encoding="utf-8")
+    hashed = kept.with_flat_values(tf.where(tf.equal(lowered, ""), NULL_TOKEN, lowered)).to_list()
+    intents = [label.decode() for label in server.intent_labels.numpy()]
+    extra = 2 if projection.add_bos_eos else 0
+    records = []
+    for i, text in enumerate(texts):
+        n = int(answer["num_tokens"][i])
+        tags = [t.decode() for t in answer["slot_tags"].numpy()[i][:n]]
+        intent = answer["intent"].numpy()[i].decode()
+        records.append(
+            {
+                "text": text,
+                "feature_size": projection.feature_size,
+                "max_tokens": projection.max_tokens,
+                "add_bos_eos": int(projection.add_bos_eos),
+                "text_hex": text.encode("utf-8").hex(),
+                "words": [w.decode() for w in answer["tokens"].numpy()[i][:n]],
+                "tokens_hex": [t.hex() for t in hashed[i]],
+                "features": pack_features(projected["features"].numpy()[i, : n + extra]),
+                "intent": intent,
+                "intent_id": intents.index(intent),
+                "slot_tags": tags,
+                "slot_tag_ids": [server.tag_vocab.index(t) for t in tags],
+            }
+        )
+    return records
+
+
 def saved_model_bytes(path: str) -> int:
     """Bytes of a SavedModel folder without `assets.extra` (where the int8 TFLite file sits)."""
     total = 0
@@ -117,8 +179,16 @@ def saved_model_bytes(path: str) -> int:
     return total
 
 
-def export_saved_model(model: PQRNNStudent, intent_vocab: Sequence[str], tag_vocab: Sequence[str], path: str) -> str:
-    """Write the serving SavedModel (signatures in the module docstring) to `path`."""
+def export_saved_model(
+    model: PQRNNStudent,
+    intent_vocab: Sequence[str],
+    tag_vocab: Sequence[str],
+    path: str,
+    golden_texts: Optional[Sequence[str]] = None,
+) -> str:
+    """Write the serving SavedModel (signatures in the module docstring) to `path`, with the
+    files of `assets.extra/`; `golden_texts` (default `DEFAULT_GOLDEN_TEXTS`) are the
+    utterances of its golden vectors."""
     server = StudentServer(model, intent_vocab, tag_vocab)
     signatures = {
         "serving_default": server.serving_default,
@@ -134,6 +204,11 @@ def export_saved_model(model: PQRNNStudent, intent_vocab: Sequence[str], tag_voc
             f.write("".join(f"{label}\n" for label in vocab))
     with tf.io.gfile.GFile(os.path.join(extra, STUDENT_CONFIG_FILE), "w") as f:
         json.dump(dataclasses.asdict(model.student_config), f, indent=2)
+    with tf.io.gfile.GFile(os.path.join(extra, DEVICE_PROJECTION_FILE), "w") as f:
+        json.dump(device_projection_params(dataclasses.asdict(model.student_config)), f, indent=2)
+    golden = device_golden(server, DEFAULT_GOLDEN_TEXTS if golden_texts is None else golden_texts)
+    with tf.io.gfile.GFile(os.path.join(extra, DEVICE_GOLDEN_FILE), "w") as f:
+        f.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in golden))
     return path
 
 

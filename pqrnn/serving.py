@@ -8,14 +8,19 @@ The path a device or a Python service deploys: the word tokenizer (`tokenization
 rule `tokenization.tf_ops` follows), the ternary hash projection in NumPy (bit-exact with
 `pqrnn.projection`: the same lower-casing, markers and salted FarmHash Fingerprint64, a
 port of `tf.fingerprint`), then the int8 TFLite encoder of `assets.extra/` on [1, T, B].
-Only NumPy and a TFLite interpreter are needed (`tflite_runtime` when installed, else
-TensorFlow's `tf.lite.Interpreter`); the module imports no TensorFlow itself.
+Only NumPy and a TFLite interpreter are needed: LiteRT's (`ai_edge_litert`, pinned in
+requirements.lock), else `tflite_runtime`, else TensorFlow's `tf.lite.Interpreter`; so with
+LiteRT installed no TensorFlow is imported at all. The C port of the tokenizer and the
+projection, for apps, is in `device/` (device/README.md).
 
 Speed: a per-process LRU cache maps lower-cased tokens to their features (a service sees the
 same words again and again), and one interpreter is kept allocated per input length T
 (re-allocating XNNPACK's plan on every resize costs more than the whole query; padding to a
 common length would change the int8 results). Outputs decode as `serving_default` of the
 SavedModel does: argmax intent, one BIO tag per kept word.
+
+Command line: `python -m pqrnn.serving SERVING_DIR` reads UTF-8 lines from stdin (invalid
+bytes become U+FFFD, as in the SavedModel) and writes one JSON prediction per line.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
@@ -35,6 +41,13 @@ from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, TFLITE_FI
 from tokenization import words as split_words
 
 STUDENT_CONFIG_FILE = "student_config.json"  # written beside the TFLite file by pqrnn.export
+# Also beside it, for an app on a device (device/README.md): the projection's parameters, and
+# golden vectors of this model (features and the SavedModel's intent and tags per utterance).
+DEVICE_PROJECTION_FILE = "device_projection.json"
+DEVICE_GOLDEN_FILE = "device_golden.jsonl"
+# Version of the hash and word rule (DESIGN.md "The hash", tokenization); the C port checks it
+# (PQRNN_HASH_SPEC_VERSION in device/pqrnn_projection.h). Bump on any change of either.
+HASH_SPEC_VERSION = 1
 
 # ------------------------------------------------------------------ FarmHash Fingerprint64
 # farmhashna::Hash64 (what tf.fingerprint's "farmhash64" computes), vectorised over a batch of
@@ -215,7 +228,8 @@ class NumpyProjection:
 
     def tokens(self, words: Sequence[str]) -> List[bytes]:
         """The byte strings that are hashed, markers included."""
-        body = [w.lower().encode("utf-8") or NULL_TOKEN for w in words[: self.max_words]]
+        # tf.strings.lower reads a token as a C string: it ends at the first NUL.
+        body = [w.split("\0", 1)[0].lower().encode("utf-8") or NULL_TOKEN for w in words[: self.max_words]]
         return [BOS_TOKEN, *body, EOS_TOKEN] if self.add_bos_eos else body
 
     def __call__(self, words: Sequence[str]) -> np.ndarray:
@@ -238,12 +252,15 @@ class NumpyProjection:
 
 # ------------------------------------------------------------------ the TFLite student
 def _interpreter_class() -> Any:
-    try:  # the small runtime-only wheel, what a device or a slim service installs
-        from tflite_runtime.interpreter import Interpreter
+    try:  # LiteRT, the runtime-only successor of tflite_runtime: no TensorFlow
+        from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        import tensorflow as tf
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            import tensorflow as tf
 
-        Interpreter = tf.lite.Interpreter
+            Interpreter = tf.lite.Interpreter
     return Interpreter
 
 
@@ -342,6 +359,100 @@ class FastStudent:
             slot_logits=slot_logits,
         )
 
-    def __call__(self, text: str) -> Prediction:
-        """A raw UTF-8 query (what `serving_default` takes)."""
+    def __call__(self, text: "str | bytes") -> Prediction:
+        """A raw query (what `serving_default` takes); bytes are read as UTF-8 with invalid
+        sequences replaced by U+FFFD, as the SavedModel's tokenizer does."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
         return self.predict_words(split_words(text))
+
+
+# ------------------------------------------------------------------ the device files
+def device_projection_params(student_config: Mapping[str, Any]) -> Dict[str, Any]:
+    """What `assets.extra/device_projection.json` holds: all a port of the projection needs
+    (device/pqrnn_projection.h takes feature_size, max_tokens, add_bos_eos)."""
+    projection = student_config["projection"]
+    feature_size = projection["feature_size"]
+    return {
+        "hash_spec_version": HASH_SPEC_VERSION,
+        "feature_size": feature_size,
+        "max_tokens": student_config["max_tokens"],
+        "add_bos_eos": bool(projection["add_bos_eos"]),
+        "bos_token_hex": BOS_TOKEN.hex(),
+        "eos_token_hex": EOS_TOKEN.hex(),
+        "null_token_hex": NULL_TOKEN.hex(),
+        "salts_hex": [SALT_SEPARATOR.hex() + f"{j:02x}" for j in range(math.ceil(feature_size / FIELDS_PER_HASH))],
+        "fields_per_hash": FIELDS_PER_HASH,
+        "hash": "farmhash_fingerprint64",
+        "ternary": {"00": 0, "01": 1, "10": -1, "11": 0},
+        "tflite_file": TFLITE_FILE,
+        "tflite_input": "features",
+        "tflite_outputs": ["intent_logits", "slot_logits"],
+        "intent_vocab_file": os.path.basename(vocab_file("", INTENT_VOCAB)),
+        "slot_tag_vocab_file": os.path.basename(vocab_file("", SLOT_TAG_VOCAB)),
+        "slot_decoding": "bio",
+    }
+
+
+def pack_features(features: np.ndarray) -> List[str]:
+    """Ternary features [T, B] as one hex string per row: 2 bits per feature, four per byte,
+    first feature in the lowest bits; 0 -> 00, +1 -> 01, -1 -> 10 (the golden files' format)."""
+    values = np.asarray(features).astype(np.int64)
+    if values.shape[0] == 0:
+        return []
+    codes = np.where(values > 0, 1, np.where(values < 0, 2, 0)).astype(np.uint8)
+    pad = (-codes.shape[1]) % 4
+    codes = np.pad(codes, [(0, 0), (0, pad)]).reshape(codes.shape[0], -1, 4)
+    packed = (codes[..., 0] | codes[..., 1] << 2 | codes[..., 2] << 4 | codes[..., 3] << 6).astype(np.uint8)
+    return [row.tobytes().hex() for row in packed]
+
+
+def unpack_features(rows: Sequence[str], feature_size: int) -> np.ndarray:
+    """The inverse of `pack_features`: int8 [T, feature_size]."""
+    if not rows:
+        return np.zeros((0, feature_size), np.int8)
+    packed = np.stack([np.frombuffer(bytes.fromhex(r), np.uint8) for r in rows])
+    codes = np.stack([(packed >> (2 * k)) & 3 for k in range(4)], -1).reshape(len(rows), -1)[:, :feature_size]
+    return np.array([0, 1, -1, 0], np.int8)[codes]
+
+
+# ------------------------------------------------------------------ command line
+USAGE = "usage: python -m pqrnn.serving SERVING_DIR  (UTF-8 lines on stdin, one JSON prediction per line on stdout)"
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    """`python -m pqrnn.serving SERVING_DIR`: each stdin line -> {"text", "intent",
+    "intent_probability", "tokens", "slot_tags"} on stdout. Usage errors exit 2."""
+    args = list(argv)
+    if len(args) != 1 or args[0] in ("-h", "--help") or args[0].startswith("-"):
+        if args in (["-h"], ["--help"]):
+            print(USAGE)
+            return 0
+        print(USAGE, file=sys.stderr)
+        return 2
+    serving_dir = args[0]
+    model_file = os.path.join(serving_dir, TFLITE_DIR, TFLITE_FILE)
+    if not os.path.isfile(model_file):
+        print(f"error: {model_file} not found: SERVING_DIR must be an exported student folder", file=sys.stderr)
+        return 2
+    student = FastStudent.from_saved_model(serving_dir)
+    out = sys.stdout
+    for line in sys.stdin.buffer:
+        text = line.rstrip(b"\r\n").decode("utf-8", "replace")
+        prediction = student(text)
+        logits = prediction.intent_logits.astype(np.float64)
+        probabilities = np.exp(logits - logits.max())
+        record = {
+            "text": text,
+            "intent": prediction.intent,
+            "intent_probability": round(float(probabilities.max() / probabilities.sum()), 6),
+            "tokens": prediction.tokens,
+            "slot_tags": prediction.slot_tags,
+        }
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -32,6 +32,9 @@ def test_the_teacher_fine_tune_never_opens_the_test_split(tmp_path):
     shutil.rmtree(tmp_path / "data" / "Split-test")
     base = make_tiny_base(str(tmp_path / "base"), ["turn on the light", "turn off the light"], vocab_size=40)
     report = train(
-        base, str(tmp_path / "data"), str(tmp_path / "teacher"), TeacherFinetuneConfig(epochs=1.0, num_threads=1)
+        base,
+        str(tmp_path / "data"),
+        str(tmp_path / "teacher"),
+        TeacherFinetuneConfig(max_steps=4, eval_every_steps=2, num_threads=1),
     )
     assert report["eval"]["all"]["examples"] == 1

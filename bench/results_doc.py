@@ -1,0 +1,576 @@
+"""docs/results.md and the README's headline table, from the records in bench/results/.
+
+Every benchmark appends one JSON line per measurement (its command, commit, machine, date and
+numbers) to its file; nothing here measures. A table shows the newest record of each benchmark
+or setting: the last line with that key in its file (files are append-only, so the last line is
+the newest; older records stay in the data). Written by `python -m bench.docs`;
+`tests/bench/test_docs.py` fails when a page is not what this module writes from the records.
+
+| file | written by | key of "the same setting" |
+|---|---|---|
+| runs.jsonl | `python -m bench.runs` after a pipeline run | name |
+| real.jsonl | `python -m bench.real --data DIR` | name and overrides |
+| teacher.jsonl | `python -m bench.teacher --data DIR --name NAME` | name |
+| ablation.jsonl | `python -m bench.ablate --name NAME` | name |
+| holdout.jsonl | `python -m bench.holdout --name NAME` | name, variant and overrides |
+| speed.json | `python -m bench.speed` (one record, rewritten) | - |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+RESULTS_DIR = "bench/results"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+# The two rows of the README's headline: the embedded default's run, and the real-data benchmark.
+HEADLINE_RUN = "embedded-default"
+HEADLINE_REAL = "mtop"
+LANGUAGES_ORDER = ("de", "en", "es", "fr", "hi", "th")
+DASH = "–"
+
+
+def read_records(path: str) -> List[Dict[str, Any]]:
+    """The records of a JSONL file, in file order ([] when there is none)."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def newest(records: Iterable[Dict[str, Any]], key: Callable[[Dict[str, Any]], Any]) -> List[Dict[str, Any]]:
+    """The last record of each key, in the order the keys first appear."""
+    found: Dict[Any, Dict[str, Any]] = {}
+    for record in records:
+        k = key(record)
+        if k in found:
+            del found[k]  # keep the order of the newest records
+        found[k] = record
+    return list(found.values())
+
+
+def _num(value: Optional[float], digits: int = 3) -> str:
+    return DASH if value is None else f"{value:,.{digits}f}"
+
+
+def _interval(values: Optional[List[Optional[float]]]) -> str:
+    if not values or values[0] is None or values[1] is None:
+        return ""
+    return f" ({values[0]:.3f}{DASH}{values[1]:.3f})"
+
+
+def _machine(machine: Optional[str]) -> str:
+    """The machine without its host name and load: `2 CPU cores (Intel(R) Xeon(R) Processor), 0 GPU(s)`."""
+    if not machine:
+        return DASH
+    text = machine.split(": ", 1)[-1]
+    return re.sub(r", [A-Za-z]+(, load average [\d.]+)?$", "", text)
+
+
+def _date(record: Dict[str, Any]) -> str:
+    return (record.get("date") or DASH)[:10]
+
+
+def _commit(record: Dict[str, Any]) -> str:
+    return f"`{record['commit']}`" if record.get("commit") else "unknown"
+
+
+def _setting(record: Dict[str, Any]) -> str:
+    """What a record changed: its description, else its overrides (the work dir is no setting)."""
+    if record.get("what"):
+        return record["what"]
+    overrides = [o for o in record.get("overrides") or [] if not o.startswith("project.work_dir=")]
+    return ", ".join(f"`{o}`" for o in overrides) or "the defaults"
+
+
+def _languages(*mappings: Optional[Dict[str, Any]]) -> List[str]:
+    found = {lang for m in mappings if m for lang in m}
+    return sorted(found, key=lambda lang: (LANGUAGES_ORDER.index(lang) if lang in LANGUAGES_ORDER else 99, lang))
+
+
+def _table(header: List[str], rows: List[List[str]], right: Tuple[int, ...] = ()) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |"]
+    lines.append("|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|")
+    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _student_eval(record: Dict[str, Any]) -> str:
+    """The student's and the teacher's exact match on eval (what selection saw), when recorded."""
+    stopped = record.get("stopped") or {}
+    student, teacher = stopped.get("student") or {}, stopped.get("teacher") or {}
+    if student.get("eval_exact_match") is None:
+        return DASH
+    text = f"{student['eval_exact_match']:.4f}, kept epoch {student.get('kept_epoch', '?')}"
+    if student.get("epochs_run"):
+        text += f" of {student['epochs_run']}"
+    if teacher.get("eval_exact_match"):
+        fraction = student["eval_exact_match"] / teacher["eval_exact_match"]
+        text += f" (teacher {teacher['eval_exact_match']:.4f}: {fraction:.3f})"
+    return text
+
+
+def _teacher_stop(record: Dict[str, Any]) -> str:
+    teacher = (record.get("stopped") or {}).get("teacher") or {}
+    if teacher.get("best_step") is None:
+        return DASH
+    return f"kept step {teacher['best_step']} of {teacher.get('last_step', '?')}: {teacher.get('reason', '?')}"
+
+
+def _minutes(record: Dict[str, Any]) -> str:
+    parts = []
+    if record.get("minutes") is not None:
+        parts.append(f"{record['minutes']:.1f} min")
+    if record.get("pipeline_minutes") is not None:
+        parts.append(f"pipeline {record['pipeline_minutes']:.1f} min")
+    return ", ".join(parts) or DASH
+
+
+def _per_language(record: Dict[str, Any]) -> List[str]:
+    fractions = record.get("fraction_of_teacher_by_language") or {}
+    intervals = record.get("fraction_of_teacher_interval_by_language") or {}
+    rows_by = record.get("rows_by_language") or {}
+    teacher = record.get("teacher_exact_match_by_language") or {}
+    student = record.get("student_exact_match_by_language") or {}
+    rows = [
+        [
+            lang,
+            _num(rows_by.get(lang), 0),
+            _num(teacher.get(lang)),
+            _num(student.get(lang)),
+            _num(fractions.get(lang)) + _interval(intervals.get(lang)),
+        ]
+        for lang in _languages(rows_by, fractions, teacher, student)
+    ]
+    return _table(
+        ["language", "rows", "teacher EM", "student EM", "fraction of teacher (95 % interval)"], rows, (1, 2, 3)
+    )
+
+
+def _command(record: Dict[str, Any]) -> str:
+    """The command as run: `make run` (fresh clone) (`--set a=b`)."""
+    text = f"`{record.get('command') or DASH}`"
+    if record.get("checkout"):
+        text += f" ({record['checkout']})"
+    if record.get("overrides") and "--set" not in (record.get("command") or ""):
+        text += f" with `--set {' '.join(record['overrides'])}`"
+    return text
+
+
+def _run_facts(record: Dict[str, Any]) -> List[str]:
+    facts = [
+        ["command", _command(record)],
+        ["commit", _commit(record)],
+        ["machine", record.get("machine") or DASH],
+        ["date", record.get("date") or DASH],
+        ["run", f"`{record['run']}`" if record.get("run") else DASH],
+        ["wall time", _minutes(record)],
+        [
+            "scored",
+            f"{record.get('scored') or record.get('scored_split') or DASH}, "
+            f"{_num(record.get('scored_split_rows'), 0)} rows",
+        ],
+        ["teacher exact match", _num(record.get("teacher_exact_match"))],
+        ["student exact match", _num(record.get("student_exact_match"))],
+        [
+            "**fraction of teacher** (95 % interval)",
+            f"**{_num(record.get('fraction_of_teacher'))}**{_interval(record.get('fraction_of_teacher_interval'))}",
+        ],
+        ["mean fraction over languages", _num(record.get("mean_fraction_over_languages"))],
+        ["blessed", "yes" if record.get("blessed") else "no"],
+        [
+            "size ratio teacher fp32 / student int8",
+            f"{record['size_ratio']:.0f}x" if record.get("size_ratio") else DASH,
+        ],
+        ["student on eval (exact match, kept epoch; teacher, fraction)", _student_eval(record)],
+        ["teacher fine-tune", _teacher_stop(record)],
+    ]
+    if record.get("train_rows"):
+        gold = f" ({record['gold_train_rows']:,} with gold labels)" if record.get("gold_train_rows") else ""
+        facts.append(["student's train rows", f"{record['train_rows']:,}{gold}"])
+    if record.get("note"):
+        facts.append(["note", record["note"]])
+    if record.get("source"):
+        facts.append(["source", record["source"]])
+    return _table(["", ""], facts)
+
+
+def _stages(record: Dict[str, Any]) -> List[str]:
+    stages = record.get("stage_seconds") or {}
+    if not stages:
+        return []
+    rows = [[stage, _num(seconds, 1)] for stage, seconds in stages.items()]
+    rows += [[stage, "cached"] for stage in record.get("cached") or []]
+    return ["", "Seconds per stage:", ""] + _table(["stage", "seconds"], rows, (1,))
+
+
+def _runs_section(results_dir: str) -> List[str]:
+    records = read_records(os.path.join(results_dir, "runs.jsonl"))
+    out = [
+        "## Embedded default",
+        "",
+        "The whole pipeline on the embedded default (Home Assistant templates in six languages), scored by the "
+        "Evaluator on the **test** split, which no training or selection reads. Records: "
+        "[`runs.jsonl`](../bench/results/runs.jsonl), one per run (`python -m bench.runs` records the latest "
+        "local run). The newest:",
+        "",
+    ]
+    current = [r for r in newest(records, lambda r: r.get("name")) if r.get("name") == HEADLINE_RUN]
+    if not current:
+        return out + ["Not measured yet."]
+    record = current[0]
+    older = sum(1 for r in records if r.get("name") == HEADLINE_RUN) - 1
+    out += _run_facts(record) + ["", "Per language:", ""] + _per_language(record) + _stages(record)
+    others = [r for r in newest(records, lambda r: r.get("name")) if r.get("name") != HEADLINE_RUN]
+    if others:
+        out += ["", "Other configurations (the newest record of each):", ""]
+        out += _table(
+            [
+                "name",
+                "setting",
+                "fraction of teacher (95 % interval)",
+                "mean over languages",
+                "blessed",
+                "commit",
+                "date",
+            ],
+            [
+                [
+                    r.get("name", DASH),
+                    _setting(r),
+                    _num(r.get("fraction_of_teacher")) + _interval(r.get("fraction_of_teacher_interval")),
+                    _num(r.get("mean_fraction_over_languages")),
+                    "yes" if r.get("blessed") else "no",
+                    _commit(r),
+                    _date(r),
+                ]
+                for r in others
+            ],
+            (2, 3),
+        )
+    out += ["", f"{older} older records of the embedded default are in the file (other commits and machines)."]
+    return out
+
+
+def _records_link(results_dir: str, name: str) -> str:
+    """A link to a records file, or its name while there is none yet."""
+    if os.path.isfile(os.path.join(results_dir, name)):
+        return f"[`{name}`](../bench/results/{name})"
+    return f"`bench/results/{name}` (none yet)"
+
+
+def _real_key(record: Dict[str, Any]) -> Tuple[str, Tuple[str, ...]]:
+    return record.get("name", ""), tuple(record.get("overrides") or [])
+
+
+def headline_real(results_dir: str) -> Optional[Dict[str, Any]]:
+    """The newest real-data record of the headline's data set, run with the shipped defaults."""
+    records = read_records(os.path.join(results_dir, "real.jsonl"))
+    found = [r for r in records if r.get("name") == HEADLINE_REAL and not r.get("overrides")]
+    return found[-1] if found else None
+
+
+def _real_section(results_dir: str) -> List[str]:
+    records = read_records(os.path.join(results_dir, "real.jsonl"))
+    out = [
+        "## Real data",
+        "",
+        "The whole pipeline on labelled files of your own (`python -m bench.real --data DIR`, shipped defaults "
+        "plus `data.*`): DIR holds `train.jsonl` and `eval.jsonl` (optionally `test.jsonl`); without a test file "
+        "`eval.jsonl` is the scored split, which nothing selects on, and a tenth of the train groups is the split "
+        "training stops on. Records: " + _records_link(results_dir, "real.jsonl") + ".",
+        "",
+    ]
+    record = headline_real(results_dir)
+    if record is None:
+        out += [
+            f"**{HEADLINE_REAL.upper()}: not measured yet.** `python -m bench.real --data DIR --name {HEADLINE_REAL}` "
+            "with MTOP's six languages as JSONL writes its record.",
+        ]
+    else:
+        out += [f"The newest `{HEADLINE_REAL}` record with the shipped defaults:", ""]
+        out += _run_facts(record) + ["", "Per language:", ""] + _per_language(record) + _stages(record)
+    current = newest(records, _real_key)
+    if current:
+        out += ["", "Every data set and setting (the newest record of each):", ""]
+        out += _table(
+            [
+                "name",
+                "setting",
+                "scored",
+                "teacher EM",
+                "student EM",
+                "fraction of teacher (95 % interval)",
+                "mean over languages",
+                "blessed",
+                "minutes",
+                "commit",
+                "machine",
+                "date",
+            ],
+            [
+                [
+                    r.get("name", DASH),
+                    _setting(r),
+                    r.get("scored", DASH),
+                    _num(r.get("teacher_exact_match")),
+                    _num(r.get("student_exact_match")),
+                    _num(r.get("fraction_of_teacher")) + _interval(r.get("fraction_of_teacher_interval")),
+                    _num(r.get("mean_fraction_over_languages")),
+                    "yes" if r.get("blessed") else "no",
+                    _num(r.get("minutes"), 1),
+                    _commit(r),
+                    _machine(r.get("machine")),
+                    _date(r),
+                ]
+                for r in current
+            ],
+            (3, 4, 5, 6, 8),
+        )
+    return out
+
+
+def _teacher_section(results_dir: str) -> List[str]:
+    records = newest(read_records(os.path.join(results_dir, "teacher.jsonl")), lambda r: r.get("name"))
+    out = [
+        "## Teacher fine-tune",
+        "",
+        "Teacher settings on labelled files (`python -m bench.teacher --data DIR --name NAME --set ...`): the "
+        "fine-tune stops on the stopping split and is scored on the file nothing selects on. Exact match per "
+        "language and its mean over languages; each record holds its whole command and eval curve. Records: "
+        "[`teacher.jsonl`](../bench/results/teacher.jsonl).",
+        "",
+    ]
+    if not records:
+        return out + ["Not measured yet."]
+    languages = _languages(*(r.get("by_language") for r in records))
+    languages = [lang for lang in languages if lang != "all"]
+    rows = []
+    for r in records:
+        by = r.get("by_language") or {}
+        rows.append(
+            [
+                r.get("name", DASH),
+                _setting(r),
+                f"{r.get('data', DASH)} {r.get('scored', '')}".strip(),
+                _num(r.get("mean_exact_match_over_languages")),
+                *[_num((by.get(lang) or {}).get("exact_match")) for lang in languages],
+                _num(r.get("stopping_split_exact_match")),
+                _teacher_stop({"stopped": {"teacher": r.get("stopped")}}),
+                _commit(r),
+                _date(r),
+            ]
+        )
+    header = ["name", "overrides", "scored", "EM, mean over languages", *languages, "stopping split EM", "stopped"]
+    right = tuple(range(3, 4 + len(languages) + 1))
+    return out + _table(header + ["commit", "date"], rows, right)
+
+
+def _ablation_section(results_dir: str) -> List[str]:
+    records = newest(read_records(os.path.join(results_dir, "ablation.jsonl")), lambda r: r.get("name"))
+    out = [
+        "## Student ablations (eval split)",
+        "",
+        "The Trainer's training on a finished run's soft labels with overrides (`python -m bench.ablate --name NAME "
+        "--set ...`), selected and scored on **eval** only, so defaults can be chosen with it. Records: "
+        "[`ablation.jsonl`](../bench/results/ablation.jsonl).",
+        "",
+    ]
+    if not records:
+        return out + ["Not measured yet."]
+    rows = []
+    for r in records:
+        epochs = r.get("epochs") or len(r.get("eval_exact_match_per_epoch") or []) or None
+        rows.append(
+            [
+                _setting(r),
+                f"`{r['run']}`" if r.get("run") else DASH,
+                _num(r.get("train_rows"), 0),
+                _num(epochs, 0),
+                _num(r.get("kept_epoch"), 0),
+                _num(r.get("student_eval_exact_match"), 4),
+                _num(r.get("teacher_eval_exact_match"), 4),
+                _num(r.get("eval_fraction_of_teacher")),
+                _commit(r),
+                _date(r),
+            ]
+        )
+    header = ["setting", "soft labels of run", "train rows", "epochs", "kept epoch", "student eval EM"]
+    header += ["teacher eval EM", "eval fraction of teacher", "commit", "date"]
+    return out + _table(header, rows, (2, 3, 4, 5, 6, 7))
+
+
+def _holdout_section(results_dir: str) -> List[str]:
+    records = newest(
+        read_records(os.path.join(results_dir, "holdout.jsonl")),
+        lambda r: (r.get("name"), r.get("variant"), tuple(r.get("overrides") or [])),
+    )
+    out = [
+        "## Held-out templates",
+        "",
+        "A share of one language's *training* templates held out, augmentation and soft labels rebuilt without "
+        "them, the student trained as the Trainer trains it and scored on the held-out rows "
+        "(`python -m bench.holdout --name NAME --lang hi --fraction 0.3 [--without METHOD] [--set ...]`); test is "
+        "never read. Each pair of rows shares a run's dataset and teacher. Records: "
+        "[`holdout.jsonl`](../bench/results/holdout.jsonl).",
+        "",
+    ]
+    if not records:
+        return out + ["Not measured yet."]
+    rows = []
+    for r in records:
+        lang = r.get("lang", "?")
+        by = r.get("student_eval_exact_match_by_language") or {}
+        rows.append(
+            [
+                f"`{r['run']}`" if r.get("run") else DASH,
+                r.get("variant", DASH) + ("; " + _setting(r) if r.get("overrides") else ""),
+                f"{lang}: {r.get('held_out_templates', '?')} templates, {_num(r.get('held_out_rows'), 0)} rows",
+                _num(r.get("student_held_out_exact_match")),
+                _num(r.get("student_eval_exact_match"), 4),
+                _num(by.get(lang)),
+                _commit(r),
+                _machine(r.get("machine")),
+                _date(r),
+            ]
+        )
+    header = [
+        "dataset and teacher of run",
+        "augmentation",
+        "held out",
+        "held-out EM",
+        "eval EM",
+        "eval EM, that language",
+    ]
+    return out + _table(header + ["commit", "machine", "date"], rows, (3, 4, 5))
+
+
+SPEED_FIGURES = [
+    ("trainer_examples_per_s", "trainer throughput (examples/s, the whole schedule)", 1),
+    ("trainer_float_examples_per_s", "trainer, float steps (examples/s)", 1),
+    ("trainer_qat_examples_per_s", "trainer, quantization-aware steps (examples/s)", 1),
+    ("trainer_utilisation", "trainer MAC/s over a large fp32 matmul's MAC/s", 2),
+    ("student_latency_p50_ms", "student single query p50 (ms; int8 TFLite + NumPy projection, raw text)", 3),
+    ("teacher_latency_p50_ms", "teacher single query p50 (ms; fp32 PyTorch, words)", 2),
+    ("latency_ratio", "latency ratio teacher / student", 1),
+    ("plain_rows_per_s", "teacher inference, plain transformers loop (rows/s)", 1),
+    ("beam_rows_per_s", "teacher inference, Beam job in steady state (rows/s)", 1),
+    ("beam_plain_ratio", "ratio Beam job / plain loop, steady state", 2),
+    ("beam_plain_ratio_end_to_end", "ratio Beam job / plain loop, end to end", 2),
+]
+
+
+def _speed_section(results_dir: str) -> List[str]:
+    path = os.path.join(results_dir, "speed.json")
+    out = [
+        "## Speed",
+        "",
+        "`python -m bench.speed` measures every speed figure in one process on the machine at hand (inputs from the "
+        "latest pipeline run, else made up); it rewrites [`speed.json`](../bench/results/speed.json). "
+        "See [speed.md](speed.md) for what each figure measures.",
+        "",
+    ]
+    if not os.path.isfile(path):
+        return out + ["Not measured yet."]
+    with open(path, encoding="utf-8") as f:
+        speed = json.load(f)
+    out += [
+        f"Measured {speed.get('measured', DASH)} on {speed.get('machine', DASH)}, on the inputs of run "
+        f"`{speed.get('run', DASH)}` ({speed.get('teacher_rows', '?')} teacher-inference rows, batch "
+        f"{speed.get('teacher_batch_size', '?')}, {speed.get('teacher_inference_device', '?')}).",
+        "",
+    ]
+    rows = [[label, _num(speed.get(key), digits)] for key, label, digits in SPEED_FIGURES if key in speed]
+    out += _table(["figure", "value"], rows, (1,))
+    others = [
+        ("bench.student_benchmark", "student.md"),
+        ("bench.teacher_inference_benchmark", "teacher_inference.md"),
+        ("bench.run_all", "pipeline.md"),
+    ]
+    out += [
+        "",
+        "Tables the other speed commands write, each naming its machine: "
+        + ", ".join(f"[`{name}`](../bench/results/{name}) (`python -m {command}`)" for command, name in others)
+        + ".",
+    ]
+    return out
+
+
+def render_results(results_dir: str = RESULTS_DIR) -> str:
+    """docs/results.md."""
+    out = [
+        "# Results",
+        "",
+        "<!-- Generated by `python -m bench.docs` from bench/results/; do not edit: add a record, then run it. -->",
+        "",
+        "Every number here is a record in [`bench/results/`](../bench/results/): one JSON line per measurement with "
+        "its command, commit, machine and date. Each table shows the newest record of each benchmark or setting "
+        "(the last line with that name in its file); the older records stay in the files. `python -m bench.docs` "
+        "writes this page and the README's headline table from the records.",
+        "",
+    ]
+    for section in (_runs_section, _real_section, _teacher_section, _ablation_section, _holdout_section):
+        out += section(results_dir) + [""]
+    out += _speed_section(results_dir)
+    return "\n".join(out) + "\n"
+
+
+def render_headline(results_dir: str = RESULTS_DIR) -> str:
+    """The README's headline table (what goes between its `results` markers)."""
+    runs = read_records(os.path.join(results_dir, "runs.jsonl"))
+    run = next((r for r in reversed(runs) if r.get("name") == HEADLINE_RUN), None)
+    real = headline_real(results_dir)
+    header = [
+        "benchmark",
+        "scored on",
+        "teacher EM",
+        "student EM",
+        "fraction of teacher (95 % interval)",
+        "mean over languages",
+        "blessed",
+        "command, machine",
+        "measured",
+    ]
+
+    def row(label: str, record: Optional[Dict[str, Any]], command: str, anchor: str) -> List[str]:
+        link = f"[results](docs/results.md#{anchor})"
+        if record is None:
+            return [label, DASH, DASH, DASH, "not measured yet", DASH, DASH, f"`{command}`", link]
+        scored = record.get("scored") or record.get("scored_split") or DASH
+        rows = record.get("scored_split_rows")
+        return [
+            label,
+            f"{scored}, {rows:,} rows" if rows else scored,
+            _num(record.get("teacher_exact_match")),
+            _num(record.get("student_exact_match")),
+            f"**{_num(record.get('fraction_of_teacher'))}**{_interval(record.get('fraction_of_teacher_interval'))}",
+            _num(record.get("mean_fraction_over_languages")),
+            "yes" if record.get("blessed") else "no",
+            ", ".join(
+                [_command(record)]
+                + ([f"{record['minutes']:.1f} min"] if record.get("minutes") is not None else [])
+                + [_machine(record.get("machine"))]
+            ),
+            f"{_date(record)}, {_commit(record)}: {link}",
+        ]
+
+    rows = [
+        row("embedded default", run, "make run", "embedded-default"),
+        row(
+            f"real data: {HEADLINE_REAL.upper()}",
+            real,
+            f"python -m bench.real --data DIR --name {HEADLINE_REAL}",
+            "real-data",
+        ),
+    ]
+    return "\n".join(_table(header, rows, (2, 3, 4, 5))) + "\n"
+
+
+def replace_block(text: str, block: str) -> str:
+    """`text` with what lies between the results markers replaced by `block`."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {BEGIN} ... {END} block")
+    return text[: start + len(BEGIN)] + "\n" + block + text[end:]

@@ -1,0 +1,94 @@
+"""The generated pages are what `python -m bench.docs` writes from the records and the config as
+they are now, and the generator shows the newest record of each benchmark."""
+
+import json
+
+import pytest
+
+from bench import config_doc, docs, results_doc
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def test_results_readme_table_and_configuration_are_up_to_date(in_repo):
+    # On failure: run `.venv/bin/python -m bench.docs` and commit what it writes.
+    assert docs.stale() == []
+
+
+def test_every_config_key_says_what_it_does(in_repo):
+    assert config_doc.missing_descriptions() == []
+
+
+def test_the_configuration_page_names_every_key_with_its_shipped_value(in_repo):
+    page = config_doc.render()
+    for line in (
+        "- **`training.patience`** = `3` (int; same if left out)",
+        "- **`augmentation.min_train_rows`** = `75000` (int; same if left out)",
+        "- **`distillation.temperature`** = `2.0` (float; if left out `1.0`)",
+        "- **`evaluation.teacher_min_exact_match`** = `0.5` (float or null; same if left out)",
+        "- **`data.unlabeled[].path`** (str; required)",
+    ):
+        assert line in page
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _run(fraction, commit, **extra):
+    return {
+        "name": "embedded-default",
+        "command": "make run",
+        "scored_split": "test",
+        "scored_split_rows": 1546,
+        "teacher_exact_match": 0.93,
+        "student_exact_match": round(0.93 * fraction, 3),
+        "fraction_of_teacher": fraction,
+        "fraction_of_teacher_interval": [fraction - 0.015, fraction + 0.015],
+        "mean_fraction_over_languages": fraction - 0.01,
+        "fraction_of_teacher_by_language": {"hi": 0.9, "de": 0.97},
+        "blessed": True,
+        "commit": commit,
+        "machine": "host: 2 CPU cores (Some CPU), 0 GPU(s), Linux, load average 1.0",
+        "date": "2026-12-03T10:00:00+00:00",
+        **extra,
+    }
+
+
+def test_the_newest_record_is_the_headline_and_mtop_is_not_measured_yet(tmp_path):
+    _write(tmp_path / "runs.jsonl", [_run(0.961, "aaaaaaa"), _run(0.972, "bbbbbbb"), _run(0.5, "ccccccc", name="x")])
+    headline = results_doc.render_headline(str(tmp_path))
+    assert "**0.972** (0.957–0.987)" in headline and "`bbbbbbb`" in headline and "0.961" not in headline
+    assert "2 CPU cores (Some CPU), 0 GPU(s)" in headline and "host" not in headline
+    mtop = [line for line in headline.splitlines() if "MTOP" in line]
+    assert len(mtop) == 1 and "not measured yet" in mtop[0]
+    page = results_doc.render_results(str(tmp_path))
+    assert "**MTOP: not measured yet.**" in page and "`bench/results/real.jsonl` (none yet)" in page
+    assert "| de | – | – | – | 0.970 |" in page  # per language, in the usual order
+    assert "1 older records of the embedded default" in page
+    assert "| x | the defaults | 0.500" in page  # another name: its own row
+
+
+def test_the_mtop_row_is_the_newest_record_with_the_shipped_defaults(tmp_path):
+    real = [
+        {**_run(0.90, "ddddddd"), "name": "mtop", "scored": "eval.jsonl", "overrides": []},
+        {**_run(0.95, "eeeeeee"), "name": "mtop", "scored": "eval.jsonl", "overrides": []},
+        {**_run(0.99, "fffffff"), "name": "mtop", "scored": "eval.jsonl", "overrides": ["training.epochs=2"]},
+    ]
+    _write(tmp_path / "real.jsonl", real)
+    [mtop] = [line for line in results_doc.render_headline(str(tmp_path)).splitlines() if "MTOP" in line]
+    assert "**0.950**" in mtop and "eval.jsonl" in mtop and "`eeeeeee`" in mtop
+    page = results_doc.render_results(str(tmp_path))
+    # Both settings in the table of every data set, each with its newest record.
+    assert "`training.epochs=2`" in page and "0.900" not in page.split("Every data set")[1]
+
+
+def test_the_readme_block_is_replaced_between_the_markers():
+    text = "a\n<!-- results:begin -->\nold\n<!-- results:end -->\nb\n"
+    assert results_doc.replace_block(text, "new\n") == "a\n<!-- results:begin -->\nnew\n<!-- results:end -->\nb\n"
+    with pytest.raises(ValueError):
+        results_doc.replace_block("no markers", "new\n")
