@@ -542,7 +542,7 @@ def render_headline(results_dir: str = RESULTS_DIR) -> str:
         rows = record.get("scored_split_rows")
         return [
             label,
-            f"{scored}, {rows:,} rows" if rows else scored,
+            f"{scored}, {int(rows):,} rows" if rows else scored,
             _num(record.get("teacher_exact_match")),
             _num(record.get("student_exact_match")),
             f"**{_num(record.get('fraction_of_teacher'))}**{_interval(record.get('fraction_of_teacher_interval'))}",
