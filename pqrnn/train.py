@@ -137,6 +137,9 @@ class QuantizeFromEpoch(tf.keras.callbacks.Callback):
         self.model.test_function = None
 
 
+_BUDGET_REASON = "the epoch budget (training.epochs)"
+
+
 class StopOnPlateau(tf.keras.callbacks.Callback):
     """Stops on the validation exact match that `selection` records (Keras' `EarlyStopping`):
     when no epoch of the last `patience` has gained `min_delta` over the best before them, the
@@ -157,6 +160,9 @@ class StopOnPlateau(tf.keras.callbacks.Callback):
         self.qat_epochs, self.patience, self.min_delta = qat_epochs, patience, min_delta
         self.reason = ""
 
+    def _plateau_reason(self) -> str:
+        return f"no validation gain of {self.min_delta} in {self.patience} epochs"
+
     def _plateau(self) -> bool:
         scores = self.selection.scores
         if len(scores) <= self.patience:
@@ -167,14 +173,14 @@ class StopOnPlateau(tf.keras.callbacks.Callback):
         float_phase = epoch + 1 < self.quantize.start
         if float_phase and self._plateau():
             self.quantize.start = self.selection.first_candidate = epoch + 1
-            self.reason = f"no validation gain of {self.min_delta} in {self.patience} epochs"
+            self.reason = self._plateau_reason()
         elif not float_phase and self.quantize.start == 0 and self._plateau():
-            self.reason = f"no validation gain of {self.min_delta} in {self.patience} epochs"
+            self.reason = self._plateau_reason()
             self.model.stop_training = True
         if self.quantize.start > 0 and epoch + 1 >= self.quantize.start + self.qat_epochs:
             self.model.stop_training = True
         if self.model.stop_training and not self.reason:
-            self.reason = "the epoch budget (training.epochs)"
+            self.reason = _BUDGET_REASON
 
     def report(self) -> Dict[str, Any]:
         """Where and why training stopped, for the run's review."""
@@ -183,7 +189,7 @@ class StopOnPlateau(tf.keras.callbacks.Callback):
             "epochs_run": len(scores),
             "kept_epoch": self.selection.best_epoch + 1,
             "quantization_aware_from_epoch": self.quantize.start + 1 if self.quantize.start > 0 else None,
-            "reason": self.reason or "the epoch budget (training.epochs)",
+            "reason": self.reason or _BUDGET_REASON,
             "eval_exact_match_per_epoch": scores,
         }
 

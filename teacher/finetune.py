@@ -122,10 +122,22 @@ def evaluate(
     device: torch.device,
 ) -> Dict[str, Dict[str, float]]:
     """Intent accuracy, slot F1 and exact match per language and over "all"."""
-    intents, tags = model.config.intent_labels, model.config.slot_labels
     encoded = [encode_words(ex.tokens, tokenizer, max_length) for ex in examples]
+    return _scores(model, examples, encoded, tokenizer.pad_token_id, batch_size, device)
+
+
+def _scores(
+    model: JointTeacher,
+    examples: Sequence[LabelledRow],
+    encoded: Sequence[Dict[str, torch.Tensor]],
+    pad_token_id: int,
+    batch_size: int,
+    device: torch.device,
+) -> Dict[str, Dict[str, float]]:
+    """`evaluate` on examples already encoded (`encode_words`)."""
+    intents, tags = model.config.intent_labels, model.config.slot_labels
     metrics = NluMetrics()
-    for ex, (intent, tag_ids) in zip(examples, predict(model, encoded, tokenizer.pad_token_id, batch_size, device)):
+    for ex, (intent, tag_ids) in zip(examples, predict(model, encoded, pad_token_id, batch_size, device)):
         metrics.add(ex.lang, ex.intent, intents[intent], ex.slot_tags, [tags[t] for t in tag_ids])
     return metrics.result()
 
@@ -262,7 +274,9 @@ def train(
     no_sub_token = [ex.id for ex, e in zip(train_examples, encoded_all) if not _fits(e)]
     encoded = [e for e in encoded_all if _fits(e)]
     # Eval rows are all scored (a cut word counts as "O", so as a miss); how many were cut is reported.
-    eval_cut = [ex.id for ex in eval_examples if not _fits(encode_words(ex.tokens, tokenizer, cfg.max_length))]
+    # Encoded once for every evaluation of the schedule.
+    eval_encoded = [encode_words(ex.tokens, tokenizer, cfg.max_length) for ex in eval_examples]
+    eval_cut = [ex.id for ex, e in zip(eval_examples, eval_encoded) if not _fits(e)]
     if not encoded:
         raise ValueError(f"no train row fits teacher.finetune.max_length={cfg.max_length} sub-tokens")
     lengths = [len(e["input_ids"]) for e in encoded]
@@ -294,7 +308,7 @@ def train(
     def evaluate_at(step: int) -> None:
         nonlocal best_state, best_result, eval_seconds
         tick = time.time()
-        result = evaluate(model, tokenizer, eval_examples, cfg.max_length, cfg.eval_batch_size, device)
+        result = _scores(model, eval_examples, eval_encoded, tokenizer.pad_token_id, cfg.eval_batch_size, device)
         model.train()
         eval_seconds += time.time() - tick
         score = result["all"]["exact_match"]
