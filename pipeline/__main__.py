@@ -29,15 +29,15 @@ if "--verbose" not in sys.argv:
 
 from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import Config, ConfigError, load_config_or_exit  # noqa: E402
-from pipeline.kfp_local import add_kfp_local_arguments, main_kfp_local  # noqa: E402
-from pipeline.kubeflow_settings import DEFAULT_TARGET, TARGETS  # noqa: E402
-from pipeline.kubeflow_submit import DEFAULT_SPEC, add_submit_arguments  # noqa: E402
-from pipeline.vertex_submit import add_vertex_arguments, main_submit_command  # noqa: E402
+from pipeline.kubeflow.kfp_local import add_kfp_local_arguments, main_kfp_local  # noqa: E402
+from pipeline.kubeflow.settings import DEFAULT_TARGET, TARGETS  # noqa: E402
+from pipeline.kubeflow.submit import DEFAULT_SPEC, add_submit_arguments  # noqa: E402
+from pipeline.kubeflow.vertex import add_vertex_arguments, main_submit_command  # noqa: E402
 from review.cli import add_report_arguments  # noqa: E402
 
 
 def _compile(config: Config, output: str, local_root: Optional[str], target: str) -> int:
-    from pipeline.kubeflow_runner import compile_pipeline
+    from pipeline.kubeflow.compiler import compile_pipeline
 
     try:
         spec = compile_pipeline(config, output, local_root, target)

@@ -31,7 +31,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from config_core import add_set_argument
 from pipeline.config import Config, ConfigError, config_to_json, override_config_json
-from pipeline.kubeflow_settings import (
+from pipeline.kubeflow.settings import (
     COMPILE_TIME_KEYS,
     CONFIG_PARAMETERS,
     OBJECT_STORES,

@@ -16,8 +16,8 @@ from config_core import ConfigError
 from models import sections
 from pipeline.__main__ import main
 from pipeline.config import config_to_json, load_config
-from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, kubeflow_pipeline
-from pipeline.kubeflow_settings import CONFIG_PARAMETERS, kfp_spec, spec_target
+from pipeline.kubeflow.compiler import IMAGE_SOURCE_DIR, kubeflow_pipeline
+from pipeline.kubeflow.settings import CONFIG_PARAMETERS, kfp_spec, spec_target
 from pipeline.pipeline import create_pipeline
 from tests.conftest import PIPELINE_COMPONENTS as ALL_COMPONENTS
 from tests.conftest import REPO

@@ -4,7 +4,7 @@ Pipelines with `google.cloud.aiplatform.PipelineJob` and follow the run.
 Credentials are Application Default Credentials (`gcloud auth application-default login`, or a
 service account key file named by $GOOGLE_APPLICATION_CREDENTIALS, or the metadata server on
 Google Cloud). Run parameters, `--set` routing, the run link, `--wait` and the exit codes are those
-of the KFP path (`kubeflow_submit`); secrets are redacted the same way.
+of the KFP path (`submit`); secrets are redacted the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-from pipeline.kubeflow_submit import (
+from pipeline.kubeflow.submit import (
     Credential,
     RedactedOutput,
     SubmitError,

@@ -25,8 +25,8 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-from pipeline.kubeflow_settings import PROJECT_DIR, is_local_spec
-from pipeline.kubeflow_submit import SubmitError, load_spec, run_parameters
+from pipeline.kubeflow.settings import PROJECT_DIR, is_local_spec
+from pipeline.kubeflow.submit import SubmitError, load_spec, run_parameters
 
 EXECUTOR_INPUT = "{{$}}"
 LOG_TAIL_LINES = 20

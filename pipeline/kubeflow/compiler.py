@@ -3,10 +3,10 @@
 TFX's KubeflowV2DagRunner does the compiling; this module only chooses where each component
 runs: the CPU image by default, the GPU image and GPU resources for `kubeflow.gpu_components`,
 object-store roots, and each config-reading component's sections as its own run parameter
-(`kubeflow_settings.CONFIG_PARAMETERS`). With a local root the spec names this machine's files
+(`settings.CONFIG_PARAMETERS`). With a local root the spec names this machine's files
 instead, for `python -m pipeline kfp-local` only. `target` "vertex" keeps the runner's output
 (Vertex AI Pipelines takes it as is), "kfp" rewrites it for the open-source KFP v2 backend
-(`kubeflow_settings.kfp_spec`).
+(`settings.kfp_spec`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_build
 
 import schemas
 from pipeline.config import Config, ConfigError, ResourceConfig, config_to_json
-from pipeline.kubeflow_settings import (
+from pipeline.kubeflow.settings import (
     CONFIG_PARAMETERS,
     DEFAULT_TARGET,
     PROJECT_DIR,

@@ -15,9 +15,9 @@ import yaml
 from models import sections
 from pipeline.__main__ import main
 from pipeline.config import config_sections, load_config
-from pipeline.kfp_local import _executor_input, plan, task_order
-from pipeline.kubeflow_runner import compile_pipeline
-from pipeline.kubeflow_settings import kfp_spec, spec_target
+from pipeline.kubeflow.compiler import compile_pipeline
+from pipeline.kubeflow.kfp_local import _executor_input, plan, task_order
+from pipeline.kubeflow.settings import kfp_spec, spec_target
 from tests.conftest import PIPELINE_COMPONENTS, REPO, tiny_config
 
 # A container task: copies its input artifact (if any) with a suffix to its output artifact,

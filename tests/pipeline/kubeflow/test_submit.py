@@ -12,8 +12,8 @@ import yaml
 
 from pipeline.__main__ import main
 from pipeline.config import config_to_json, override_config_json
-from pipeline.kubeflow_settings import CONFIG_PARAMETERS
-from pipeline.kubeflow_submit import SubmitError, load_spec, run_parameters
+from pipeline.kubeflow.settings import CONFIG_PARAMETERS
+from pipeline.kubeflow.submit import SubmitError, load_spec, run_parameters
 from tests.conftest import REPO
 
 TOKEN = "s3cr3t-token-Zq9"

@@ -19,9 +19,9 @@ TARGETS = ("kfp", "vertex")
 DEFAULT_TARGET = "kfp"
 SCHEMA_VERSION = "0.0.1"
 INPUTS_SPEC_FLAG = "--json_serialized_inputs_spec_args"
-# This checkout: what the images hold as their working directory (kubeflow_runner.IMAGE_SOURCE_DIR),
+# This checkout: what the images hold as their working directory (compiler.IMAGE_SOURCE_DIR),
 # and where kfp-local runs the tasks instead.
-PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # The run parameter of each config-reading component and the sections it carries (those the
 # component reads, `models.sections`): a run that changes only `training` changes only
 # `trainer_config`, so KFP re-runs the Trainer and what follows and serves the rest from its cache.
