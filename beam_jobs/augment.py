@@ -66,7 +66,7 @@ from teacher.bases import resolve_base
 from teacher.config import TeacherConfig
 from tokenization import words, written_with_spaces
 
-OFFLINE_METHODS = ("slot_resample", "word_dropout", "word_swap", "char_distortion")
+OFFLINE_METHODS = ("slot_resample", "recombine", "word_dropout", "word_swap", "char_distortion")
 CANDIDATES, DEAD, COUNTS, LINES = "candidates", "dead", "counts", "lines"
 METRICS = "augment"  # namespace of the job's Beam counters
 
@@ -105,7 +105,11 @@ class GenerateOffline(beam.DoFn):
         self._seed = seed
 
     def process(
-        self, parent: Dict[str, List[Any]], values: Dict[Tuple[str, str], List[str]], scale: float
+        self,
+        parent: Dict[str, List[Any]],
+        values: Dict[Tuple[str, str], List[str]],
+        partners: Dict[Tuple[str, str], List[Tuple[str, Dict[str, int]]]],
+        scale: float,
     ) -> Iterator[Any]:
         text, lang, tags = parent["text"][0], parent["lang"][0], parent.get("slot_tags", [])
         for method in OFFLINE_METHODS:
@@ -113,12 +117,25 @@ class GenerateOffline(beam.DoFn):
             for n in range(_draws(getattr(self._config, method) * scale, rng)):
                 if method == "slot_resample":
                     new = augmentation.slot_resample(text, tags, lang, values, rng)
+                elif method == "recombine":
+                    edges = augmentation.slot_edges(text, tags)
+                    new = augmentation.recombine(text, edges, partners.get(_intent_key(parent), []), rng)
                 else:
                     new = getattr(augmentation, method)(text, rng)
                 if new and text_key(lang, new) != text_key(lang, text):
                     yield beam.pvalue.TaggedOutput(CANDIDATES, _candidate(parent, new, method, n))
                 else:
                     yield beam.pvalue.TaggedOutput(COUNTS, (method, "not_applicable"))
+
+
+def _intent_key(row: Dict[str, List[Any]]) -> Tuple[str, str]:
+    return row["lang"][0], (row.get("intent") or [""])[0]
+
+
+def _recombine_partner(row: Dict[str, List[Any]]) -> Tuple[Tuple[str, str], Tuple[str, Dict[str, int]]]:
+    """(lang, intent) -> (text, slot edges): what `augmentation.recombine` joins a row to."""
+    text = row["text"][0]
+    return _intent_key(row), (text, augmentation.slot_edges(text, row.get("slot_tags", [])))
 
 
 def _training_words(row: Dict[str, List[Any]]) -> Iterable[Tuple[str, str]]:
@@ -377,11 +394,17 @@ def build(
         generated = []
         counts = []
         dead = []
+        partners = (
+            train
+            | "RecombinePartners" >> beam.Map(_recombine_partner)
+            | "GroupPartners" >> beam.GroupByKey()
+            | "SortPartners" >> beam.MapTuple(lambda k, v: (k, sorted(v, key=lambda p: p[0])))
+        )
         parents = train | "CountParents" >> beam.combiners.Count.Globally()
         scale = beam.pvalue.AsSingleton(parents | "AmountScale" >> beam.Map(aug.scale))
         if aug.enabled:
             offline = train | "Offline" >> beam.ParDo(
-                GenerateOffline(aug, seed), beam.pvalue.AsDict(values), scale
+                GenerateOffline(aug, seed), beam.pvalue.AsDict(values), beam.pvalue.AsDict(partners), scale
             ).with_outputs(CANDIDATES, COUNTS)
             generated.append(offline[CANDIDATES])
             counts.append(offline[COUNTS])

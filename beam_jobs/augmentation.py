@@ -53,6 +53,37 @@ def slot_resample(text: str, tags: Sequence[str], lang: str, values: ValueLists,
     return _clean("".join(pieces)) if changed else None
 
 
+def slot_edges(text: str, tags: Sequence[str]) -> Dict[str, int]:
+    """Where a row may be joined to another: "B-X" at the start of its first X slot value,
+    "E-X" at the first word after it (none when the value ends the row), as character offsets."""
+    tokens = tokenize(text)
+    edges: Dict[str, int] = {}
+    for start, end, name in bio_spans(tags[: len(tokens)]):
+        edges.setdefault(f"B-{name}", tokens[start].start)
+        if end < len(tokens):
+            edges.setdefault(f"E-{name}", tokens[end].start)
+    return edges
+
+
+def recombine(
+    text: str, edges: Dict[str, int], partners: Sequence[Tuple[str, Dict[str, int]]], rng: random.Random
+) -> Optional[str]:
+    """This row up to one of its `slot_edges` and another row of the same intent and language
+    (one of `partners`: (text, slot edges)) from the same edge on: a new utterance made of two
+    real ones, joined where a slot starts or ends ("set an alarm for" + "6 tomorrow")."""
+    others = [
+        (other, other_edges, [edge for edge in sorted(edges) if edge in other_edges])
+        for other, other_edges in partners
+        if other != text
+    ]
+    others = [choice for choice in others if choice[2]]
+    if not others:
+        return None
+    other, other_edges, shared = rng.choice(others)
+    edge = rng.choice(shared)
+    return _clean(text[: edges[edge]] + other[other_edges[edge] :])
+
+
 def word_dropout(text: str, rng: random.Random) -> Optional[str]:
     """Drop one word (never the only one)."""
     tokens = tokenize(text)

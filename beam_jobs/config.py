@@ -170,6 +170,9 @@ class AugmentationConfig:
     enabled: bool = True
     # New rows per training row, by method.
     slot_resample: float = 1.0
+    # A row's start joined to the end of another row of its intent and language, where a slot
+    # of the same name starts or ends (`augmentation.recombine`).
+    recombine: float = 0.0
     word_dropout: float = 0.5
     word_swap: float = 0.25
     char_distortion: float = 0.25
@@ -190,7 +193,14 @@ class AugmentationConfig:
 
     def offline_and_cross_lingual_amount(self) -> float:
         """New rows per training row of the scaled methods, together."""
-        return self.slot_resample + self.word_dropout + self.word_swap + self.char_distortion + self.cross_lingual
+        return (
+            self.slot_resample
+            + self.recombine
+            + self.word_dropout
+            + self.word_swap
+            + self.char_distortion
+            + self.cross_lingual
+        )
 
     def scale(self, train_rows: int) -> float:
         """The factor on every amount for a train split of `train_rows` rows (>= 1)."""
@@ -200,7 +210,7 @@ class AugmentationConfig:
         return min(self.max_scale, max(1.0, self.min_train_rows / produced))
 
     def check(self, key: str, base_dir: str) -> None:
-        for name in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual"):
+        for name in ("slot_resample", "recombine", "word_dropout", "word_swap", "char_distortion", "cross_lingual"):
             amount = getattr(self, name)
             if amount < 0:
                 raise ConfigError(f"{key}.{name}", f"new rows per training row cannot be negative: {amount}")

@@ -18,9 +18,15 @@ class ProjectionConfig:
     feature_size: int = 1024
     add_bos_eos: bool = True
     distortion_probability: float = 0.1
+    # The last `prefix_features` features of a word hash its first `prefix_chars` characters
+    # instead of the whole word: inflections of a stem share them. 0: whole words only.
+    prefix_features: int = 0
+    prefix_chars: int = 4
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.feature_size", self.feature_size, 1)
+        within(f"{key}.prefix_features", self.prefix_features, 0, self.feature_size)
+        at_least(f"{key}.prefix_chars", self.prefix_chars, 1)
         if self.feature_size % 2:
             raise ConfigError(f"{key}.feature_size", "must be even (two hash bits per feature pair)")
         within(f"{key}.distortion_probability", self.distortion_probability, 0.0, 1.0)
@@ -62,6 +68,8 @@ class StudentConfig:
 @dataclass
 class DistillationConfig:
     temperature: float = 1.0
+    # The slot head's temperature; None: `temperature`.
+    slot_temperature: Optional[float] = None
     # Multiplier on teacher logits before the softmax (the paper's "logit scaling").
     teacher_logit_scale: float = 1.0
     # Weight of the gold-label term; applies only to rows that carry gold labels.
@@ -71,6 +79,8 @@ class DistillationConfig:
 
     def check(self, key: str, base_dir: str) -> None:
         positive(f"{key}.temperature", self.temperature)
+        if self.slot_temperature is not None:
+            positive(f"{key}.slot_temperature", self.slot_temperature)
         positive(f"{key}.teacher_logit_scale", self.teacher_logit_scale)
         for name in ("gold_weight", "intent_weight", "slot_weight"):
             at_least(f"{key}.{name}", getattr(self, name), 0.0)

@@ -9,6 +9,8 @@ from typing import List
 BOS_TOKEN = b"\xfebos"
 EOS_TOKEN = b"\xfeeos"
 NULL_TOKEN = b"\xfenull"
+# Marks the hashed prefix of a word (`prefix_features`): 0xFD never occurs in UTF-8 either.
+PREFIX_MARK = b"\xfd"
 SALT_SEPARATOR = b"\xff"
 FIELDS_PER_HASH = 32  # 64-bit fingerprint, 2 bits per feature
 

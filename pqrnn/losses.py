@@ -47,6 +47,7 @@ def distillation_loss(
     gold_slots: Optional[tf.Tensor] = None,
     has_gold: Optional[tf.Tensor] = None,
     temperature: float = 1.0,
+    slot_temperature: Optional[float] = None,
     teacher_logit_scale: float = 1.0,
     gold_weight: float = 0.5,
     intent_weight: float = 1.0,
@@ -56,7 +57,8 @@ def distillation_loss(
 
     Shapes: intent_logits [b, C], slot_logits [b, W, S], slot_mask [b, W] (1 at words),
     teacher_* like the student's, gold_intent [b] and gold_slots [b, W] int (-1 = none),
-    has_gold [b] (1 = row carries gold labels; default all 1).
+    has_gold [b] (1 = row carries gold labels; default all 1). `slot_temperature` (None:
+    `temperature`) is the slot head's.
     """
     slot_mask = tf.cast(slot_mask, slot_logits.dtype)
     terms: Dict[str, tf.Tensor] = {}
@@ -67,7 +69,9 @@ def distillation_loss(
         )
         total += intent_weight * terms["intent_soft"]
     if teacher_slot_logits is not None:
-        per_token = soft_cross_entropy(slot_logits, teacher_slot_logits, temperature, teacher_logit_scale)
+        per_token = soft_cross_entropy(
+            slot_logits, teacher_slot_logits, slot_temperature or temperature, teacher_logit_scale
+        )
         terms["slot_soft"] = _masked_mean(per_token, slot_mask)
         total += slot_weight * terms["slot_soft"]
     if gold_intent is not None or gold_slots is not None:

@@ -110,6 +110,7 @@ class PQRNNStudent(tf.keras.Model):
             gold_slots=targets.get("slots"),
             has_gold=targets.get("has_gold"),
             temperature=d.temperature,
+            slot_temperature=d.slot_temperature,
             teacher_logit_scale=d.teacher_logit_scale,
             gold_weight=d.gold_weight,
             intent_weight=d.intent_weight,

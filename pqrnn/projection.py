@@ -25,7 +25,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, salts
+from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, PREFIX_MARK, salts
 
 
 def hash_features(tokens: tf.Tensor, feature_size: int) -> tf.Tensor:
@@ -89,8 +89,12 @@ class Projection:
         max_tokens: int,
         add_bos_eos: bool = True,
         distortion_probability: float = 0.0,
+        prefix_features: int = 0,
+        prefix_chars: int = 4,
     ):
         self.feature_size = feature_size
+        self.prefix_features = prefix_features
+        self.prefix_chars = prefix_chars
         self.max_tokens = max_tokens
         self.add_bos_eos = add_bos_eos
         self.distortion_probability = distortion_probability
@@ -101,21 +105,40 @@ class Projection:
     @classmethod
     def from_config(cls, student_config) -> "Projection":
         p = student_config.projection
-        return cls(p.feature_size, student_config.max_tokens, p.add_bos_eos, p.distortion_probability)
+        return cls(
+            p.feature_size,
+            student_config.max_tokens,
+            p.add_bos_eos,
+            p.distortion_probability,
+            p.prefix_features,
+            p.prefix_chars,
+        )
+
+    def word_features(self, words: tf.Tensor) -> tf.Tensor:
+        """Features [N, feature_size] of a flat tensor of lower-cased words: the word's hash,
+        whose last `prefix_features` come instead from the hash of its first `prefix_chars`
+        characters, so that words sharing a stem ("alarm", "alarms") share those features."""
+        features = hash_features(words, self.feature_size)
+        if not self.prefix_features:
+            return features
+        prefixes = PREFIX_MARK + tf.strings.substr(words, 0, self.prefix_chars, unit="UTF8_CHAR")
+        kept = features[:, : self.feature_size - self.prefix_features]
+        return tf.concat([kept, hash_features(prefixes, self.prefix_features)], axis=1)
 
     def __call__(self, tokens: tf.RaggedTensor, training: bool = False, seed: Optional[int] = None) -> tf.Tensor:
         tokens = tokens[:, : self.max_words]
         flat = tf.strings.lower(tokens.flat_values, encoding="utf-8")
         if training and self.distortion_probability > 0:
             flat = distort(flat, self.distortion_probability, seed)
-        flat = tf.where(tf.equal(flat, ""), NULL_TOKEN, flat)
-        tokens = tokens.with_flat_values(flat)
+        words = tf.where(tf.equal(flat, ""), NULL_TOKEN, flat)
+        features = tokens.with_flat_values(self.word_features(words)).with_row_splits_dtype(tf.int64)
         if self.add_bos_eos:
-            nrows = tokens.nrows()
-            bos = tf.RaggedTensor.from_row_lengths(tf.fill([nrows], BOS_TOKEN), tf.ones([nrows], tf.int64))
-            eos = tf.RaggedTensor.from_row_lengths(tf.fill([nrows], EOS_TOKEN), tf.ones([nrows], tf.int64))
-            tokens = tf.concat([bos, tokens.with_row_splits_dtype(tf.int64), eos], axis=1)
-        features = tokens.with_flat_values(hash_features(tokens.flat_values, self.feature_size))
+            nrows = features.nrows()
+            markers = hash_features(tf.constant([BOS_TOKEN, EOS_TOKEN]), self.feature_size)
+            ones = tf.ones([nrows], tf.int64)
+            bos = tf.RaggedTensor.from_row_lengths(tf.tile(markers[:1], [nrows, 1]), ones)
+            eos = tf.RaggedTensor.from_row_lengths(tf.tile(markers[1:], [nrows, 1]), ones)
+            features = tf.concat([bos, features, eos], axis=1)
         return features.to_tensor(shape=[None, None, self.feature_size])
 
 

@@ -33,6 +33,47 @@ def test_methods_change_the_text_as_documented():
     assert augmentation.word_swap("เปิดไฟ", random.Random(1)) in {"ปิเดไฟ", "เปิไดฟ", "เดปิไฟ", "เปิดฟไ"}
 
 
+def test_recombine_joins_two_rows_of_an_intent_where_a_slot_of_the_same_name_starts_or_ends():
+    alarm = "set an alarm for 7 am please", ["O", "O", "O", "O", "B-time", "I-time", "O"]
+    wake = "wake me up at 6 tomorrow", ["O", "O", "O", "O", "B-time", "B-date"]
+    assert augmentation.slot_edges(*alarm) == {"B-time": 17, "E-time": 22}
+    # The date ends the row: no edge after it.
+    assert augmentation.slot_edges(*wake) == {"B-time": 14, "E-time": 16, "B-date": 16}
+    partners = [(text, augmentation.slot_edges(text, tags)) for text, tags in (alarm, wake)]
+    made = {augmentation.recombine(alarm[0], partners[0][1], partners, random.Random(seed)) for seed in range(20)}
+    assert made == {"set an alarm for 6 tomorrow", "set an alarm for 7 am tomorrow"}
+    made = {augmentation.recombine(wake[0], partners[1][1], partners, random.Random(seed)) for seed in range(20)}
+    assert made == {"wake me up at 7 am please", "wake me up at 6 please"}
+    # Nothing to join to: only itself, or rows sharing no slot edge.
+    assert augmentation.recombine(alarm[0], partners[0][1], partners[:1], random.Random(0)) is None
+    stop = "stop the music", ["O", "O", "O"]
+    assert augmentation.recombine(stop[0], {}, partners, random.Random(0)) is None
+
+
+def test_the_job_recombines_rows_of_the_same_intent_and_language_only(write_config, tmp_path):
+    rows = [
+        example_row(0, "turn on the kitchen light", "on", ["O", "O", "O", "B-area", "O"], "train"),
+        example_row(1, "please light up the hall now", "on", ["O", "O", "O", "O", "B-area", "O"], "train"),
+        example_row(2, "turn off the bedroom fan", "off", ["O", "O", "O", "B-area", "O"], "train"),
+        example_row(3, "mach die küche hell", "on", ["O", "O", "B-area", "O"], "train", lang="de"),
+    ]
+    dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
+    write_examples(dataset, rows)
+    amounts = {m: 0.0 for m in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual")}
+    config = write_config({"augmentation": {"min_train_rows": 0, "recombine": 8.0, **amounts}})
+    summary = augment.run(
+        ["--config", config, "--dataset_dir", dataset, "--output_dir", out], test_pipeline=beam_test_pipeline()
+    )
+    produced = {(p["lang"][0], p["text"][0]) for p in read_output(out)}
+    assert produced == {
+        ("en", "turn on the kitchen now"),
+        ("en", "turn on the hall now"),
+        ("en", "please light up the kitchen light"),
+        ("en", "please light up the hall light"),
+    }
+    assert summary["by_method"]["recombine"]["emitted"] == 4
+
+
 def test_job_never_generates_from_or_emits_eval_and_test_texts(write_config, tmp_path):
     rows = [
         example_row(0, "turn on the kitchen light", "on", ["O", "O", "O", "B-area", "O"], "train"),

@@ -34,6 +34,19 @@ def test_scaled_teacher_logits_are_the_minimum_with_zero_gradient(temperature, s
         assert float(_soft_loss(noisy_intent, noisy_slots, temperature, scale)) > float(loss) + 1e-4
 
 
+def test_the_slot_head_takes_its_own_temperature():
+    intent = tf.constant(rng.normal(size=(4, 6)), tf.float32)
+    slots = tf.constant(rng.normal(size=(4, 5, 7)), tf.float32)
+
+    def terms(**temperatures):
+        return distillation_loss(intent, slots, SLOT_MASK, TEACHER_INTENT, TEACHER_SLOTS, **temperatures)
+
+    same, split = terms(temperature=2.0), terms(temperature=2.0, slot_temperature=1.0)
+    np.testing.assert_allclose(split["intent_soft"], same["intent_soft"], rtol=1e-6)
+    np.testing.assert_allclose(split["slot_soft"], terms(temperature=1.0)["slot_soft"], rtol=1e-6)
+    assert abs(float(split["slot_soft"]) - float(same["slot_soft"])) > 1e-3
+
+
 def test_padding_positions_do_not_count():
     slots = tf.constant(rng.normal(size=(4, 5, 7)), tf.float32)
     garbage = tf.where(SLOT_MASK[..., None] > 0, slots, 1e3)

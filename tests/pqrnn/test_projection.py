@@ -4,6 +4,7 @@ determinism, markers, truncation, distortion, and graph/eager/tf.data agreement.
 import numpy as np
 import tensorflow as tf
 
+from pqrnn.hash_spec import PREFIX_MARK
 from pqrnn.projection import BOS_TOKEN, EOS_TOKEN, NULL_TOKEN, Projection, distort, token_mask
 
 # ---------------------------------------------------------------- FarmHash Fingerprint64
@@ -135,6 +136,19 @@ def test_features_match_numpy_reimplementation():
     assert features.shape == (len(expected), 96)
     for row, token in zip(features, expected):
         np.testing.assert_array_equal(row, numpy_features(token, 96))
+
+
+def test_prefix_features_hash_the_first_characters_of_each_word():
+    tokens = tf.ragged.constant([["Alarms", "alarm", "wecker", "ab"]])
+    plain = Projection(feature_size=64, max_tokens=8)(tokens).numpy()[0]
+    features = Projection(feature_size=64, max_tokens=8, prefix_features=32, prefix_chars=4)(tokens).numpy()[0]
+    # BOS, alarms, alarm, wecker, ab, EOS: the whole-word part and the markers are unchanged.
+    np.testing.assert_array_equal(features[:, :32], plain[:, :32])
+    np.testing.assert_array_equal(features[[0, 5]], plain[[0, 5]])
+    np.testing.assert_array_equal(features[1, 32:], features[2, 32:])  # "alar"
+    np.testing.assert_array_equal(features[1, 32:], numpy_features(PREFIX_MARK + b"alar", 32))
+    np.testing.assert_array_equal(features[4, 32:], numpy_features(PREFIX_MARK + b"ab", 32))
+    assert (features[3, 32:] != features[1, 32:]).any()
 
 
 def test_ternary_distribution_and_determinism():
