@@ -18,11 +18,9 @@ the result on test. Appends one JSON line per ablation to `--output`.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
+from bench.common import commit_and_machine
 from bench.speed import find_run
 from config_core import add_config_arguments
 from pipeline.config import Config, load_config_or_exit
@@ -39,7 +38,6 @@ from pqrnn.data import ExampleDecoder
 from pqrnn.projection import Projection
 from pqrnn.train import TrainedStudent, configure_cpu_threads, exact_match, train_student
 from review.artifacts import SUMMARY_FILE, read_json
-from review.speed import machine
 from schemas.features import EVAL, LANG, TEACHER_METRICS_FILE, TRAIN, split_file_pattern
 
 
@@ -93,16 +91,6 @@ def run_outputs(config: Config, run_name: str, *outputs: Tuple[str, str]) -> Opt
         print(f"no finished pipeline run with {stages}: run `make run` first", file=sys.stderr)
         return None
     return run.id, [a.uri for a in artifacts]
-
-
-def commit_and_machine() -> Dict[str, str]:
-    """Where a bench row was measured: the checkout's commit, the machine, the time."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    return {
-        "commit": commit.stdout.strip(),
-        "machine": machine(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -18,7 +18,6 @@ given. The student is selected on eval, as in the Trainer. Appends one JSON line
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import random
@@ -29,7 +28,8 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from beam_jobs import augment, teacher_inference
 from beam_jobs.cli import job_pipeline
-from bench.ablate import commit_and_machine, run_outputs, train_and_score
+from bench.ablate import run_outputs, train_and_score
+from bench.common import append_record, commit_and_machine
 from config_core import add_config_arguments
 from pipeline.config import Config, load_config_or_exit
 from pqrnn.train import configure_cpu_threads
@@ -143,9 +143,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 "minutes": (time.time() - started) / 60,
                 **commit_and_machine(),
             }
-            os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-            with open(args.output, "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
+            append_record(args.output, row)
             print(
                 f"{args.name} ({variant}): held-out {args.lang} templates {on_held_out[args.lang]:.3f} "
                 f"({counts[HELD_OUT]} rows), eval {row['student_eval_exact_match']:.4f} "

@@ -27,7 +27,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from beam_jobs.dataset.rows import assign_split
-from bench.ablate import commit_and_machine
+from bench.common import commit_and_machine
 from bench.runs import run_record
 from review.run_store import local_metadata_path
 

@@ -38,7 +38,8 @@ from pipeline.local_runner import run_paths  # noqa: E402
 from pqrnn.train import configure_cpu_threads  # noqa: E402
 from review.artifacts import SUMMARY_FILE, read_json, run_config, teacher_max_length, training_curves  # noqa: E402
 from review.run_store import Run, RunStoreError, cache_source, choose_metadata_path, load_run, open_store  # noqa: E402
-from review.speed import eval_queries, machine, size_and_speed  # noqa: E402
+from review.speed import eval_queries, size_and_speed  # noqa: E402
+from runtime.timing import machine  # noqa: E402
 from schemas.features import TRAIN, split_file_pattern  # noqa: E402
 
 

@@ -19,7 +19,6 @@ docs/results.md and in the README's headline.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any, Dict, List, Optional
@@ -104,7 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--output", default="bench/results/runs.jsonl")
     args = parser.parse_args(argv)
 
-    from bench.ablate import commit_and_machine
+    from bench.common import append_record, commit_and_machine
     from pipeline.config import load_config_or_exit
     from pipeline.local_runner import run_paths
     from review.run_store import RunStoreError
@@ -132,9 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     }
     if args.note:
         row["note"] = args.note
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
+    append_record(args.output, row)
     low, high = row["fraction_of_teacher_interval"]
     print(
         f"{row['name']} ({row['scored_split']} split, run {row['run']}): fraction of teacher "

@@ -64,7 +64,8 @@ from pqrnn.config import StudentConfig  # noqa: E402
 from pqrnn.train import configure_cpu_threads, student_cpu_threads  # noqa: E402
 from review.artifacts import SUMMARY_FILE, read_examples, read_json  # noqa: E402
 from review.run_store import Run, RunStoreError, read_run  # noqa: E402
-from review.speed import fast_student_latency, machine, teacher_latency  # noqa: E402
+from review.speed import fast_student_latency, teacher_latency  # noqa: E402
+from runtime.timing import machine  # noqa: E402
 from schemas.examples import decode, encode  # noqa: E402
 from schemas.features import (  # noqa: E402
     AUG_METHOD,

@@ -28,7 +28,7 @@ from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import load_config_or_exit  # noqa: E402
 from pqrnn.export import export_saved_model, export_tflite_int8, pad_features, saved_model_bytes  # noqa: E402
 from pqrnn.model import build_student  # noqa: E402
-from review.speed import machine, timed  # noqa: E402
+from runtime.timing import machine, timed  # noqa: E402
 
 QUERIES = [
     "turn on the lights in the kitchen",
@@ -78,7 +78,7 @@ def run(config_path: str, overrides: List[str], num_intents: int, num_tags: int,
     one_features = features[0][:, : lengths[0]]
     batch_features = pad_features(np.concatenate([features[i % len(features)] for i in range(64)]), max(lengths))
 
-    # Milliseconds per call (`review.speed.timed`, as the review report times its models).
+    # Milliseconds per call (`runtime.timing.timed`, as the review report times its models).
     sm_single = timed(lambda _: serve(text=one), repeats)
     sm_batch = timed(lambda _: serve(text=batch), max(repeats // 10, 5))
     proj_single = timed(lambda _: project(text=one), repeats)

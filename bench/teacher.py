@@ -20,7 +20,7 @@ import sys
 import time
 from typing import List, Optional
 
-from bench.ablate import commit_and_machine
+from bench.common import append_record, commit_and_machine
 from bench.real import split_files
 from config_core import ProjectConfig, load_sections, or_exit
 from schemas.features import TEACHER_METRICS_FILE, TEST
@@ -102,9 +102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "minutes": round((time.time() - started) / 60, 1),
         **commit_and_machine(),
     }
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
+    append_record(args.output, row)
     per_language = ", ".join(f"{lang} {scored[lang]['exact_match']:.3f}" for lang in languages)
     print(
         f"{args.name}: {splits['scored']} exact match {row['exact_match']:.4f}, mean over languages "

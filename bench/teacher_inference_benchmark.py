@@ -38,7 +38,7 @@ from beam_jobs import teacher_inference  # noqa: E402
 from config_core import add_config_arguments  # noqa: E402
 from pipeline.config import Config, load_config_or_exit  # noqa: E402
 from review.artifacts import write_examples  # noqa: E402
-from review.speed import machine  # noqa: E402
+from runtime.timing import machine  # noqa: E402
 from schemas.examples import decode  # noqa: E402
 from schemas.features import SPLITS, TOKENS, TRAIN, split_file_pattern  # noqa: E402
 from teacher.device import inference_device  # noqa: E402

@@ -28,7 +28,7 @@ from bench.speed import find_run
 from config_core import add_config_arguments
 from pipeline.config import load_config_or_exit
 from review.artifacts import SUMMARY_FILE, read_json
-from review.speed import machine
+from runtime.timing import machine
 from schemas.features import TRAIN, split_file_pattern
 
 # Runs inside each checkout: only APIs both the baseline and this commit have.

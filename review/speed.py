@@ -1,18 +1,17 @@
-"""Size and single-query latency of a run's student and teacher on this machine, and the timing
-helpers the benchmarks (`bench/`) share: `timed` and `machine`."""
+"""Size and single-query latency of a run's student and teacher on this machine: the report's
+size-and-speed section. `bench.speed` and `bench.run_all` measure with the same functions."""
 
 from __future__ import annotations
 
 import math
 import os
-import platform
-import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from review.artifacts import eval_split, read_examples, read_json
 from review.run_store import Artifact, Run
+from runtime.timing import latency, machine, timed
 from schemas.examples import decode
 from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TEXT, TFLITE_DIR, TFLITE_FILE, TOKENS, vocab_file
 
@@ -20,43 +19,6 @@ if TYPE_CHECKING:
     from pqrnn.serving import FastStudent
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
-
-
-def timed(fn: Callable[[int], object], n: int, warmup: int = 2) -> np.ndarray:
-    """Milliseconds per call of fn(i), i = 0..n-1, after `warmup` untimed calls (tracing, allocation)."""
-    for i in range(warmup):
-        fn(i)
-    times = []
-    for i in range(n):
-        start = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - start) * 1e3)
-    return np.array(times)
-
-
-def latency(fn: Callable[[int], object], n: int) -> Dict[str, float]:
-    """p50 and p90 single-call latency of fn(i) in milliseconds (see `timed`)."""
-    times = timed(fn, n)
-    return {"p50_ms": float(np.percentile(times, 50)), "p90_ms": float(np.percentile(times, 90))}
-
-
-def machine() -> str:
-    """The machine timings are measured on, in words (host, cores, CPU model, GPUs, load)."""
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    gpus = tf.config.list_physical_devices("GPU")
-    # The load tells whether other work shared the cores while timings were taken.
-    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return (
-        f"{platform.node() or 'this machine'}: {os.cpu_count()} CPU cores ({cpu}), {len(gpus)} GPU(s), "
-        f"{platform.system()}{load}"
-    )
 
 
 def weight_bytes(path: str) -> int:

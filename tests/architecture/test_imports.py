@@ -1,5 +1,9 @@
-"""The layers import one way: libraries never import the orchestration or the review, and no
-two packages import each other. Read from the source (every `import`, also inside functions)."""
+"""The packages import one way, left to right:
+
+    bench -> pipeline -> review, components -> models -> libraries
+
+a package imports only packages to its right (libraries import each other, but no two packages
+import each other). Read from the source (every `import`, also inside functions)."""
 
 import ast
 import itertools
@@ -8,9 +12,12 @@ from typing import Dict, Set
 
 from tests.conftest import REPO
 
-LIBRARIES = {"config_core", "schemas", "tokenization", "pqrnn", "teacher", "beam_jobs"}
-ORCHESTRATION = {"models", "components", "pipeline", "review"}
-PACKAGES = LIBRARIES | ORCHESTRATION | {"bench"}
+LIBRARIES = {"config_core", "runtime", "schemas", "tokenization", "pqrnn", "teacher", "beam_jobs"}
+# Left to right; a package may import the packages of the layers to its right, and a library
+# other libraries.
+LAYERS = [{"bench"}, {"pipeline"}, {"review", "components"}, {"models"}, LIBRARIES]
+PACKAGES = set().union(*LAYERS)
+LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in layer}
 
 
 def imports_by_package() -> Dict[str, Dict[str, Set[str]]]:
@@ -32,15 +39,20 @@ def imports_by_package() -> Dict[str, Dict[str, Set[str]]]:
     return found
 
 
-def test_libraries_do_not_import_the_orchestration_or_the_review():
+def test_each_package_imports_only_packages_to_its_right():
     found = imports_by_package()
-    upward = {
-        f"{library} -> {target}": sorted(modules)
-        for library in LIBRARIES
-        for target, modules in found[library].items()
-        if target not in LIBRARIES
+    leftward = {
+        f"{package} -> {target}": sorted(modules)
+        for package in PACKAGES
+        for target, modules in found[package].items()
+        if not (LAYER_OF[target] > LAYER_OF[package] or {package, target} <= LIBRARIES)
     }
-    assert not upward, upward
+    assert not leftward, leftward
+
+
+def test_every_package_has_a_layer():
+    packages = {path.parent.name for path in REPO.glob("*/__init__.py")} - {"tests"}
+    assert packages <= PACKAGES, sorted(packages - PACKAGES)
 
 
 def test_no_two_packages_import_each_other():
@@ -53,3 +65,4 @@ def test_the_walk_sees_imports():
     # Guards the test itself: known one-way edges are found.
     found = imports_by_package()
     assert "pqrnn" in found["models"] and "beam_jobs" in found["components"] and "schemas" in found["teacher"]
+    assert "review" in found["pipeline"] and "pipeline" in found["bench"] and "models" in found["review"]

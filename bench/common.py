@@ -1,0 +1,29 @@
+"""What every benchmark record shares: where it was measured (commit, machine, date) and how it
+is kept (one JSON line appended to a `bench/results/*.jsonl` file)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+from typing import Any, Dict
+
+from runtime.timing import machine
+
+
+def commit_and_machine() -> Dict[str, str]:
+    """Where a bench row was measured: the checkout's commit, the machine, the time."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    return {
+        "commit": commit.stdout.strip(),
+        "machine": machine(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def append_record(path: str, record: Dict[str, Any]) -> None:
+    """Append `record` as one JSON line to `path` (and its folder, if new)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
