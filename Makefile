@@ -1,8 +1,6 @@
 # The two commands of the README. Both install what they need first (scripts/setup.sh is
-# idempotent and returns at once when .venv matches requirements.lock).
-export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
-export PYTHONWARNINGS := ignore::FutureWarning
+# idempotent and returns at once when .venv matches requirements.lock). TF_USE_LEGACY_KERAS and
+# friends are set by the packages themselves (runtime/environment.py).
 PY := .venv/bin/python
 .PHONY: setup run test dataset image
 

@@ -3,7 +3,7 @@ training templates is held out, augmentation and soft labels are rebuilt without
 student, trained as the Trainer trains it, is scored on the held-out rows: once with every
 configured augmentation method, and once without each method named by --without.
 
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.holdout --name NAME --lang hi [--fraction 0.3]
+    .venv/bin/python -m bench.holdout --name NAME --lang hi [--fraction 0.3]
         [--without cross_lingual ...] [--run latest] [--config pipeline.yaml] [--set key=value ...]
         [--output bench/results/holdout.jsonl]
 

@@ -1,6 +1,6 @@
 """All end-to-end benchmarks of one pipeline run, as one markdown table (bench/results/pipeline.md).
 
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.run_all [--config pipeline.yaml] [--run latest|ID]
+    .venv/bin/python -m bench.run_all [--config pipeline.yaml] [--run latest|ID]
         [--pipeline-root DIR | --metadata FILE] [--teacher-rows 500] [--skip-teacher-inference] [--train-steps 60]
         [--output bench/results/pipeline.md]
 
@@ -27,20 +27,17 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import ml_metadata as mlmd
 
-import ml_metadata as mlmd  # noqa: E402
-
-from config_core import add_config_arguments  # noqa: E402
-from pipeline.config import config_from_json, load_config_or_exit  # noqa: E402
-from pipeline.local_runner import run_paths  # noqa: E402
-from pqrnn.train import configure_cpu_threads  # noqa: E402
-from review.artifacts import SUMMARY_FILE, read_json, run_config, teacher_max_length, training_curves  # noqa: E402
-from review.run_store import Run, RunStoreError, cache_source, choose_metadata_path, load_run, open_store  # noqa: E402
-from review.speed import eval_queries, size_and_speed  # noqa: E402
-from runtime.timing import machine  # noqa: E402
-from schemas.features import TRAIN, split_file_pattern  # noqa: E402
+from config_core import add_config_arguments
+from pipeline.config import config_from_json, load_config_or_exit
+from pipeline.local_runner import run_paths
+from pqrnn.train import configure_cpu_threads
+from review.artifacts import SUMMARY_FILE, read_json, run_config, teacher_max_length, training_curves
+from review.run_store import Run, RunStoreError, cache_source, choose_metadata_path, load_run, open_store
+from review.speed import eval_queries, size_and_speed
+from runtime.timing import machine
+from schemas.features import TRAIN, split_file_pattern
 
 
 def stage_times(store: mlmd.MetadataStore, run: Run) -> List[Dict[str, Any]]:

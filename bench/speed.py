@@ -1,6 +1,6 @@
 """The speed figures of the project in one command, measured in one run on the machine at hand.
 
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.speed [--config pipeline.yaml] [--set key=value]
+    .venv/bin/python -m bench.speed [--config pipeline.yaml] [--set key=value]
         [--run latest|ID|none] [--output bench/results/speed.json] [--teacher-rows 5000]
         [--train-steps 60] [--latency-queries 200]
 
@@ -48,26 +48,20 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Before torch is imported, as teacher/__init__.py does: spinning OpenMP threads slow torch
-# down by orders of magnitude when another process shares the cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from config_core import add_config_arguments  # noqa: E402
-from pipeline.config import Config, load_config_or_exit  # noqa: E402
-from pipeline.local_runner import run_paths  # noqa: E402
-from pqrnn.config import StudentConfig  # noqa: E402
-from pqrnn.train import configure_cpu_threads, student_cpu_threads  # noqa: E402
-from review.artifacts import SUMMARY_FILE, read_examples, read_json  # noqa: E402
-from review.run_store import Run, RunStoreError, read_run  # noqa: E402
-from review.speed import fast_student_latency, teacher_latency  # noqa: E402
-from runtime.timing import machine  # noqa: E402
-from schemas.examples import decode, encode  # noqa: E402
-from schemas.features import (  # noqa: E402
+from config_core import add_config_arguments
+from pipeline.config import Config, load_config_or_exit
+from pipeline.local_runner import run_paths
+from pqrnn.config import StudentConfig
+from pqrnn.train import configure_cpu_threads, student_cpu_threads
+from review.artifacts import SUMMARY_FILE, read_examples, read_json
+from review.run_store import Run, RunStoreError, read_run
+from review.speed import fast_student_latency, teacher_latency
+from runtime.timing import machine
+from schemas.examples import decode, encode
+from schemas.features import (
     AUG_METHOD,
     AUGMENTED,
     EVAL,

@@ -1,6 +1,6 @@
 """Size and CPU latency of the pQRNN student: fp32 SavedModel (raw text in) vs int8 TFLite.
 
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.student_benchmark [--config pipeline.yaml]
+    .venv/bin/python -m bench.student_benchmark [--config pipeline.yaml]
 
 Builds the configured student (`student:` section) with freshly initialised weights (size
 and speed do not depend on the weights' values), exports both formats, and times them on a
@@ -18,17 +18,14 @@ import tempfile
 import time
 from typing import List
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from config_core import add_config_arguments  # noqa: E402
-from pipeline.config import load_config_or_exit  # noqa: E402
-from pqrnn.export import export_saved_model, export_tflite_int8, pad_features, saved_model_bytes  # noqa: E402
-from pqrnn.model import build_student  # noqa: E402
-from runtime.timing import machine, timed  # noqa: E402
+from config_core import add_config_arguments
+from pipeline.config import load_config_or_exit
+from pqrnn.export import export_saved_model, export_tflite_int8, pad_features, saved_model_bytes
+from pqrnn.model import build_student
+from runtime.timing import machine, timed
 
 QUERIES = [
     "turn on the lights in the kitchen",

@@ -1,6 +1,6 @@
 """Teacher-inference throughput: the Beam job (RunInference) vs a plain transformers loop.
 
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.teacher_inference_benchmark \
+    .venv/bin/python -m bench.teacher_inference_benchmark \
         --teacher_dir DIR [--dataset_dir runs/dataset] [--rows 2000] [--batch_size 32]
 
 Same model, same rows, same batch size (the Beam handler's min = max batch size), same
@@ -24,26 +24,20 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Before torch is imported, as teacher/__init__.py does: spinning OpenMP threads slow torch
-# down by orders of magnitude when another process shares the cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import tensorflow as tf
+import torch
+import yaml
 
-import tensorflow as tf  # noqa: E402
-import torch  # noqa: E402
-import yaml  # noqa: E402
-
-from beam_jobs import teacher_inference  # noqa: E402
-from config_core import add_config_arguments  # noqa: E402
-from pipeline.config import Config, load_config_or_exit  # noqa: E402
-from review.artifacts import write_examples  # noqa: E402
-from runtime.timing import machine  # noqa: E402
-from schemas.examples import decode  # noqa: E402
-from schemas.features import SPLITS, TOKENS, TRAIN, split_file_pattern  # noqa: E402
-from teacher.device import inference_device  # noqa: E402
-from teacher.inputs import collate, encode_words  # noqa: E402
-from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
+from beam_jobs import teacher_inference
+from config_core import add_config_arguments
+from pipeline.config import Config, load_config_or_exit
+from review.artifacts import write_examples
+from runtime.timing import machine
+from schemas.examples import decode
+from schemas.features import SPLITS, TOKENS, TRAIN, split_file_pattern
+from teacher.device import inference_device
+from teacher.inputs import collate, encode_words
+from teacher.model import JointTeacher, load_teacher, load_tokenizer
 
 
 def _rows(dataset_dir: str, n: int) -> List[bytes]:

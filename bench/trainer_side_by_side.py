@@ -1,7 +1,7 @@
 """Trainer throughput of this checkout against another commit's, side by side on this machine.
 
     git worktree add /tmp/baseline <commit>
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.trainer_side_by_side --baseline /tmp/baseline
+    .venv/bin/python -m bench.trainer_side_by_side --baseline /tmp/baseline
         [--config pipeline.yaml] [--run latest|ID] [--epochs N] [--baseline-epochs 2]
 
 Each checkout, in its own process and one after the other, trains its own default student
@@ -81,7 +81,8 @@ model.fit(data, epochs=epochs, verbose=0, callbacks=callbacks + [Timer()])
 
 def epoch_throughput(checkout: str, pattern: str, intents: List[str], tags: List[str], epochs: int) -> Dict[str, Any]:
     """The child's per-epoch figures for one checkout, with its commit."""
-    env = {**os.environ, "PYTHONPATH": checkout, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # The child inherits TF_USE_LEGACY_KERAS and friends from os.environ (bench/__init__.py).
+    env = {**os.environ, "PYTHONPATH": checkout}
     command = [sys.executable, "-c", CHILD, pattern, json.dumps(intents), json.dumps(tags), str(epochs)]
     proc = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

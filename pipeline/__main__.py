@@ -15,25 +15,17 @@ submit a run, try a compiled spec on this machine, review a run.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import warnings
 from typing import List, Optional
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-if "--verbose" not in sys.argv:
-    # google.api_core warns about Python 3.10 on import, and TF's C++ side about CUDA plugins,
-    # before any message of ours.
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-
-from config_core import add_config_arguments  # noqa: E402
-from pipeline.config import Config, ConfigError, load_config_or_exit  # noqa: E402
-from pipeline.kubeflow.kfp_local import add_kfp_local_arguments, main_kfp_local  # noqa: E402
-from pipeline.kubeflow.settings import DEFAULT_TARGET, TARGETS  # noqa: E402
-from pipeline.kubeflow.submit import DEFAULT_SPEC, add_submit_arguments  # noqa: E402
-from pipeline.kubeflow.vertex import add_vertex_arguments, main_submit_command  # noqa: E402
-from review.cli import add_report_arguments  # noqa: E402
+from config_core import add_config_arguments
+from pipeline.config import Config, ConfigError, load_config_or_exit
+from pipeline.kubeflow.kfp_local import add_kfp_local_arguments, main_kfp_local
+from pipeline.kubeflow.settings import DEFAULT_TARGET, TARGETS
+from pipeline.kubeflow.submit import DEFAULT_SPEC, add_submit_arguments
+from pipeline.kubeflow.vertex import add_vertex_arguments, main_submit_command
+from review.cli import add_report_arguments
+from runtime import environment
 
 
 def _compile(config: Config, output: str, local_root: Optional[str], target: str) -> int:
@@ -88,6 +80,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_config_arguments(report)
     add_report_arguments(report)
     args = parser.parse_args(argv)
+    if not getattr(args, "verbose", False):
+        # TensorFlow's start-up lines (CUDA plugins) and google.api_core's Python 3.10 warning
+        # would come before any message of ours; nothing imported so far loads either.
+        environment.quiet()
     if args.command == "submit":
         return main_submit_command(args)
     if args.command == "kfp-local":

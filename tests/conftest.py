@@ -1,16 +1,11 @@
-"""Shared test set-up: legacy Keras everywhere, quiet TF, small configs on tmp paths, in-process
-Beam pipelines and tiny `Examples` folders."""
+"""Shared test set-up: small configs on tmp paths, in-process Beam pipelines and tiny `Examples`
+folders (the environment, legacy Keras and quiet TF, is set in tests/__init__.py)."""
 
 import os
+import pathlib
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import pathlib  # noqa: E402
-
-import pytest  # noqa: E402
-import yaml  # noqa: E402
+import pytest
+import yaml
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"

@@ -1,14 +1,11 @@
 """The teacher runs unchanged under Beam's Hugging Face keyed-tensor model handler."""
 
-import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("apache_beam")
-
-from teacher.inputs import collate, encode_words  # noqa: E402
-from teacher.model import JointTeacher, load_tokenizer  # noqa: E402
-from teacher.tiny import tiny_base  # noqa: E402
-from tokenization import words  # noqa: E402
+from teacher.inputs import collate, encode_words
+from teacher.model import JointTeacher, load_tokenizer
+from teacher.tiny import tiny_base
+from tokenization import words
 
 
 def test_huggingface_keyed_tensor_handler_matches_a_direct_call(tmp_path):

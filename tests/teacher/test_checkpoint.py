@@ -4,14 +4,12 @@ import json
 import subprocess
 import sys
 
-import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from teacher.inputs import encode_words  # noqa: E402
-from teacher.model import JointTeacher, load_tokenizer  # noqa: E402
-from teacher.tiny import tiny_base  # noqa: E402
-from tests.conftest import REPO  # noqa: E402
+from teacher.inputs import encode_words
+from teacher.model import JointTeacher, load_tokenizer
+from teacher.tiny import tiny_base
+from tests.conftest import REPO
 
 LOADER = r"""
 import json, sys

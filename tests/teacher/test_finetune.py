@@ -4,17 +4,16 @@ import json
 import os
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from teacher import data as data_lib  # noqa: E402
-from teacher.__main__ import main  # noqa: E402
-from teacher.device import pick_device  # noqa: E402
-from teacher.finetune import EarlyStopping, evaluate, finetune, train  # noqa: E402
-from teacher.inputs import encode_words  # noqa: E402
-from teacher.model import JointTeacher, load_teacher, load_tokenizer  # noqa: E402
-from teacher.tiny import make_tiny_base  # noqa: E402
-from tokenization import words  # noqa: E402
+from teacher import data as data_lib
+from teacher.__main__ import main
+from teacher.device import pick_device
+from teacher.finetune import EarlyStopping, evaluate, finetune, train
+from teacher.inputs import encode_words
+from teacher.model import JointTeacher, load_teacher, load_tokenizer
+from teacher.tiny import make_tiny_base
+from tokenization import words
 
 AREAS_EN = ["kitchen", "bedroom", "living room", "garage"]
 AREAS_TH = ["ครัว", "ห้องนอน", "โรงรถ", "ห้องน้ำ"]

@@ -1,15 +1,14 @@
 """Joint teacher: word alignment on the first sub-token, padding, truncation, metrics."""
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from schemas.features import bio_spans  # noqa: E402
-from teacher.inputs import collate, encode_words  # noqa: E402
-from teacher.metrics import NluMetrics  # noqa: E402
-from teacher.model import JointTeacher, load_tokenizer  # noqa: E402
-from teacher.tiny import tiny_base  # noqa: E402
-from tokenization import words  # noqa: E402
+from schemas.features import bio_spans
+from teacher.inputs import collate, encode_words
+from teacher.metrics import NluMetrics
+from teacher.model import JointTeacher, load_tokenizer
+from teacher.tiny import tiny_base
+from tokenization import words
 
 INTENTS = ["TurnOn", "TurnOff"]
 TAGS = ["O", "B-area", "I-area"]
