@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -30,7 +30,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from beam_jobs.cli import exit_on_job_error, job_pipeline, load_job_config, parse_job_args
-from beam_jobs.config import DataConfig
+from beam_jobs.config import DataConfig, SplitConfig
 from beam_jobs.dataset import home_assistant
 from beam_jobs.dataset.examples import WriteExamples
 from beam_jobs.dataset.readers import check_files, numbered_lines, read_line
@@ -48,7 +48,7 @@ from beam_jobs.outputs import (
 from config_core import ProjectConfig
 from schemas.features import SPLIT_DIR_PREFIX, SPLITS, TRAIN, LabelledRow, text_key
 
-ROWS, DEAD = "rows", "dead"
+ROWS, DEAD, MERGED = "rows", "dead", "merged"
 METRICS = "build_dataset"  # namespace of the job's Beam counters
 
 
@@ -188,21 +188,52 @@ class ReportTextsInSeveralSplits(beam.PTransform):
 class MergeDuplicateTexts(beam.PTransform):
     """Keep one row per (lang, text): two templates can yield the same sentence, and one text
     in two splits would leak. The row of the smallest group id wins, so the result is
-    deterministic."""
+    deterministic. {ROWS: the rows kept, MERGED: the rows merged away}."""
 
     def expand(self, rows):
         def pick(item: Tuple[Tuple[str, str], Iterable[LabelledRow]]) -> Iterator[Any]:
             group = sorted(item[1], key=lambda r: (r.group_id, r.intent))
             yield group[0]
-            if len(group) > 1:
-                yield beam.pvalue.TaggedOutput("merged", len(group) - 1)
+            for row in group[1:]:
+                yield beam.pvalue.TaggedOutput(MERGED, row)
 
         return (
             rows
             | "KeyByText" >> beam.Map(lambda r: ((r.lang, r.text), r))
             | "GroupByText" >> beam.GroupByKey()
-            | "Pick" >> beam.FlatMap(pick).with_outputs("merged", main=ROWS)
+            | "Pick" >> beam.FlatMap(pick).with_outputs(MERGED, main=ROWS)
         )
+
+
+class AssignSplits(beam.PTransform):
+    """rows -> (split, row) pairs by a hash of each row's group id (`rows.assign_split`), so
+    that every row of a template or group lands in one split."""
+
+    def __init__(self, split: SplitConfig):
+        super().__init__()
+        self._split = split
+
+    def expand(self, rows):
+        split = self._split
+        return rows | "AssignSplit" >> beam.Map(lambda r: (assign_split(r.group_id, split.train, split.eval), r))
+
+
+class ReadGivenSplits(beam.PTransform):
+    """The files of each split the dataset gives (`data.paths` as a mapping) -> {ROWS: (split,
+    row) pairs, DEAD: the dead letters of all of them}."""
+
+    def __init__(self, data: DataConfig, given: Dict[str, List[str]]):
+        super().__init__()
+        self._data = data
+        self._given = given
+
+    def expand(self, pbegin):
+        split_rows, dead = [], []
+        for name, patterns in self._given.items():
+            parsed = pbegin | f"Read{name}" >> ReadLabelledFiles(self._data, patterns)
+            split_rows.append(parsed[ROWS] | f"Tag{name}" >> beam.Map(lambda r, name=name: (name, r)))
+            dead.append(parsed[DEAD])
+        return {ROWS: split_rows | "AllSplits" >> beam.Flatten(), DEAD: dead | "AllDead" >> beam.Flatten()}
 
 
 # --------------------------------------------------------------------------- outputs
@@ -226,37 +257,26 @@ class WriteSplits(beam.PTransform):
         return split_rows
 
 
-class CountToJson(beam.PTransform):
-    """Counts the driver turns into summary.json: one JSON object per key."""
+class CountByKey(beam.PTransform):
+    """Elements -> one count record per key (`key` of an element): {"kind", "key", "count"},
+    what `summary.build_summary` reads."""
 
-    def __init__(self, prefix: str, kind: str):
+    def __init__(self, kind: str, key: Callable[[Any], Tuple[str, ...]]):
         super().__init__()
-        self._prefix = prefix
         self._kind = kind
+        self._key = key
 
-    def expand(self, keys):
+    def expand(self, elements):
         kind = self._kind
         return (
-            keys
+            elements
+            | "Key" >> beam.Map(self._key)
             | "Count" >> beam.combiners.Count.PerElement()
             | "ToRecord" >> beam.Map(lambda kv: {"kind": kind, "key": list(kv[0]), "count": kv[1]})
-            | "Write" >> WriteJsonLines(self._prefix)
         )
 
 
 # --------------------------------------------------------------------------- driver
-
-
-def _read_given_splits(
-    p: beam.Pipeline, data: DataConfig, given: Dict[str, List[str]]
-) -> Tuple[beam.PCollection, Dict[str, beam.PCollection]]:
-    """(split, row) pairs from the files of each given split, and all dead letters."""
-    split_rows, dead = [], []
-    for name, patterns in given.items():
-        parsed = p | f"Read{name}" >> ReadLabelledFiles(data, patterns)
-        split_rows.append(parsed[ROWS] | f"Tag{name}" >> beam.Map(lambda r, name=name: (name, r)))
-        dead.append(parsed[DEAD])
-    return split_rows | "AllSplits" >> beam.Flatten(), {DEAD: dead | "AllDead" >> beam.Flatten()}
 
 
 def check_inputs(data: DataConfig) -> None:
@@ -266,31 +286,44 @@ def check_inputs(data: DataConfig) -> None:
         check_files(data.labelled_paths("data"))
 
 
+def _templates(data: DataConfig) -> Tuple[List[home_assistant.TemplateRef], Dict[str, Any]]:
+    """The Home Assistant templates to sample (none for another source) and what the summary
+    says of them."""
+    if data.source != "home_assistant":
+        return [], {}
+    value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
+    templates, skipped = home_assistant.list_templates(data.languages, value_lists, data.home_assistant.skip_wildcards)
+    return templates, {"templates_used": len(templates), "templates_skipped": dict(skipped.most_common())}
+
+
+def _split_lang_intent(split_row: Tuple[str, LabelledRow]) -> Tuple[str, str, str]:
+    split, row = split_row
+    return split, row.lang, row.intent
+
+
 def _run_pipeline(
     pipeline: beam.Pipeline, data: DataConfig, seed: int, out: StagedOutput, templates: List[home_assistant.TemplateRef]
 ) -> None:
+    """Rows from the source, each in one split, written as `Examples` into `out`'s staging
+    folder with their count records and dead letters."""
     # The dataset's own splits (a mapping in data.paths) or a hash of each row's group.
     given = None if data.source == "home_assistant" else data.given_splits()
     with pipeline as p:
         if data.source == "home_assistant":
             parsed = p | "SampleHomeAssistant" >> SampleHomeAssistant(data, seed, templates)
             merged = parsed[ROWS] | "MergeDuplicateTexts" >> MergeDuplicateTexts()
-            rows = merged[ROWS]
             _ = (
-                merged["merged"]
-                | "MergedKeys" >> beam.FlatMap(lambda n: [("merged",)] * n)
-                | "CountMerged" >> CountToJson(out.path("_counts", "merged"), "merged")
+                merged[MERGED]
+                | "CountMerged" >> CountByKey("merged", lambda _: ("merged",))
+                | "WriteMerged" >> WriteJsonLines(out.path("_counts", "merged"))
             )
+            split_rows = merged[ROWS] | "AssignSplits" >> AssignSplits(data.split)
         elif given is None:
             parsed = p | "ReadLabelledFiles" >> ReadLabelledFiles(data, data.all_paths())
-            rows = parsed[ROWS]
-        if given is None:
-            split = data.split
-            split_rows = rows | "AssignSplit" >> beam.Map(
-                lambda r: (assign_split(r.group_id, split.train, split.eval), r)
-            )
+            split_rows = parsed[ROWS] | "AssignSplits" >> AssignSplits(data.split)
         else:
-            split_rows, parsed = _read_given_splits(p, data, given)
+            parsed = p | "ReadGivenSplits" >> ReadGivenSplits(data, given)
+            split_rows = parsed[ROWS]
             _ = (
                 split_rows
                 | "ReportTextsInSeveralSplits" >> ReportTextsInSeveralSplits()
@@ -299,40 +332,16 @@ def _run_pipeline(
         _ = split_rows | "WriteSplits" >> WriteSplits(out.staging)
         _ = (
             split_rows
-            | "RowKeys" >> beam.MapTuple(lambda s, r: (s, r.lang, r.intent))
-            | "CountRows" >> CountToJson(out.path("_counts", "rows"), "rows")
+            | "CountRows" >> CountByKey("rows", _split_lang_intent)
+            | "WriteRows" >> WriteJsonLines(out.path("_counts", "rows"))
         )
         _ = parsed[DEAD] | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "build_dataset"))
 
 
-def build(
-    pipeline: beam.Pipeline, data: DataConfig, seed: int, output_dir: str, overwrite: bool = False
-) -> Dict[str, Any]:
-    """Build the dataset with `pipeline`; returns the summary. Raises `UsageError` before any
-    work for unreadable inputs or outputs, and `JobError` when the dataset must not be used
-    (`failure`): the dead letters and the summary are still published so the user can see why,
-    and a previous good dataset in `output_dir` stays."""
-    check_inputs(data)
-    published = [f"{SPLIT_DIR_PREFIX}{s}" for s in SPLITS]
-    out = StagedOutput(output_dir, published, overwrite)
-    try:
-        started = time.time()
-        extra: Dict[str, Any] = {"source": data.source, "seed": seed}
-        templates: List[home_assistant.TemplateRef] = []
-        if data.source == "home_assistant":
-            value_lists = home_assistant.load_value_lists(data.home_assistant.value_lists)
-            templates, skipped = home_assistant.list_templates(
-                data.languages, value_lists, data.home_assistant.skip_wildcards
-            )
-            extra["templates_used"] = len(templates)
-            extra["templates_skipped"] = dict(skipped.most_common())
-        _run_pipeline(pipeline, data, seed, out, templates)
-        summary = build_summary(read_jsonl(out.path("_counts", "*.jsonl")), out.dead_letters(), extra)
-    except BaseException:
-        out.discard()  # a crash leaves no staging folder (a killed job's is removed by the next run)
-        raise
-    summary["seconds"] = round(time.time() - started, 1)
-    summary["max_dead_letter_ratio"] = data.max_dead_letter_ratio
+def publish_or_fail(summary: Dict[str, Any], data: DataConfig, out: StagedOutput, published: List[str]) -> None:
+    """The failure policy: a dataset that must not be used (`summary.failure`) publishes only
+    its summary and dead letters (a previous good dataset stays) and raises `JobError`; a good
+    one is moved into place. Either way the summary is printed and its accounting logged."""
     problem = failure(summary, data)
     summary["status"] = "failed" if problem else "ok"
     where = out.publish(summary, [] if problem else published)
@@ -347,6 +356,29 @@ def build(
     if problem:
         kept = "" if where == out.output_dir else f"; the previous dataset in {out.output_dir} is unchanged"
         raise JobError(f"{problem}; see {FileSystems.join(where, DEAD_LETTER_DIR)}{kept}")
+
+
+def build(
+    pipeline: beam.Pipeline, data: DataConfig, seed: int, output_dir: str, overwrite: bool = False
+) -> Dict[str, Any]:
+    """Build the dataset with `pipeline`; returns the summary. Raises `UsageError` before any
+    work for unreadable inputs or outputs, and `JobError` when the dataset must not be used
+    (`publish_or_fail`)."""
+    check_inputs(data)
+    published = [f"{SPLIT_DIR_PREFIX}{s}" for s in SPLITS]
+    out = StagedOutput(output_dir, published, overwrite)
+    try:
+        started = time.time()
+        templates, about_templates = _templates(data)
+        _run_pipeline(pipeline, data, seed, out, templates)
+        extra = {"source": data.source, "seed": seed, **about_templates}
+        summary = build_summary(read_jsonl(out.path("_counts", "*.jsonl")), out.dead_letters(), extra)
+    except BaseException:
+        out.discard()  # a crash leaves no staging folder (a killed job's is removed by the next run)
+        raise
+    summary["seconds"] = round(time.time() - started, 1)
+    summary["max_dead_letter_ratio"] = data.max_dead_letter_ratio
+    publish_or_fail(summary, data, out, published)
     return summary
 
 

@@ -67,6 +67,8 @@ Row = Dict[str, List[Any]]
 Labels = Tuple[List[str], List[str]]  # (intents, slot tags)
 PROGRESS_EVERY = 10000  # a progress line per 10,000 rows: ~7 lines for the embedded default
 SORT_BATCHES = 16  # rows sorted by length together, in batches of teacher.inference.max_batch_size
+ROWS, DEAD = "rows", "dead"
+SPLIT_KEY = "_split"  # the split a row is written to, on the row while the job runs
 
 
 def joint_inference(
@@ -232,7 +234,7 @@ class ToSoftLabelRow(beam.DoFn):
         problems = self._check.problems(out)
         if problems:
             yield beam.pvalue.TaggedOutput(
-                "dead", dead_letter("schema", "schema_violation", "; ".join(problems), row["id"][0], _plain(row))
+                DEAD, dead_letter("schema", "schema_violation", "; ".join(problems), row["id"][0], _plain(row))
             )
         else:
             yield out
@@ -333,89 +335,119 @@ def check_inputs(dataset_dir: str, augmented_dir: Optional[str], teacher_dir: st
             raise UsageError(f"{arg} (--{arg}) {root}: no files match {split_file_pattern(root, split)}")
 
 
-def build(
-    pipeline: beam.Pipeline,
-    inference: TeacherInferenceConfig,
-    dataset_dir: str,
-    augmented_dir: Optional[str],
-    teacher_dir: str,
-    output_dir: str,
-    labels: Optional[Labels] = None,
-    overwrite: bool = False,
-) -> Dict[str, Any]:
-    """Label every row of `dataset_dir` (and `augmented_dir`) with the teacher; returns the
-    summary. `labels`: the label order of the logits (default: the teacher's own)."""
-    check_inputs(dataset_dir, augmented_dir, teacher_dir)
-    from teacher.device import inference_device
-    from teacher.model import JointTeacherConfig
+class ReadRowsToLabel(beam.PTransform):
+    """Every row of the dataset's splits and the augmented train rows, each with the split it
+    is written to in `SPLIT_KEY`."""
 
-    teacher_config = JointTeacherConfig.from_pretrained(teacher_dir)
-    teacher_labels = (list(teacher_config.intent_labels), list(teacher_config.slot_labels))
-    labels = labels or teacher_labels
-    label_order(teacher_labels, labels)  # fail before any work when the teacher cannot serve them
-    bf16 = bf16_inference(inference)
-    published = [f"{SPLIT_DIR_PREFIX}{s}" for s in SPLITS]
-    out = StagedOutput(output_dir, published, overwrite)
-    started = time.time()
+    def __init__(self, dataset_dir: str, augmented_dir: Optional[str]):
+        super().__init__()
+        self._dataset_dir = dataset_dir
+        self._augmented_dir = augmented_dir
 
-    with pipeline as p:
-        inputs = {s: p | f"Read{s}" >> ReadExamples(dataset_dir, s) for s in SPLITS}
-        if augmented_dir:
-            inputs["augmented"] = p | "ReadAugmented" >> ReadExamples(augmented_dir, TRAIN)
+    def expand(self, pbegin):
+        inputs = {s: pbegin | f"Read{s}" >> ReadExamples(self._dataset_dir, s) for s in SPLITS}
+        if self._augmented_dir:
+            inputs["augmented"] = pbegin | "ReadAugmented" >> ReadExamples(self._augmented_dir, TRAIN)
         rows = [
-            pcoll | f"Tag{name}" >> beam.Map(lambda r, s=(TRAIN if name == "augmented" else name): {**r, "_split": [s]})
+            pcoll
+            | f"Tag{name}" >> beam.Map(lambda r, s=(TRAIN if name == "augmented" else name): {**r, SPLIT_KEY: [s]})
             for name, pcoll in inputs.items()
         ]
-        all_rows = rows | "AllRows" >> beam.Flatten()
+        return rows | "AllRows" >> beam.Flatten()
+
+
+class LabelWithTeacher(beam.PTransform):
+    """rows -> {ROWS: soft-label rows, DEAD: dead letters}: each row encoded for the teacher,
+    sorted by length, run through it (RunInference with `model_handler`), its logits put in the
+    `labels` order and checked against schemas/soft_labels. A row that fails any step is a dead
+    letter naming the step (encode, inference, schema)."""
+
+    def __init__(
+        self, inference: TeacherInferenceConfig, teacher_dir: str, teacher_labels: Labels, labels: Labels, bf16: bool
+    ):
+        super().__init__()
+        self._inference = inference
+        self._teacher_dir = teacher_dir
+        self._teacher_labels = teacher_labels
+        self._labels = labels
+        self._bf16 = bf16
+
+    def expand(self, rows):
+        inference, bf16 = self._inference, self._bf16
         # Encoded before RunInference (as its preprocess fn would, with the same dead letters)
         # so that rows can be sorted by their number of sub-tokens.
         encoded, failed_encoding = (
-            all_rows
-            | "EncodeWords" >> beam.Map(EncodeWords(teacher_dir, inference.max_length)).with_exception_handling()
+            rows
+            | "EncodeWords" >> beam.Map(EncodeWords(self._teacher_dir, inference.max_length)).with_exception_handling()
         )
         predictions, failed = (
             encoded
             | "ByLength" >> beam.ParDo(SortByLength(SORT_BATCHES * inference.max_batch_size))
             | "RunInference"
             >> RunInference(
-                model_handler(inference, teacher_dir, bf16), inference_args={"bf16": bf16}
+                model_handler(inference, self._teacher_dir, bf16), inference_args={"bf16": bf16}
             ).with_exception_handling()
         )
-        labelled = predictions | "ToSoftLabels" >> beam.ParDo(ToSoftLabelRow(teacher_labels, labels)).with_outputs(
-            "dead", main="rows"
-        )
-        by_split = labelled["rows"] | "BySplit" >> beam.Partition(
-            lambda r, n: SPLITS.index(r["_split"][0]), len(SPLITS)
-        )
+        labelled = predictions | "ToSoftLabels" >> beam.ParDo(
+            ToSoftLabelRow(self._teacher_labels, self._labels)
+        ).with_outputs(DEAD, main=ROWS)
+        dead = [
+            failed.failed_inferences | "FailedBatches" >> beam.FlatMap(_failed_batch),
+            labelled[DEAD],
+            failed_encoding | "FailedEncoding" >> beam.Map(_failed_encoding),
+        ]
+        return {ROWS: labelled[ROWS], DEAD: dead | "AllDead" >> beam.Flatten()}
+
+
+class WriteSoftLabelSplits(beam.PTransform):
+    """Soft-label rows -> one `Examples` split folder each, by their `SPLIT_KEY` (not written)."""
+
+    def __init__(self, staging: str):
+        super().__init__()
+        self._staging = staging
+
+    def expand(self, rows):
+        by_split = rows | "BySplit" >> beam.Partition(lambda r, n: SPLITS.index(r[SPLIT_KEY][0]), len(SPLITS))
         for split, pcoll in zip(SPLITS, by_split):
             _ = (
                 pcoll
-                | f"Drop{split}" >> beam.Map(lambda r: {k: v for k, v in r.items() if k != "_split"})
-                | f"Write{split}" >> WriteExamples(out.staging, split)
+                | f"Drop{split}" >> beam.Map(lambda r: {k: v for k, v in r.items() if k != SPLIT_KEY})
+                | f"Write{split}" >> WriteExamples(self._staging, split)
             )
-        dead = [
-            failed.failed_inferences | "FailedBatches" >> beam.FlatMap(_failed_batch),
-            labelled["dead"],
-            failed_encoding | "FailedEncoding" >> beam.Map(_failed_encoding),
-        ]
-        _ = (
-            dead
-            | "AllDead" >> beam.Flatten()
-            | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "teacher_inference"))
-        )
-        # Rows in and out per split, counted in one combine and one write (every stage costs
-        # the job start-up time).
+        return rows
+
+
+class CountRowsPerSplit(beam.PTransform):
+    """{kind: rows} (e.g. "in" and "out") -> one record per kind and split: {"kind", "split",
+    "count"}. One combine for all (every stage costs the job start-up time)."""
+
+    def expand(self, rows_by_kind):
         keyed = [
-            pcoll | f"Key{name}" >> beam.Map(lambda r, name=name: (name, r["_split"][0]))
-            for name, pcoll in (("in", all_rows), ("out", labelled["rows"]))
+            rows | f"Key{kind}" >> beam.Map(lambda r, kind=kind: (kind, r[SPLIT_KEY][0]))
+            for kind, rows in rows_by_kind.items()
         ]
-        _ = (
+        return (
             keyed
             | "AllKeys" >> beam.Flatten()
             | "Count" >> beam.combiners.Count.PerElement()
             | "Record" >> beam.MapTuple(lambda k, n: {"kind": k[0], "split": k[1], "count": n})
-            | "WriteCounts" >> WriteJsonLines(out.path("_counts", "rows"))
         )
+
+
+def teacher_labels_of(teacher_dir: str) -> Labels:
+    """The teacher's own label order (its config's intent and slot labels)."""
+    from teacher.model import JointTeacherConfig
+
+    config = JointTeacherConfig.from_pretrained(teacher_dir)
+    return list(config.intent_labels), list(config.slot_labels)
+
+
+def summarize(
+    out: StagedOutput, inference: TeacherInferenceConfig, labels: Labels, bf16: bool, started: float
+) -> Dict[str, Any]:
+    """summary.json from the job's count records and dead letters: rows in and out, dead
+    letters by reason, rows out per split, the logits' labels, device, speed."""
+    from teacher.device import inference_device
 
     counts: Dict[str, Counter] = {"in": Counter(), "out": Counter()}
     for record in read_jsonl(out.path("_counts", "*.jsonl")):
@@ -434,6 +466,13 @@ def build(
         "seconds": round(time.time() - started, 1),
     }
     summary["examples_per_second"] = round(summary["rows_in"] / summary["seconds"], 1) if summary["seconds"] else None
+    return summary
+
+
+def publish_or_fail(summary: Dict[str, Any], out: StagedOutput, published: List[str]) -> None:
+    """The failure policy: every row must come out, labelled or as a dead letter. When rows were
+    lost, only the summary is published (status failed) and `JobError` raised; else the soft
+    labels are moved into place and the speed printed and logged."""
     if summary["rows_in"] != summary["rows_out"] + summary["dead_lettered"]:
         summary["status"] = "failed"
         out.publish(summary, [])
@@ -453,6 +492,42 @@ def build(
         summary["dead_lettered"],
         summary["examples_per_second"] or 0,
     )
+
+
+def build(
+    pipeline: beam.Pipeline,
+    inference: TeacherInferenceConfig,
+    dataset_dir: str,
+    augmented_dir: Optional[str],
+    teacher_dir: str,
+    output_dir: str,
+    labels: Optional[Labels] = None,
+    overwrite: bool = False,
+) -> Dict[str, Any]:
+    """Label every row of `dataset_dir` (and `augmented_dir`) with the teacher; returns the
+    summary. `labels`: the label order of the logits (default: the teacher's own)."""
+    check_inputs(dataset_dir, augmented_dir, teacher_dir)
+    teacher_labels = teacher_labels_of(teacher_dir)
+    labels = labels or teacher_labels
+    label_order(teacher_labels, labels)  # fail before any work when the teacher cannot serve them
+    bf16 = bf16_inference(inference)
+    published = [f"{SPLIT_DIR_PREFIX}{s}" for s in SPLITS]
+    out = StagedOutput(output_dir, published, overwrite)
+    started = time.time()
+
+    with pipeline as p:
+        rows = p | "ReadRows" >> ReadRowsToLabel(dataset_dir, augmented_dir)
+        labelled = rows | "LabelWithTeacher" >> LabelWithTeacher(inference, teacher_dir, teacher_labels, labels, bf16)
+        _ = labelled[ROWS] | "WriteSplits" >> WriteSoftLabelSplits(out.staging)
+        _ = labelled[DEAD] | "WriteDead" >> WriteJsonLines(out.path(DEAD_LETTER_DIR, "teacher_inference"))
+        _ = (
+            {"in": rows, "out": labelled[ROWS]}
+            | "CountRows" >> CountRowsPerSplit()
+            | "WriteCounts" >> WriteJsonLines(out.path("_counts", "rows"))
+        )
+
+    summary = summarize(out, inference, labels, bf16, started)
+    publish_or_fail(summary, out, published)
     return summary
 
 
