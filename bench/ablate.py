@@ -1,7 +1,8 @@
 """A student ablation on the eval split only: the Trainer's training on a finished run's soft labels.
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.ablate --name NAME [--run latest|ID]
-        [--soft-labels DIR --teacher DIR] [--config pipeline.yaml] [--set key=value ...]
+        [--soft-labels DIR --teacher DIR] [--augmented-fraction F] [--config pipeline.yaml]
+        [--set key=value ...]
         [--output bench/results/ablation.jsonl]
 
 Trains the student with `pqrnn.train.train_student` (what the Trainer's `run_fn` calls) on the
@@ -10,6 +11,9 @@ training.epochs=10`), validating and selecting on eval, and prints the kept epoc
 match and eval fraction of teacher (the teacher's eval exact match from its fine-tune metrics).
 `--soft-labels` takes a folder of `python -m beam_jobs.teacher_inference` instead (e.g. on an
 augmentation the run did not have), `--teacher` the fine-tuned teacher that wrote it.
+`--augmented-fraction F` trains on every gold row and a fixed fraction F of the augmented rows
+(chosen by a hash of the row id): a point of the learning curve, student eval exact match
+against the number of teacher-labelled rows.
 It never reads the test split, so defaults can be chosen with it; the same overrides given to
 `python -m pipeline run` re-run the Trainer, Evaluator and Pusher from the cache and measure
 the result on test. Appends one JSON line per ablation to `--output`.
@@ -18,6 +22,7 @@ the result on test. Appends one JSON line per ablation to `--output`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -38,7 +43,7 @@ from pqrnn.data import ExampleDecoder
 from pqrnn.projection import Projection
 from pqrnn.train import TrainedStudent, configure_cpu_threads, exact_match, train_student
 from review.artifacts import SUMMARY_FILE, read_json
-from schemas.features import EVAL, LANG, TEACHER_METRICS_FILE, TRAIN, split_file_pattern
+from schemas.features import AUGMENTED, EVAL, ID, LANG, TEACHER_METRICS_FILE, TRAIN, split_file_pattern
 
 
 def exact_match_by_language(
@@ -54,6 +59,26 @@ def exact_match_by_language(
         lang: exact_match(model, tf.data.Dataset.from_tensor_slices(rows).batch(128).map(decoder), tags)
         for lang, rows in sorted(by_language.items())
     }
+
+
+def subsample_augmented(pattern: str, fraction: float, out_dir: str) -> Tuple[str, Dict[str, int]]:
+    """A copy of a split's TFRecords with every gold row and `fraction` of the augmented ones
+    (those whose id hashes below it, so a smaller fraction's rows are a subset of a larger
+    one's); its file pattern and the rows kept of each kind."""
+    kept = {"gold": 0, "augmented": 0}
+    path = os.path.join(out_dir, "train.tfrecord.gz")
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for record in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern)), compression_type="GZIP"):
+            features = tf.train.Example.FromString(record.numpy()).features.feature
+            if any(features[AUGMENTED].int64_list.value):
+                digest = hashlib.sha256(features[ID].bytes_list.value[0]).digest()
+                if int.from_bytes(digest[:8], "big") >= fraction * 2**64:
+                    continue
+                kept["augmented"] += 1
+            else:
+                kept["gold"] += 1
+            writer.write(record.numpy())
+    return path, kept
 
 
 def train_and_score(
@@ -103,8 +128,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="instead of a run's: a folder written by beam_jobs.teacher_inference (with --teacher)",
     )
     parser.add_argument("--teacher", help="the fine-tuned teacher folder that labelled --soft-labels")
+    parser.add_argument(
+        "--augmented-fraction",
+        type=float,
+        default=1.0,
+        help="train on every gold row and this fraction of the augmented rows (a learning-curve point)",
+    )
     parser.add_argument("--output", default="bench/results/ablation.jsonl")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.augmented_fraction <= 1.0:
+        print(f"--augmented-fraction {args.augmented_fraction}: must be in [0, 1]", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)  # the epoch lines
     configure_cpu_threads()  # as the Trainer does
     config = load_config_or_exit(args.config, args.overrides)
@@ -123,12 +157,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     teacher_em = teacher_metrics["all"]["exact_match"]
     eval_pattern = split_file_pattern(soft_labels_dir, EVAL)
     started = time.time()
-    trained, (by_language,) = train_and_score(config, split_file_pattern(soft_labels_dir, TRAIN), eval_pattern, labels)
+    with tempfile.TemporaryDirectory() as subsample_dir:
+        train_pattern, train_rows = subsample_augmented(
+            split_file_pattern(soft_labels_dir, TRAIN), args.augmented_fraction, subsample_dir
+        )
+        trained, (by_language,) = train_and_score(config, train_pattern, eval_pattern, labels)
     scores, kept = trained.eval_exact_match, trained.kept_epoch
     row = {
         "name": args.name,
         "overrides": args.overrides,
         "run": source,
+        "augmented_fraction": args.augmented_fraction,
+        "train_rows": sum(train_rows.values()),
+        "gold_train_rows": train_rows["gold"],
+        "augmented_train_rows": train_rows["augmented"],
         "eval_exact_match_per_epoch": scores,
         "kept_epoch": kept + 1,
         "student_eval_exact_match": scores[kept],

@@ -1,0 +1,30 @@
+"""bench.ablate's learning-curve subsample: every gold row, a nested fraction of the augmented ones."""
+
+import tensorflow as tf
+
+from bench.ablate import subsample_augmented
+from schemas.examples import decode
+from tests.conftest import example_row, write_examples
+
+
+def _ids(path):
+    return [decode(r.numpy())["id"][0] for r in tf.data.TFRecordDataset([path], compression_type="GZIP")]
+
+
+def test_subsample_keeps_gold_rows_and_a_nested_fraction_of_augmented_rows(tmp_path):
+    rows = [example_row(i, f"turn on light {i}", "on", ["O"] * 4, "train") for i in range(400)]
+    for row in rows[20:]:
+        row.update(augmented=1, aug_method="word_swap")
+    write_examples(tmp_path / "ds", rows)
+    pattern = str(tmp_path / "ds" / "Split-train" / "*.gz")
+    kept = {}
+    for fraction in (0.0, 0.25, 0.5, 1.0):
+        out = tmp_path / f"f{fraction}"
+        out.mkdir()
+        path, counts = subsample_augmented(pattern, fraction, str(out))
+        kept[fraction] = set(_ids(path))
+        assert counts["gold"] == 20 and counts["augmented"] == len(kept[fraction]) - 20
+    assert kept[0.0] == {f"t:train:{i}" for i in range(20)}
+    assert len(kept[1.0]) == 400
+    assert kept[0.0] < kept[0.25] < kept[0.5] < kept[1.0]
+    assert 0.15 < (len(kept[0.25]) - 20) / 380 < 0.35 and 0.4 < (len(kept[0.5]) - 20) / 380 < 0.6
