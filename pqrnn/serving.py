@@ -280,8 +280,9 @@ class FastStudent:
 
     `num_threads=1`: a single query of a ~1M-parameter model is too small to split, a second
     thread only adds synchronisation. `max_interpreters`: input lengths kept allocated at once
-    (least recently used first out; ~3 MB each with XNNPACK). One instance per thread: the
-    interpreters and the cache are not locked."""
+    (least recently used first out; ~3 MB each with XNNPACK). `interpreter_class`: a TFLite
+    `Interpreter` class (default: LiteRT's, else tflite_runtime's, else TensorFlow's). One
+    instance per thread: the interpreters and the cache are not locked."""
 
     def __init__(
         self,
@@ -292,6 +293,7 @@ class FastStudent:
         num_threads: int = 1,
         max_interpreters: int = 24,
         cache_size: int = 50_000,
+        interpreter_class: Any = None,
     ):
         projection = student_config["projection"]
         self.projection = NumpyProjection(
@@ -302,7 +304,7 @@ class FastStudent:
         self._model = tflite_model
         self._num_threads = num_threads
         self._max_interpreters = max_interpreters
-        self._interpreter = _interpreter_class()
+        self.interpreter_class = interpreter_class or _interpreter_class()
         self._by_length: "OrderedDict[int, Tuple[Any, int, int, int]]" = OrderedDict()
 
     @classmethod
@@ -323,7 +325,7 @@ class FastStudent:
     def _runner(self, length: int) -> Tuple[Any, int, int, int]:
         entry = self._by_length.get(length)
         if entry is None:
-            interpreter = self._interpreter(model_content=self._model, num_threads=self._num_threads)
+            interpreter = self.interpreter_class(model_content=self._model, num_threads=self._num_threads)
             signature = interpreter.get_signature_runner()
             inputs, outputs = signature.get_input_details(), signature.get_output_details()
             features = inputs["features"]["index"]
