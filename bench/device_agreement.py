@@ -103,9 +103,9 @@ class CProjection:
 
 
 # ------------------------------------------------------------------ the utterances
-def utterances(serving_dir: str) -> List[Tuple[str, bytes]]:
-    """(source, UTF-8 bytes, possibly invalid): device/golden_texts.py's utterances, each once,
-    then the serving folder's golden ones."""
+def golden_utterances() -> List[Tuple[str, bytes]]:
+    """(language, "edge", "random" or "random_bytes"; UTF-8 bytes, possibly invalid):
+    device/golden_texts.py's utterances, each once, in their order."""
     seen, out = set(), []
     with open(GOLDEN_UTTERANCES, encoding="utf-8") as f:
         for row in map(json.loads, f):
@@ -113,6 +113,12 @@ def utterances(serving_dir: str) -> List[Tuple[str, bytes]]:
             if text not in seen:
                 seen.add(text)
                 out.append((row["lang"], text))
+    return out
+
+
+def utterances(serving_dir: str) -> List[Tuple[str, bytes]]:
+    """(source, UTF-8 bytes): `golden_utterances`, then the serving folder's golden ones."""
+    out = golden_utterances()
     with open(os.path.join(serving_dir, TFLITE_DIR, DEVICE_GOLDEN_FILE), encoding="utf-8") as f:
         out += [("serving_golden", bytes.fromhex(json.loads(line)["text_hex"])) for line in f if line.strip()]
     return out

@@ -26,7 +26,11 @@ The JSON says which (`*_source`). Figures:
 - latency (single queries, p50): the student on raw text on its deployable path
   (`pqrnn.serving.FastStudent`: tokenizer + NumPy projection + int8 TFLite; warmed on other
   queries, see `review.speed.fast_student_latency`) and the teacher on words
-  (`review.speed.teacher_latency`: tokenise + fp32 forward, eval mode, no_grad);
+  (`review.speed.teacher_latency`: tokenise + fp32 forward, eval mode, no_grad); the student
+  side by side on LiteRT (`ai_edge_litert`, what FastStudent loads) and on TensorFlow's
+  `tf.lite.Interpreter` (what it loaded before), same model and queries, interleaved, and the
+  install size of a service on each (`bench.serving_speed.measure`: `*_litert`, `*_tf_lite`,
+  `service_install_mb_*`);
 - teacher inference, Beam job vs plain transformers loop on the same rows
   (`bench.teacher_inference_benchmark.measure`): `beam_rows_per_s` is the job's steady-state
   throughput (its start-up, `beam_startup_s`, measured apart), `*_end_to_end` includes it;
@@ -356,6 +360,7 @@ def measure_all(
     """Every figure of the module docstring, measured now on this machine."""
     import torch
 
+    from bench.serving_speed import measure as serving_runtimes
     from bench.teacher_inference_benchmark import measure as teacher_inference
 
     started = time.time()
@@ -364,6 +369,7 @@ def measure_all(
         rows = [decode(r) for r in read_examples(inputs.dataset_dir, EVAL)[: 2 * queries + 100]]
         texts, token_lists = [r[TEXT][0] for r in rows], [r[TOKENS] for r in rows]
         student = fast_student_latency(inputs.student_dir, texts, queries)
+        runtimes = serving_runtimes(inputs.student_dir, texts, queries)
         teacher = teacher_latency(inputs.teacher_dir, config.teacher.inference.max_length, token_lists, queries)
         trainer = trainer_throughput(
             config,
@@ -392,6 +398,7 @@ def measure_all(
         **{k: v for k, v in trainer.items() if k not in ("trainer_examples_per_s", "trainer_mac_per_s")},
         "student_latency_p90_ms": student["p90_ms"],
         "student_latency_p50_ms_cold_cache": student["cold_cache_p50_ms"],
+        **runtimes,
         "teacher_latency_p90_ms": teacher["p90_ms"],
         "latency_queries": queries,
         "beam_startup_s": ti["beam_startup_seconds"],

@@ -48,9 +48,10 @@ def eval_queries(run: Run, n: int = 512) -> Tuple[List[str], List[List[str]]]:
     return [r[TEXT][0] for r in rows if r.get(TEXT)], [r[TOKENS] for r in rows if r.get(TOKENS)]
 
 
-def fast_student(serving_dir: str) -> FastStudent:
+def fast_student(serving_dir: str, interpreter_class: Any = None) -> FastStudent:
     """The deployable fast path (`pqrnn.serving.FastStudent`: NumPy projection + int8 TFLite
-    encoder) of an exported student folder, read through `tf.io.gfile` (local or remote)."""
+    encoder) of an exported student folder, read through `tf.io.gfile` (local or remote);
+    `interpreter_class` as FastStudent takes it (default: LiteRT's)."""
     import tensorflow as tf
 
     from pqrnn.serving import STUDENT_CONFIG_FILE, FastStudent
@@ -62,7 +63,8 @@ def fast_student(serving_dir: str) -> FastStudent:
     for name in (INTENT_VOCAB, SLOT_TAG_VOCAB):
         with tf.io.gfile.GFile(vocab_file(extra, name)) as f:
             labels.append(f.read().split("\n")[:-1])
-    return FastStudent(flatbuffer, labels[0], labels[1], read_json(os.path.join(extra, STUDENT_CONFIG_FILE)))
+    config = read_json(os.path.join(extra, STUDENT_CONFIG_FILE))
+    return FastStudent(flatbuffer, labels[0], labels[1], config, interpreter_class=interpreter_class)
 
 
 def fast_student_latency(serving_dir: str, texts: Sequence[str], queries: int) -> Dict[str, Any]:

@@ -1,38 +1,13 @@
 """`python -m bench.device_agreement` on a tiny random student exported as the Trainer exports
-one: the C projection gives the TF projection's features on every golden utterance, so the int8
-answers agree on all of them; a broken projection shows in the record."""
+one (tests/bench/conftest.py): the C projection gives the TF projection's features on every
+golden utterance, so the int8 answers agree on all of them; a broken projection shows."""
 
 import json
 
 import numpy as np
-import pytest
-import tensorflow as tf
 
 from bench import device_agreement
-from pqrnn.export import DEFAULT_GOLDEN_TEXTS, export_saved_model, export_tflite_int8
-from pqrnn.model import build_student
-from pqrnn.projection import Projection
-from schemas.features import TFLITE_DIR, TFLITE_FILE
-from tests.device.cbuild import compiler
-from tests.pqrnn.test_training import CONFIG
-from tokenization import tf_ops
-
-INTENTS = ["HassTurnOff", "HassTurnOn", "HassLightSet"]
-TAGS = ["O", "B-area", "I-area", "B-name", "I-name"]
-
-
-@pytest.fixture(scope="module")
-def serving_dir(tmp_path_factory):
-    compiler()  # skips where there is no C compiler
-    tf.keras.utils.set_random_seed(0)
-    path = str(tmp_path_factory.mktemp("student") / "serving")
-    model = build_student(CONFIG, len(INTENTS), len(TAGS))
-    export_saved_model(model, INTENTS, TAGS, path)
-    projection = Projection.from_config(CONFIG)
-    texts = ["turn on the kitchen light", "schalte das Licht aus", "dim the lamp to 40 %", "เปิดไฟ"]
-    calibration = [projection(tf_ops.tokenize(tf.constant([t]))).numpy() for t in texts]
-    export_tflite_int8(model, calibration, f"{path}/{TFLITE_DIR}/{TFLITE_FILE}")
-    return path
+from pqrnn.export import DEFAULT_GOLDEN_TEXTS
 
 
 def _run(serving_dir, output):
@@ -41,8 +16,8 @@ def _run(serving_dir, output):
     return code, record
 
 
-def test_the_c_path_agrees_with_the_tf_path_on_every_utterance(serving_dir, tmp_path):
-    code, record = _run(serving_dir, tmp_path / "device.jsonl")
+def test_the_c_path_agrees_with_the_tf_path_on_every_utterance(tiny_serving_dir, tmp_path):
+    code, record = _run(tiny_serving_dir, tmp_path / "device.jsonl")
     assert code == 0
     total = record["utterances"]
     assert total >= 290 and record["utterances_by_source"]["serving_golden"] == len(DEFAULT_GOLDEN_TEXTS)
@@ -58,7 +33,7 @@ def test_the_c_path_agrees_with_the_tf_path_on_every_utterance(serving_dir, tmp_
     assert record["commit"] and "CPU cores" in record["machine"] and record["date"]
 
 
-def test_a_projection_that_differs_is_reported(serving_dir, tmp_path, monkeypatch):
+def test_a_projection_that_differs_is_reported(tiny_serving_dir, tmp_path, monkeypatch):
     projection = device_agreement.CProjection.__call__
 
     def negated(self, text):
@@ -66,7 +41,7 @@ def test_a_projection_that_differs_is_reported(serving_dir, tmp_path, monkeypatc
         return -features, words
 
     monkeypatch.setattr(device_agreement.CProjection, "__call__", negated)
-    code, record = _run(serving_dir, tmp_path / "device.jsonl")
+    code, record = _run(tiny_serving_dir, tmp_path / "device.jsonl")
     assert record["features_identical"] == 0 and len(record["features_differ"]) == record["utterances"]
     assert code == (0 if record["int8_agreement"] >= device_agreement.REQUIRED_AGREEMENT else 1)
     assert np.isclose(record["int8_agreement"], 1 - len(record["int8_disagreements"]) / record["utterances"])

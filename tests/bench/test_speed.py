@@ -44,6 +44,10 @@ def test_bench_speed_writes_every_figure_without_a_run(tiny, tmp_path):
         assert result[key] > 0 and math.isfinite(result[key]), key
     assert 0 < result["trainer_utilisation"] < 1
     assert result["latency_ratio"] == result["teacher_latency_p50_ms"] / result["student_latency_p50_ms"]
+    # The student on LiteRT and on tf.lite.Interpreter side by side, and what each service installs.
+    assert result["student_latency_p50_ms_litert"] > 0 and result["student_latency_p50_ms_tf_lite"] > 0
+    assert result["identical_logits"] is True
+    assert 0 < result["service_install_mb_litert"] < result["service_install_mb_tensorflow"]
     # Steady-state Beam throughput needs the job on all rows to be slower than on one; on 60 tiny
     # rows that may not be so, and then it is reported as missing, never as a made-up number.
     assert result["beam_rows_per_s"] is None or result["beam_plain_ratio"] == (
