@@ -14,6 +14,8 @@ the newest; older records stay in the data). Written by `python -m bench.docs`;
 | ablation.jsonl | `python -m bench.ablate --name NAME` | name |
 | holdout.jsonl | `python -m bench.holdout --name NAME` | name, variant and overrides |
 | speed.json | `python -m bench.speed` (one record, rewritten) | - |
+| device.jsonl | `python -m bench.device_agreement SERVING_DIR` | serving dir |
+| serving.jsonl | `python -m bench.serving_speed SERVING_DIR` | - (the newest) |
 """
 
 from __future__ import annotations
@@ -453,6 +455,8 @@ SPEED_FIGURES = [
     ("trainer_qat_examples_per_s", "trainer, quantization-aware steps (examples/s)", 1),
     ("trainer_utilisation", "trainer MAC/s over a large fp32 matmul's MAC/s", 2),
     ("student_latency_p50_ms", "student single query p50 (ms; int8 TFLite + NumPy projection, raw text)", 3),
+    ("student_latency_p50_ms_litert", "student p50, side by side: on LiteRT (ms)", 3),
+    ("student_latency_p50_ms_tf_lite", "student p50, side by side: on tf.lite.Interpreter (ms)", 3),
     ("teacher_latency_p50_ms", "teacher single query p50 (ms; fp32 PyTorch, words)", 2),
     ("latency_ratio", "latency ratio teacher / student", 1),
     ("plain_rows_per_s", "teacher inference, plain transformers loop (rows/s)", 1),
@@ -498,6 +502,99 @@ def _speed_section(results_dir: str) -> List[str]:
     return out
 
 
+def _code(text: str) -> str:
+    """A text as an inline code span, control characters escaped as in JSON."""
+    escaped = json.dumps(text, ensure_ascii=False)[1:-1]
+    return f"`` {escaped} ``" if "`" in escaped else f"`{escaped}`"
+
+
+def _answer(answer: Dict[str, Any]) -> str:
+    return f"{answer['intent']}: {' '.join(answer['slot_tags']) or '(no words)'}"
+
+
+def _device_section(results_dir: str) -> List[str]:
+    records = newest(read_records(os.path.join(results_dir, "device.jsonl")), lambda r: r.get("serving_dir"))
+    out = [
+        "## The student on a device",
+        "",
+        "`python -m bench.device_agreement SERVING_DIR`: every golden utterance (device/golden_texts.py: six "
+        "languages, edge cases, invalid UTF-8, random text and bytes; and the folder's `device_golden.jsonl`) "
+        "through the C projection (device/) and the int8 encoder in LiteRT, against the TF projection through "
+        "the same int8 encoder (int8 against int8: the bar is 99.5 %) and against the SavedModel (float, "
+        "quantization-aware). Records: " + _records_link(results_dir, "device.jsonl") + ".",
+        "",
+    ]
+    if not records:
+        out.append("Not measured yet.")
+    else:
+        rows = [
+            [
+                f"`{r.get('serving_dir', DASH)}`",
+                _num(r.get("utterances"), 0),
+                _num(r.get("features_identical"), 0),
+                f"**{_num(100 * r['int8_agreement'], 1)} %**" if r.get("int8_agreement") is not None else DASH,
+                _num(100 * r["saved_model_agreement"], 1) + " %"
+                if r.get("saved_model_agreement") is not None
+                else DASH,
+                _commit(r),
+                _machine(r.get("machine")),
+                _date(r),
+            ]
+            for r in records
+        ]
+        header = ["student", "utterances", "C features identical", "C → LiteRT = TF → LiteRT (int8)"]
+        out += _table(header + ["C → LiteRT = SavedModel", "commit", "machine", "date"], rows, (1, 2, 3, 4))
+        record = records[-1]
+        by_source = record.get("saved_model_agreement_by_source") or {}
+        if by_source:
+            shares = ", ".join(f"{source} {100 * share:.1f} %" for source, share in by_source.items())
+            out += ["", f"Against the SavedModel by source (newest record): {shares}."]
+        for key, other, column, title in (
+            ("int8_disagreements", "tf_litert", "TF → LiteRT", "C → LiteRT and TF → LiteRT"),
+            ("saved_model_disagreements", "saved_model", "SavedModel", "C → LiteRT (int8) and the SavedModel (float)"),
+        ):
+            differ = record.get(key) or []
+            out += ["", f"Where {title} differ in the newest record: {len(differ) or 'none'}."]
+            if differ:
+                rows = [[d["source"], _code(d["text"]), _answer(d["c_litert"]), _answer(d[other])] for d in differ]
+                out += [""] + _table(["source", "text", "C → LiteRT", column], rows)
+    serving = read_records(os.path.join(results_dir, "serving.jsonl"))
+    out += [
+        "",
+        "`python -m bench.serving_speed SERVING_DIR`: `FastStudent` (NumPy projection + int8 encoder) on LiteRT "
+        "and on TensorFlow's `tf.lite.Interpreter`, the same model and queries, interleaved, in one process; and "
+        "what a service on each installs. Records: " + _records_link(results_dir, "serving.jsonl") + ".",
+        "",
+    ]
+    if not serving:
+        return out + ["Not measured yet."]
+    r = serving[-1]
+    facts = [
+        ["command", _command(r)],
+        ["commit, machine, date", f"{_commit(r)}, {r.get('machine', DASH)}, {r.get('date', DASH)}"],
+        ["queries x rounds", f"{r.get('serving_queries', '?')} x {r.get('serving_rounds', '?')}"],
+        [
+            "student p50 / p90 on LiteRT (ms)",
+            f"**{_num(r.get('student_latency_p50_ms_litert'))}** / {_num(r.get('student_latency_p90_ms_litert'))}",
+        ],
+        [
+            "student p50 / p90 on tf.lite.Interpreter (ms)",
+            f"{_num(r.get('student_latency_p50_ms_tf_lite'))} / {_num(r.get('student_latency_p90_ms_tf_lite'))}",
+        ],
+        [
+            "encoder alone p50, LiteRT / tf.lite (ms)",
+            f"{_num(r.get('encoder_latency_p50_ms_litert'))} / {_num(r.get('encoder_latency_p50_ms_tf_lite'))}",
+        ],
+        ["p50 tf.lite / LiteRT", f"{_num(r.get('litert_speedup_p50'), 2)}x"],
+        ["identical logits", "yes" if r.get("identical_logits") else "no"],
+        [
+            "installed: numpy + ai-edge-litert / tensorflow (MB)",
+            f"{_num(r.get('service_install_mb_litert'), 0)} / {_num(r.get('service_install_mb_tensorflow'), 0)}",
+        ],
+    ]
+    return out + _table(["", ""], facts)
+
+
 def render_results(results_dir: str = RESULTS_DIR) -> str:
     """docs/results.md."""
     out = [
@@ -513,7 +610,7 @@ def render_results(results_dir: str = RESULTS_DIR) -> str:
     ]
     for section in (_runs_section, _real_section, _teacher_section, _ablation_section, _holdout_section):
         out += section(results_dir) + [""]
-    out += _speed_section(results_dir)
+    out += _speed_section(results_dir) + [""] + _device_section(results_dir)
     return "\n".join(out) + "\n"
 
 

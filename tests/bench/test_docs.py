@@ -92,3 +92,30 @@ def test_the_readme_block_is_replaced_between_the_markers():
     assert results_doc.replace_block(text, "new\n") == "a\n<!-- results:begin -->\nnew\n<!-- results:end -->\nb\n"
     with pytest.raises(ValueError):
         results_doc.replace_block("no markers", "new\n")
+
+
+def test_the_device_section_lists_what_differs(tmp_path):
+    answer = {"intent": "HassTurnOn", "slot_tags": ["O", "B-area"]}
+    other = {"intent": "HassTurnOff", "slot_tags": ["O", "O"]}
+    device = {
+        "command": "python -m bench.device_agreement DIR",
+        "serving_dir": "/runs/serving/1",
+        "utterances": 200,
+        "features_identical": 200,
+        "int8_agreement": 1.0,
+        "saved_model_agreement": 0.995,
+        "saved_model_agreement_by_source": {"en": 1.0, "edge": 0.9},
+        "int8_disagreements": [],
+        "saved_model_disagreements": [
+            {"source": "edge", "text": "a|b\n", "c_litert": answer, "saved_model": other},
+        ],
+        "commit": "ggggggg",
+        "date": "2026-12-05T10:00:00+00:00",
+    }
+    _write(tmp_path / "device.jsonl", [{**device, "int8_agreement": 0.5}, device])
+    page = results_doc.render_results(str(tmp_path))
+    assert "| `/runs/serving/1` | 200 | 200 | **100.0 %** | 99.5 % | `ggggggg`" in page and "50.0 %" not in page
+    assert "Where C → LiteRT and TF → LiteRT differ in the newest record: none." in page
+    assert "| edge | `a/b\\n` | HassTurnOn: O B-area | HassTurnOff: O O |" in page
+    assert "by source (newest record): en 100.0 %, edge 90.0 %" in page
+    assert "`bench/results/serving.jsonl` (none yet)" in page
