@@ -59,14 +59,28 @@ class Span(ctypes.Structure):
 
 
 class Params(ctypes.Structure):
-    _fields_ = [("feature_size", ctypes.c_int), ("max_tokens", ctypes.c_int), ("add_bos_eos", ctypes.c_int)]
+    _fields_ = [
+        ("feature_size", ctypes.c_int),
+        ("max_tokens", ctypes.c_int),
+        ("add_bos_eos", ctypes.c_int),
+        ("prefix_features", ctypes.c_int),
+        ("prefix_chars", ctypes.c_int),
+    ]
 
 
 class CProjection:
     """`pqrnn_project` of device/pqrnn_projection.c, compiled into `directory` as a shared
     library (once per directory) and called through ctypes."""
 
-    def __init__(self, directory: str, feature_size: int, max_tokens: int, add_bos_eos: bool = True):
+    def __init__(
+        self,
+        directory: str,
+        feature_size: int,
+        max_tokens: int,
+        add_bos_eos: bool = True,
+        prefix_features: int = 0,
+        prefix_chars: int = 4,
+    ):
         library = os.path.join(directory, "libpqrnn_projection.so")
         if not os.path.exists(library):
             compiler = find_compiler()
@@ -77,7 +91,7 @@ class CProjection:
             subprocess.run(command, check=True, capture_output=True, text=True)
         self.lib = ctypes.CDLL(library)
         self.lib.pqrnn_project.restype = ctypes.c_int
-        self.params = Params(feature_size, max_tokens, int(add_bos_eos))
+        self.params = Params(feature_size, max_tokens, int(add_bos_eos), prefix_features, prefix_chars)
 
     def __call__(self, text: bytes) -> Tuple[np.ndarray, List[bytes]]:
         """Features [1, T, B] (float32, what the encoder takes) and the kept words' bytes."""
@@ -137,7 +151,14 @@ def measure(serving_dir: str, workdir: str) -> Dict[str, Any]:
     extra = os.path.join(serving_dir, TFLITE_DIR)
     with open(os.path.join(extra, DEVICE_PROJECTION_FILE), encoding="utf-8") as f:
         params = json.load(f)
-    project_c = CProjection(workdir, params["feature_size"], params["max_tokens"], params["add_bos_eos"])
+    project_c = CProjection(
+        workdir,
+        params["feature_size"],
+        params["max_tokens"],
+        params["add_bos_eos"],
+        params.get("prefix_features", 0),
+        params.get("prefix_chars", 4),
+    )
     student = FastStudent.from_saved_model(serving_dir)
     loaded = tf.saved_model.load(serving_dir)
     texts = utterances(serving_dir)

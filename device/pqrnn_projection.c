@@ -194,6 +194,7 @@ static uint32_t lower_single(uint32_t cp) {
 static const unsigned char NULL_TOKEN[] = {0xFE, 'n', 'u', 'l', 'l'};
 static const unsigned char BOS_TOKEN[] = {0xFE, 'b', 'o', 's'};
 static const unsigned char EOS_TOKEN[] = {0xFE, 'e', 'o', 's'};
+static const unsigned char PREFIX_MARK = 0xFD;
 
 size_t pqrnn_token_bytes(const char *token, size_t len, unsigned char *out) {
     const unsigned char *s = (const unsigned char *)token;
@@ -380,12 +381,28 @@ int pqrnn_project(const pqrnn_params *params, const char *text, size_t len, int8
     b = params->feature_size;
     max_words = params->max_tokens - (params->add_bos_eos ? 2 : 0);
     if (b < 1 || b > PQRNN_MAX_FEATURE_SIZE || max_words < 1) return PQRNN_ERROR_ARGUMENT;
+    if (params->prefix_features < 0 || params->prefix_features > b) return PQRNN_ERROR_ARGUMENT;
+    if (params->prefix_features > 0 && params->prefix_chars < 1) return PQRNN_ERROR_ARGUMENT;
     if (scratch_size < PQRNN_SCRATCH_SIZE(len)) return PQRNN_ERROR_SCRATCH;
     if (params->add_bos_eos) pqrnn_hash_features(BOS_TOKEN, sizeof BOS_TOKEN, b, features + (size_t)b * rows++, scratch);
     pqrnn_tokenizer_init(&tokenizer, text, len);
     while (kept < max_words && pqrnn_next_token(&tokenizer, &span)) {
         size_t m = pqrnn_token_bytes(text + span.start, span.end - span.start, scratch);
-        pqrnn_hash_features(scratch, m, b, features + (size_t)b * rows++, scratch);
+        int8_t *row = features + (size_t)b * rows++;
+        pqrnn_hash_features(scratch, m, b, row, scratch);
+        if (params->prefix_features > 0 && !(m == sizeof NULL_TOKEN && memcmp(scratch, NULL_TOKEN, m) == 0)) {
+            /* PREFIX_MARK + the first prefix_chars code points (the bytes are valid UTF-8). */
+            size_t end = 0;
+            int chars = 0;
+            while (end < m && chars < params->prefix_chars) {
+                end++;
+                while (end < m && (scratch[end] & 0xC0) == 0x80) end++;
+                chars++;
+            }
+            memmove(scratch + 1, scratch, end);
+            scratch[0] = PREFIX_MARK;
+            pqrnn_hash_features(scratch, end + 1, params->prefix_features, row + (b - params->prefix_features), scratch);
+        }
         if (words != NULL) words[kept] = span;
         kept++;
     }

@@ -13,10 +13,13 @@
  *     tf.strings.lower reads it), lower-cased (str.lower = ICU's toLower: full mappings, final
  *     sigma), empty -> "\xfenull"; BOS/EOS are "\xfebos" / "\xfeeos";
  *   - for j = 0 .. ceil(B/32)-1, FarmHash Fingerprint64(token + 0xFF + j) (tf.fingerprint);
- *     feature 32*j + i = ternary of bits 2i..2i+1 of hash j: 00->0, 01->+1, 10->-1, 11->0.
+ *     feature 32*j + i = ternary of bits 2i..2i+1 of hash j: 00->0, 01->+1, 10->-1, 11->0;
+ *   - with prefix_features = P > 0, a word's features B-P .. B-1 are instead the first P
+ *     features of 0xFD + its first prefix_chars code points, hashed the same way (not for
+ *     the markers or "\xfenull").
  *
  * Call sequence (see device/README.md):
- *   pqrnn_params p = {1024, 64, 1};                 // from assets.extra/device_projection.json
+ *   pqrnn_params p = {1024, 64, 1, 256, 4};          // from assets.extra/device_projection.json
  *   unsigned char scratch[PQRNN_SCRATCH_SIZE(len)];  // or any buffer that large
  *   int8_t features[64 * 1024];                       // max_tokens * feature_size
  *   pqrnn_span words[62];                              // optional: the kept words' byte spans
@@ -35,7 +38,7 @@ extern "C" {
 #endif
 
 /* The hash's version: assets.extra/device_projection.json's "hash_spec_version" must equal it. */
-#define PQRNN_HASH_SPEC_VERSION 1
+#define PQRNN_HASH_SPEC_VERSION 2
 #define PQRNN_FIELDS_PER_HASH 32
 #define PQRNN_MAX_FEATURE_SIZE 8192 /* one salt byte */
 
@@ -50,6 +53,10 @@ typedef struct {
     int feature_size; /* B: features per token, 1 .. PQRNN_MAX_FEATURE_SIZE */
     int max_tokens;   /* rows of the encoder input at most, BOS/EOS included */
     int add_bos_eos;  /* 1: BOS and EOS rows around the words (the default) */
+    /* The last prefix_features features of a word hash PREFIX_MARK (0xFD) + its first
+     * prefix_chars code points instead of the whole word; 0: whole words only. */
+    int prefix_features;
+    int prefix_chars;
 } pqrnn_params;
 
 typedef struct {

@@ -68,6 +68,8 @@ static int check_line(const char *line, int number) {
     params.feature_size = (int)golden_int(line, "feature_size", -1);
     params.max_tokens = (int)golden_int(line, "max_tokens", -1);
     params.add_bos_eos = (int)golden_int(line, "add_bos_eos", 1);
+    params.prefix_features = (int)golden_int(line, "prefix_features", 0);
+    params.prefix_chars = (int)golden_int(line, "prefix_chars", 4);
     if (p == NULL || params.feature_size < 1 || params.max_tokens < 1) {
         fprintf(stderr, "line %d: malformed\n", number);
         return 1;
@@ -127,7 +129,7 @@ static int check_line(const char *line, int number) {
 
 /* Properties that need no golden file. */
 static int check_api(void) {
-    pqrnn_params params = {64, 4, 1};
+    pqrnn_params params = {64, 4, 1, 0, 4};
     int8_t features[4 * 64];
     unsigned char scratch[64];
     pqrnn_span spans[8];

@@ -21,6 +21,7 @@ class ProjectionConfig:
     # The last `prefix_features` features of a word hash its first `prefix_chars` characters
     # instead of the whole word: inflections of a stem share them. 0: whole words only.
     prefix_features: int = 0
+    # Characters (code points) of a word that its prefix features hash.
     prefix_chars: int = 4
 
     def check(self, key: str, base_dir: str) -> None:

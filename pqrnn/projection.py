@@ -115,15 +115,17 @@ class Projection:
         )
 
     def word_features(self, words: tf.Tensor) -> tf.Tensor:
-        """Features [N, feature_size] of a flat tensor of lower-cased words: the word's hash,
-        whose last `prefix_features` come instead from the hash of its first `prefix_chars`
-        characters, so that words sharing a stem ("alarm", "alarms") share those features."""
+        """Features [N, feature_size] of a flat tensor of lower-cased words (NULL_TOKEN for an
+        empty one): the word's hash, whose last `prefix_features` come instead from the hash of
+        PREFIX_MARK + its first `prefix_chars` characters, so that words sharing a stem
+        ("alarm", "alarms") share those features. NULL_TOKEN keeps its whole hash."""
         features = hash_features(words, self.feature_size)
         if not self.prefix_features:
             return features
         prefixes = PREFIX_MARK + tf.strings.substr(words, 0, self.prefix_chars, unit="UTF8_CHAR")
         kept = features[:, : self.feature_size - self.prefix_features]
-        return tf.concat([kept, hash_features(prefixes, self.prefix_features)], axis=1)
+        with_prefix = tf.concat([kept, hash_features(prefixes, self.prefix_features)], axis=1)
+        return tf.where(tf.equal(words, NULL_TOKEN)[:, None], features, with_prefix)
 
     def __call__(self, tokens: tf.RaggedTensor, training: bool = False, seed: Optional[int] = None) -> tf.Tensor:
         tokens = tokens[:, : self.max_words]

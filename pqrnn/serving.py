@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, SALT_SEPARATOR
+from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, PREFIX_MARK, SALT_SEPARATOR
 from schemas import bio
 from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, TFLITE_FILE, vocab_file
 from tokenization import words as split_words
@@ -47,7 +47,7 @@ DEVICE_PROJECTION_FILE = "device_projection.json"
 DEVICE_GOLDEN_FILE = "device_golden.jsonl"
 # Version of the hash and word rule (DESIGN.md "The hash", tokenization); the C port checks it
 # (PQRNN_HASH_SPEC_VERSION in device/pqrnn_projection.h). Bump on any change of either.
-HASH_SPEC_VERSION = 1
+HASH_SPEC_VERSION = 2
 
 # ------------------------------------------------------------------ FarmHash Fingerprint64
 # farmhashna::Hash64 (what tf.fingerprint's "farmhash64" computes), vectorised over a batch of
@@ -216,12 +216,23 @@ def hash_features(tokens: Sequence[bytes], feature_size: int) -> np.ndarray:
 class NumpyProjection:
     """Words -> features [1, T, feature_size] (float32) equal to `pqrnn.projection.Projection`
     (inference) on the same words: lower-cased, empty -> NULL marker, at most `max_words`
-    words, BOS/EOS around them. Features of recent tokens stay in an LRU cache."""
+    words, BOS/EOS around them, the last `prefix_features` of a word from its first
+    `prefix_chars` characters. Features of recent tokens stay in an LRU cache."""
 
-    def __init__(self, feature_size: int, max_tokens: int, add_bos_eos: bool = True, cache_size: int = 50_000):
+    def __init__(
+        self,
+        feature_size: int,
+        max_tokens: int,
+        add_bos_eos: bool = True,
+        cache_size: int = 50_000,
+        prefix_features: int = 0,
+        prefix_chars: int = 4,
+    ):
         self.feature_size = feature_size
         self.max_tokens = max_tokens
         self.add_bos_eos = add_bos_eos
+        self.prefix_features = prefix_features
+        self.prefix_chars = prefix_chars
         self.max_words = max_tokens - (2 if add_bos_eos else 0)
         self.cache_size = cache_size
         self._cache: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
@@ -237,7 +248,7 @@ class NumpyProjection:
         cache = self._cache
         missing = list({t for t in tokens if t not in cache})
         if missing:
-            for token, row in zip(missing, hash_features(missing, self.feature_size)):
+            for token, row in zip(missing, self._features(missing)):
                 cache[token] = row
         rows = []
         for token in tokens:
@@ -248,6 +259,14 @@ class NumpyProjection:
         if not rows:
             return np.zeros((1, 0, self.feature_size), np.float32)
         return np.stack(rows)[None].astype(np.float32)
+
+    def _features(self, tokens: List[bytes]) -> np.ndarray:
+        features = hash_features(tokens, self.feature_size)
+        words = [i for i, t in enumerate(tokens) if t not in (BOS_TOKEN, EOS_TOKEN, NULL_TOKEN)]
+        if self.prefix_features and words:
+            prefixes = [PREFIX_MARK + tokens[i].decode("utf-8")[: self.prefix_chars].encode("utf-8") for i in words]
+            features[words, self.feature_size - self.prefix_features :] = hash_features(prefixes, self.prefix_features)
+        return features
 
 
 # ------------------------------------------------------------------ the TFLite student
@@ -297,7 +316,12 @@ class FastStudent:
     ):
         projection = student_config["projection"]
         self.projection = NumpyProjection(
-            projection["feature_size"], student_config["max_tokens"], projection["add_bos_eos"], cache_size
+            projection["feature_size"],
+            student_config["max_tokens"],
+            projection["add_bos_eos"],
+            cache_size,
+            projection.get("prefix_features", 0),
+            projection.get("prefix_chars", 4),
         )
         self.intent_labels = list(intent_labels)
         self.tag_labels = list(tag_labels)
@@ -372,7 +396,8 @@ class FastStudent:
 # ------------------------------------------------------------------ the device files
 def device_projection_params(student_config: Mapping[str, Any]) -> Dict[str, Any]:
     """What `assets.extra/device_projection.json` holds: all a port of the projection needs
-    (device/pqrnn_projection.h takes feature_size, max_tokens, add_bos_eos)."""
+    (device/pqrnn_projection.h takes feature_size, max_tokens, add_bos_eos, prefix_features,
+    prefix_chars)."""
     projection = student_config["projection"]
     feature_size = projection["feature_size"]
     return {
@@ -380,6 +405,9 @@ def device_projection_params(student_config: Mapping[str, Any]) -> Dict[str, Any
         "feature_size": feature_size,
         "max_tokens": student_config["max_tokens"],
         "add_bos_eos": bool(projection["add_bos_eos"]),
+        "prefix_features": projection.get("prefix_features", 0),
+        "prefix_chars": projection.get("prefix_chars", 4),
+        "prefix_mark_hex": PREFIX_MARK.hex(),
         "bos_token_hex": BOS_TOKEN.hex(),
         "eos_token_hex": EOS_TOKEN.hex(),
         "null_token_hex": NULL_TOKEN.hex(),

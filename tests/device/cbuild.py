@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,6 @@ def build_test_program(directory: str) -> str:
 class CProjection(device_agreement.CProjection):
     """The C projection; the test is skipped where there is no C compiler."""
 
-    def __init__(self, directory: str, feature_size: int, max_tokens: int, add_bos_eos: bool = True):
+    def __init__(self, directory: str, *args: Any) -> None:
         compiler()
-        super().__init__(directory, feature_size, max_tokens, add_bos_eos)
+        super().__init__(directory, *args)

@@ -55,8 +55,10 @@ def test_c_program_matches_golden_bit_for_bit(tmp_path):
 
 def test_c_library_words_and_features(tmp_path):
     rows = [r for r in _golden() if r["feature_size"] == 64]
-    project = CProjection(str(tmp_path), 64, 16)
+    projections = {p: CProjection(str(tmp_path), 64, 16, True, p, 3) for p in (0, 24)}
+    assert {r["prefix_features"] for r in rows} == set(projections)
     for row in rows:
+        project = projections[row["prefix_features"]]
         text = bytes.fromhex(row["text_hex"])
         features, kept = project(text)
         expected_words = words(text.decode("utf-8", "replace"))[: len(row["tokens_hex"])]
@@ -66,7 +68,13 @@ def test_c_library_words_and_features(tmp_path):
 
 def test_numpy_projection_matches_golden():
     for row in _golden():
-        projection = NumpyProjection(row["feature_size"], row["max_tokens"], bool(row["add_bos_eos"]))
+        projection = NumpyProjection(
+            row["feature_size"],
+            row["max_tokens"],
+            bool(row["add_bos_eos"]),
+            prefix_features=row["prefix_features"],
+            prefix_chars=row["prefix_chars"],
+        )
         text = bytes.fromhex(row["text_hex"]).decode("utf-8", "replace")
         expected = unpack_features(row["features"], row["feature_size"])
         kept = words(text)[: projection.max_words]

@@ -139,12 +139,12 @@ def test_features_match_numpy_reimplementation():
 
 
 def test_prefix_features_hash_the_first_characters_of_each_word():
-    tokens = tf.ragged.constant([["Alarms", "alarm", "wecker", "ab"]])
+    tokens = tf.ragged.constant([["Alarms", "alarm", "wecker", "ab", ""]])
     plain = Projection(feature_size=64, max_tokens=8)(tokens).numpy()[0]
     features = Projection(feature_size=64, max_tokens=8, prefix_features=32, prefix_chars=4)(tokens).numpy()[0]
-    # BOS, alarms, alarm, wecker, ab, EOS: the whole-word part and the markers are unchanged.
+    # BOS, alarms, alarm, wecker, ab, NULL, EOS: the whole-word part and the markers are unchanged.
     np.testing.assert_array_equal(features[:, :32], plain[:, :32])
-    np.testing.assert_array_equal(features[[0, 5]], plain[[0, 5]])
+    np.testing.assert_array_equal(features[[0, 5, 6]], plain[[0, 5, 6]])
     np.testing.assert_array_equal(features[1, 32:], features[2, 32:])  # "alar"
     np.testing.assert_array_equal(features[1, 32:], numpy_features(PREFIX_MARK + b"alar", 32))
     np.testing.assert_array_equal(features[4, 32:], numpy_features(PREFIX_MARK + b"ab", 32))

@@ -82,13 +82,13 @@ def test_hash_features_equal_tf(feature_size):
     np.testing.assert_array_equal(hash_features(tokens, feature_size), expected)
 
 
-@pytest.mark.parametrize("add_bos_eos", [True, False])
-def test_projection_equals_tf_projection_on_raw_text(add_bos_eos):
+@pytest.mark.parametrize("add_bos_eos,prefix_features", [(True, 0), (False, 0), (True, 24)])
+def test_projection_equals_tf_projection_on_raw_text(add_bos_eos, prefix_features):
     rng = random.Random(1)
     texts = EDGE_TEXTS + [_random_text(rng) for _ in range(100)]
-    reference = Projection(feature_size=64, max_tokens=12, add_bos_eos=add_bos_eos)
+    reference = Projection(64, 12, add_bos_eos, prefix_features=prefix_features, prefix_chars=3)
     # A tiny cache, so eviction happens on the way.
-    fast = NumpyProjection(feature_size=64, max_tokens=12, add_bos_eos=add_bos_eos, cache_size=20)
+    fast = NumpyProjection(64, 12, add_bos_eos, cache_size=20, prefix_features=prefix_features, prefix_chars=3)
     for text in texts:
         expected = reference(tf_ops.tokenize(tf.constant([text]))).numpy()
         np.testing.assert_array_equal(fast(words(text)), expected, err_msg=repr(text))
@@ -189,7 +189,13 @@ def test_serving_folder_holds_what_a_device_needs(exported, tmp_path):
     serve = tf.saved_model.load(path).signatures["serving_default"]
     out = serve(text=tf.constant([g["text"] for g in golden]))
     fast = FastStudent.from_saved_model(path)
-    projection = NumpyProjection(params["feature_size"], params["max_tokens"], params["add_bos_eos"])
+    projection = NumpyProjection(
+        params["feature_size"],
+        params["max_tokens"],
+        params["add_bos_eos"],
+        prefix_features=params["prefix_features"],
+        prefix_chars=params["prefix_chars"],
+    )
     for i, g in enumerate(golden):
         assert g["intent"] == out["intent"].numpy()[i].decode() == fast.intent_labels[g["intent_id"]]
         n = int(out["num_tokens"][i])
@@ -210,7 +216,14 @@ def test_c_projection_through_litert_gives_the_saved_model_answers(exported, tmp
     path, queries, gibberish = exported
     with open(os.path.join(path, TFLITE_DIR, DEVICE_PROJECTION_FILE), encoding="utf-8") as f:
         params = json.load(f)
-    project = CProjection(str(tmp_path), params["feature_size"], params["max_tokens"], params["add_bos_eos"])
+    project = CProjection(
+        str(tmp_path),
+        params["feature_size"],
+        params["max_tokens"],
+        params["add_bos_eos"],
+        params["prefix_features"],
+        params["prefix_chars"],
+    )
     with open(os.path.join(path, TFLITE_DIR, TFLITE_FILE), "rb") as f:
         interpreter = Interpreter(model_content=f.read())
     fast = FastStudent.from_saved_model(path)
