@@ -157,6 +157,8 @@ def device_golden(server: StudentServer, texts: Sequence[str]) -> List[Dict]:
                 "feature_size": projection.feature_size,
                 "max_tokens": projection.max_tokens,
                 "add_bos_eos": int(projection.add_bos_eos),
+                "prefix_features": projection.prefix_features,
+                "prefix_chars": projection.prefix_chars,
                 "text_hex": text.encode("utf-8").hex(),
                 "words": [w.decode() for w in answer["tokens"].numpy()[i][:n]],
                 "tokens_hex": [t.hex() for t in hashed[i]],
