@@ -4,11 +4,14 @@ split and the user's own unlabelled utterances (`data.unlabeled`).
     python -m beam_jobs.augment --config pipeline.yaml --dataset_dir DATASET --output_dir DIR [beam args]
 
 `build(pipeline, augmentation, data, seed, dataset_dir, output_dir, teacher_base,
-teacher_cache_dir)` is the job; `run(argv)` its command line (reads the `project`,
-`augmentation`, `data`, `teacher` and `beam` sections).
+teacher_cache_dir)` is the job, wiring composite transforms (OfflineRows, CrossLingualRows,
+RoundTripRows, ObeyRowRules, KeepNewTexts, CountOutcomes; each tested on its own); `summarize`
+and `publish_or_fail` are its summary and failure policy. `run(argv)` is its command line (reads
+the `project`, `augmentation`, `data`, `teacher` and `beam` sections).
 
 Methods and amounts (new rows per training row) come from `augmentation:` in the config:
-slot_resample, word_dropout, word_swap, char_distortion, cross_lingual (the row word by word in
+slot_resample, recombine (two rows of an intent joined where a slot of the same name starts or
+ends), word_dropout, word_swap, char_distortion, cross_lingual (the row word by word in
 another language, with a lexicon induced from teacher.base's encoder: `teacher.lexicon`), and
 round_trip through pivot languages with local seq2seq models (the paper's paraphrasing) when
 routes are configured. A small train split gets more: every amount but round_trip's is scaled
@@ -357,6 +360,221 @@ def _unlabeled_failure(unlabeled: Dict[str, Any], data: DataConfig) -> Optional[
     return None
 
 
+class SlotValueLists(beam.PTransform):
+    """Training rows -> ((lang, slot), its distinct values, sorted): what slot_resample draws."""
+
+    def expand(self, train):
+        return (
+            train
+            | "SlotValues" >> beam.FlatMap(_slot_value_pairs)
+            | "DistinctValues" >> beam.Distinct()
+            | "GroupValues" >> beam.GroupByKey()
+            | "SortValues" >> beam.MapTuple(lambda key, values: (key, sorted(values)))
+        )
+
+
+class RecombinePartners(beam.PTransform):
+    """Training rows -> ((lang, intent), [(text, slot edges)] sorted by text): what recombine joins."""
+
+    def expand(self, train):
+        return (
+            train
+            | "Partners" >> beam.Map(_recombine_partner)
+            | "GroupPartners" >> beam.GroupByKey()
+            | "SortPartners" >> beam.MapTuple(lambda key, rows: (key, sorted(rows, key=lambda row: row[0])))
+        )
+
+
+class OfflineRows(beam.PTransform):
+    """Training rows -> candidates and (method, outcome) counts of the model-free methods, each
+    amount times `scale` (a singleton side input)."""
+
+    def __init__(self, aug: AugmentationConfig, seed: int, scale: Any):
+        super().__init__()
+        self._aug = aug
+        self._seed = seed
+        self._scale = scale
+
+    def expand(self, train):
+        values = train | "SlotValueLists" >> SlotValueLists()
+        partners = train | "RecombinePartners" >> RecombinePartners()
+        return train | "Generate" >> beam.ParDo(
+            GenerateOffline(self._aug, self._seed),
+            beam.pvalue.AsDict(values),
+            beam.pvalue.AsDict(partners),
+            self._scale,
+        ).with_outputs(CANDIDATES, COUNTS)
+
+
+class CrossLingualRows(beam.PTransform):
+    """Training rows -> candidates and counts of word-by-word translation, with a lexicon
+    induced from the training words and teacher.base's encoder."""
+
+    def __init__(self, aug: AugmentationConfig, seed: int, teacher_base: str, teacher_cache_dir: str, scale: Any):
+        super().__init__()
+        self._aug = aug
+        self._seed = seed
+        self._teacher_base = teacher_base
+        self._teacher_cache_dir = teacher_cache_dir
+        self._scale = scale
+
+    def expand(self, train):
+        induced = (
+            train
+            | "TrainingWords" >> beam.FlatMap(_training_words)
+            | "DistinctWords" >> beam.Distinct()
+            | "GroupWords" >> beam.GroupByKey()
+            | "SortWords" >> beam.MapTuple(lambda lang, ws: (lang, sorted(ws)))
+            | "AllVocabularies" >> beam.combiners.ToList()
+            | "InduceLexicon"
+            >> beam.Map(
+                _induce_lexicon, self._teacher_base, self._teacher_cache_dir, self._aug.cross_lingual_neighbours
+            )
+        )
+        templates = (
+            train
+            | "LanguageTemplates" >> beam.Map(lambda r: (r["lang"][0], r["group_id"][0]))
+            | "DistinctTemplates" >> beam.Distinct()
+            | "TemplatesPerLanguage" >> beam.combiners.Count.PerKey()
+        )
+        return train | "Translate" >> beam.ParDo(
+            CrossLingual(self._aug.cross_lingual, self._aug.cross_lingual_balance, self._seed),
+            beam.pvalue.AsSingleton(induced),
+            beam.pvalue.AsDict(templates),
+            self._scale,
+        ).with_outputs(CANDIDATES, COUNTS)
+
+
+class RoundTripRows(beam.PTransform):
+    """Training rows of one route's language -> candidates, counts and dead letters of its
+    round-trip translation."""
+
+    def __init__(self, route: RoundTripRoute, aug: AugmentationConfig, seed: int):
+        super().__init__()
+        self._route = route
+        self._aug = aug
+        self._seed = seed
+
+    def expand(self, train):
+        trip = self._aug.round_trip
+        return (
+            train
+            | "Lang" >> beam.Filter(lambda r, lang=self._route.lang: r["lang"][0] == lang)
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=trip.batch_size)
+            | "Translate"
+            >> beam.ParDo(RoundTrip(self._route, trip.amount, trip.num_beams, self._seed)).with_outputs(
+                CANDIDATES, COUNTS, DEAD
+            )
+        )
+
+
+class ObeyRowRules(beam.PTransform):
+    """Generated candidates -> those a dataset row could be, and (method, rule code) counts of
+    the others (`_obey_row_rules`)."""
+
+    def __init__(self, data: DataConfig):
+        super().__init__()
+        self._data = data
+
+    def expand(self, candidates):
+        return candidates | "RowRules" >> beam.FlatMap(_obey_row_rules, self._data).with_outputs(
+            COUNTS, main=CANDIDATES
+        )
+
+
+class KeepNewTexts(beam.PTransform):
+    """{"candidates": ..., and each split's rows by split name} -> the candidates whose text is
+    no original text of any split nor an earlier candidate's, and (method, outcome) counts."""
+
+    def expand(self, inputs):
+        candidates = inputs["candidates"]
+        originals = [
+            rows | f"Key{split}" >> beam.Map(lambda r, s=split: (text_key(r["lang"][0], r["text"][0]), s))
+            for split, rows in sorted(inputs.items())
+            if split != "candidates"
+        ]
+        return (
+            {
+                "candidates": candidates | "KeyCandidates" >> beam.Map(lambda c: (text_key(c["lang"], c["text"]), c)),
+                "originals": originals | "AllOriginals" >> beam.Flatten(),
+            }
+            | "JoinOnText" >> beam.CoGroupByKey()
+            | "KeepNew" >> beam.FlatMap(_keep_new_texts).with_outputs(COUNTS, main=CANDIDATES)
+        )
+
+
+class CountOutcomes(beam.PTransform):
+    """(method, outcome) items -> {"method", "outcome", "count"} records."""
+
+    def expand(self, counts):
+        return (
+            counts
+            | "Count" >> beam.combiners.Count.PerElement()
+            | "Records" >> beam.MapTuple(lambda key, n: {"method": key[0], "outcome": key[1], "count": n})
+        )
+
+
+def summarize(out: StagedOutput, aug: AugmentationConfig, started: float) -> Dict[str, Any]:
+    """summary.json of a finished pipeline, from the counts and dead letters it wrote."""
+    by_method: Dict[str, Counter] = {}
+    lines_read: Counter = Counter()
+    parents = 0
+    for record in read_jsonl(out.path("_counts", "*.jsonl")):
+        if isinstance(record, int):
+            parents = record
+        elif "unlabeled" in record:
+            lines_read[record["unlabeled"]] += record["count"]
+        else:
+            by_method.setdefault(record["method"], Counter())[record["outcome"]] += record["count"]
+    dead_rows = out.dead_letters()
+    unlabeled = _unlabeled_summary(
+        lines_read, by_method.get(UNLABELED, Counter()), [d for d in dead_rows if d["stage"] == UNLABELED]
+    )
+    return {
+        "status": "ok",
+        "train_rows": parents,
+        # Every amount x this (augmentation.min_train_rows: a small train split gets more rows).
+        "amount_scale": round(aug.scale(parents), 3) if aug.enabled else 1.0,
+        "emitted": sum(c["emitted"] for c in by_method.values()),
+        "by_method": {m: dict(sorted(c.items())) for m, c in sorted(by_method.items())},
+        "unlabeled": unlabeled,
+        "dead_lettered": len(dead_rows),
+        "seconds": round(time.time() - started, 1),
+    }
+
+
+def publish_or_fail(summary: Dict[str, Any], data: DataConfig, out: StagedOutput, published: List[str]) -> None:
+    """Publish the output (or, when the unlabelled rows must not be used, only the summary and
+    dead letters, then raise a JobError) and say what was made."""
+    unlabeled = summary["unlabeled"]
+    problem = _unlabeled_failure(unlabeled, data)
+    if problem:
+        summary["status"] = "failed"
+    where = out.publish(summary, [] if problem else published)
+    print(f"augmentation: {where}  ({summary['seconds']} s, status {summary['status']})")
+    parents = summary["train_rows"]
+    sources = f" and {unlabeled['rows_in']} unlabelled rows" if data.unlabeled else ""
+    print(
+        f"{summary['emitted']} new rows from {parents} training rows{sources} (amounts x{summary['amount_scale']}); "
+        f"dead-lettered {summary['dead_lettered']}"
+    )
+    report_progress("augmentation: %d new rows from %d training rows%s", summary["emitted"], parents, sources)
+    for method, outcomes in summary["by_method"].items():
+        print(f"  {method:<22}" + ", ".join(f"{k} {v}" for k, v in outcomes.items()))
+    if data.unlabeled:
+        accounting = (
+            f"unlabelled rows in {unlabeled['rows_in']} = emitted {unlabeled['emitted']} + dropped "
+            f"{sum(unlabeled['dropped'].values())} + dead-lettered {unlabeled['dead_lettered']} ("
+            + (", ".join(f"{code} {n}" for code, n in unlabeled["dead_letter_reasons"].items()) or "none")
+            + ")"
+        )
+        print(accounting)
+        report_progress("augmentation: %s", accounting)
+    if problem:
+        kept = "" if where == out.output_dir else f"; the previous output in {out.output_dir} is unchanged"
+        raise JobError(f"{problem}; see {FileSystems.join(where, DEAD_LETTER_DIR)}{kept}")
+
+
 def build(
     pipeline: beam.Pipeline,
     aug: AugmentationConfig,
@@ -384,76 +602,24 @@ def build(
     with pipeline as p:
         splits = {s: p | f"Read{s}" >> ReadExamples(dataset_dir, s) for s in SPLITS}
         train = splits[TRAIN]
-        values = (
-            train
-            | "SlotValues" >> beam.FlatMap(_slot_value_pairs)
-            | "DistinctValues" >> beam.Distinct()
-            | "GroupValues" >> beam.GroupByKey()
-            | "SortValues" >> beam.MapTuple(lambda k, v: (k, sorted(v)))
-        )
-        generated = []
-        counts = []
-        dead = []
-        partners = (
-            train
-            | "RecombinePartners" >> beam.Map(_recombine_partner)
-            | "GroupPartners" >> beam.GroupByKey()
-            | "SortPartners" >> beam.MapTuple(lambda k, v: (k, sorted(v, key=lambda p: p[0])))
-        )
         parents = train | "CountParents" >> beam.combiners.Count.Globally()
         scale = beam.pvalue.AsSingleton(parents | "AmountScale" >> beam.Map(aug.scale))
+        generated, counts, dead = [], [], []
         if aug.enabled:
-            offline = train | "Offline" >> beam.ParDo(
-                GenerateOffline(aug, seed), beam.pvalue.AsDict(values), beam.pvalue.AsDict(partners), scale
-            ).with_outputs(CANDIDATES, COUNTS)
-            generated.append(offline[CANDIDATES])
-            counts.append(offline[COUNTS])
+            made = [train | "Offline" >> OfflineRows(aug, seed, scale)]
             if aug.cross_lingual > 0:
-                induced = (
-                    train
-                    | "TrainingWords" >> beam.FlatMap(_training_words)
-                    | "DistinctWords" >> beam.Distinct()
-                    | "GroupWords" >> beam.GroupByKey()
-                    | "SortWords" >> beam.MapTuple(lambda lang, ws: (lang, sorted(ws)))
-                    | "AllVocabularies" >> beam.combiners.ToList()
-                    | "InduceLexicon"
-                    >> beam.Map(_induce_lexicon, teacher_base, teacher_cache_dir, aug.cross_lingual_neighbours)
+                made.append(
+                    train | "CrossLingual" >> CrossLingualRows(aug, seed, teacher_base, teacher_cache_dir, scale)
                 )
-                templates = (
-                    train
-                    | "LanguageTemplates" >> beam.Map(lambda r: (r["lang"][0], r["group_id"][0]))
-                    | "DistinctTemplates" >> beam.Distinct()
-                    | "TemplatesPerLanguage" >> beam.combiners.Count.PerKey()
-                )
-                cross = train | "CrossLingual" >> beam.ParDo(
-                    CrossLingual(aug.cross_lingual, aug.cross_lingual_balance, seed),
-                    beam.pvalue.AsSingleton(induced),
-                    beam.pvalue.AsDict(templates),
-                    scale,
-                ).with_outputs(CANDIDATES, COUNTS)
-                generated.append(cross[CANDIDATES])
-                counts.append(cross[COUNTS])
             for i, route in enumerate(aug.round_trip.routes):
-                translated = (
-                    train
-                    | f"Route{i}Lang" >> beam.Filter(lambda r, lang=route.lang: r["lang"][0] == lang)
-                    | f"Route{i}Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=aug.round_trip.batch_size)
-                    | f"Route{i}Translate"
-                    >> beam.ParDo(RoundTrip(route, aug.round_trip.amount, aug.round_trip.num_beams, seed)).with_outputs(
-                        CANDIDATES, COUNTS, DEAD
-                    )
-                )
-                generated.append(translated[CANDIDATES])
-                counts.append(translated[COUNTS])
+                translated = train | f"Route{i}" >> RoundTripRows(route, aug, seed)
+                made.append(translated)
                 dead.append(translated[DEAD])
-        if generated:
             checked = (
-                generated
-                | "AllGenerated" >> beam.Flatten()
-                | "RowRules" >> beam.FlatMap(_obey_row_rules, data).with_outputs(COUNTS, main=CANDIDATES)
+                [m[CANDIDATES] for m in made] | "AllGenerated" >> beam.Flatten() | "RowRules" >> ObeyRowRules(data)
             )
-            generated = [checked[CANDIDATES]]
-            counts.append(checked[COUNTS])
+            generated.append(checked[CANDIDATES])
+            counts.extend([m[COUNTS] for m in made] + [checked[COUNTS]])
         # The unlabelled rows passed the same rules when read (`read_unlabeled_line`).
         lines = []
         for i, source in enumerate(data.unlabeled):
@@ -470,24 +636,12 @@ def build(
                 | "WriteLines" >> WriteJsonLines(out.path("_counts", "unlabeled"))
             )
         candidates = (generated or [p | "NoCandidates" >> beam.Create([])]) | "AllCandidates" >> beam.Flatten()
-        originals = [
-            rows | f"Key{s}" >> beam.Map(lambda r, s=s: (text_key(r["lang"][0], r["text"][0]), s))
-            for s, rows in splits.items()
-        ]
-        kept = (
-            {
-                "candidates": candidates | "KeyCandidates" >> beam.Map(lambda c: (text_key(c["lang"], c["text"]), c)),
-                "originals": originals | "AllOriginals" >> beam.Flatten(),
-            }
-            | "JoinOnText" >> beam.CoGroupByKey()
-            | "KeepNewTexts" >> beam.FlatMap(_keep_new_texts).with_outputs(COUNTS, main=CANDIDATES)
-        )
+        kept = {"candidates": candidates, **splits} | "KeepNewTexts" >> KeepNewTexts()
         _ = kept[CANDIDATES] | "WriteAugmented" >> WriteExamples(out.staging, TRAIN)
         _ = (
             counts + [kept[COUNTS]]
             | "AllCounts" >> beam.Flatten()
-            | "Count" >> beam.combiners.Count.PerElement()
-            | "CountRecords" >> beam.MapTuple(lambda key, n: {"method": key[0], "outcome": key[1], "count": n})
+            | "CountOutcomes" >> CountOutcomes()
             | "WriteCounts" >> WriteJsonLines(out.path("_counts", "augment"))
         )
         _ = (
@@ -497,56 +651,8 @@ def build(
         )
         _ = parents | "WriteParents" >> WriteJsonLines(out.path("_counts", "parents"))
 
-    by_method: Dict[str, Counter] = {}
-    lines_read: Counter = Counter()
-    parents = 0
-    for record in read_jsonl(out.path("_counts", "*.jsonl")):
-        if isinstance(record, int):
-            parents = record
-        elif "unlabeled" in record:
-            lines_read[record["unlabeled"]] += record["count"]
-        else:
-            by_method.setdefault(record["method"], Counter())[record["outcome"]] += record["count"]
-    dead_rows = out.dead_letters()
-    unlabeled = _unlabeled_summary(
-        lines_read, by_method.get(UNLABELED, Counter()), [d for d in dead_rows if d["stage"] == UNLABELED]
-    )
-    summary = {
-        "status": "ok",
-        "train_rows": parents,
-        # Every amount x this (augmentation.min_train_rows: a small train split gets more rows).
-        "amount_scale": round(aug.scale(parents), 3) if aug.enabled else 1.0,
-        "emitted": sum(c["emitted"] for c in by_method.values()),
-        "by_method": {m: dict(sorted(c.items())) for m, c in sorted(by_method.items())},
-        "unlabeled": unlabeled,
-        "dead_lettered": len(dead_rows),
-        "seconds": round(time.time() - started, 1),
-    }
-    problem = _unlabeled_failure(unlabeled, data)
-    if problem:
-        summary["status"] = "failed"
-    where = out.publish(summary, [] if problem else published)
-    print(f"augmentation: {where}  ({summary['seconds']} s, status {summary['status']})")
-    sources = f" and {unlabeled['rows_in']} unlabelled rows" if data.unlabeled else ""
-    print(
-        f"{summary['emitted']} new rows from {parents} training rows{sources} (amounts x{summary['amount_scale']}); "
-        f"dead-lettered {len(dead_rows)}"
-    )
-    report_progress("augmentation: %d new rows from %d training rows%s", summary["emitted"], parents, sources)
-    for method, outcomes in summary["by_method"].items():
-        print(f"  {method:<22}" + ", ".join(f"{k} {v}" for k, v in outcomes.items()))
-    if data.unlabeled:
-        accounting = (
-            f"unlabelled rows in {unlabeled['rows_in']} = emitted {unlabeled['emitted']} + dropped "
-            f"{sum(unlabeled['dropped'].values())} + dead-lettered {unlabeled['dead_lettered']} ("
-            + (", ".join(f"{code} {n}" for code, n in unlabeled["dead_letter_reasons"].items()) or "none")
-            + ")"
-        )
-        print(accounting)
-        report_progress("augmentation: %s", accounting)
-    if problem:
-        kept = "" if where == out.output_dir else f"; the previous output in {out.output_dir} is unchanged"
-        raise JobError(f"{problem}; see {FileSystems.join(where, DEAD_LETTER_DIR)}{kept}")
+    summary = summarize(out, aug, started)
+    publish_or_fail(summary, data, out, published)
     return summary
 
 
