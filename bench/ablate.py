@@ -1,6 +1,6 @@
 """A student ablation on the eval split only: the Trainer's training on a finished run's soft labels.
 
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.ablate --name NAME [--run latest|ID]
+    .venv/bin/python -m bench.ablate --name NAME [--run latest|ID]
         [--soft-labels DIR --teacher DIR] [--augmented-fraction F] [--config pipeline.yaml]
         [--set key=value ...]
         [--output bench/results/ablation.jsonl]
