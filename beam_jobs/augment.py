@@ -115,14 +115,15 @@ class GenerateOffline(beam.DoFn):
         scale: float,
     ) -> Iterator[Any]:
         text, lang, tags = parent["text"][0], parent["lang"][0], parent.get("slot_tags", [])
+        # The row's own edges and partners, once for all its recombine draws.
+        intent_key, (_, edges) = _recombine_partner(parent) if self._config.recombine > 0 else (None, (text, {}))
         for method in OFFLINE_METHODS:
             rng = _rng(self._seed, parent["id"][0], method)
             for n in range(_draws(getattr(self._config, method) * scale, rng)):
                 if method == "slot_resample":
                     new = augmentation.slot_resample(text, tags, lang, values, rng)
                 elif method == "recombine":
-                    edges = augmentation.slot_edges(text, tags)
-                    new = augmentation.recombine(text, edges, partners.get(_intent_key(parent), []), rng)
+                    new = augmentation.recombine(text, edges, partners.get(intent_key, []), rng)
                 else:
                     new = getattr(augmentation, method)(text, rng)
                 if new and text_key(lang, new) != text_key(lang, text):
