@@ -16,6 +16,7 @@ the newest; older records stay in the data). Written by `python -m bench.docs`;
 | speed.json | `python -m bench.speed` (one record, rewritten) | - |
 | device.jsonl | `python -m bench.device_agreement SERVING_DIR` | serving dir |
 | serving.jsonl | `python -m bench.serving_speed SERVING_DIR` | - (the newest) |
+| tests.jsonl | `python -m bench.suite [--target test-slow]` | command and note |
 """
 
 from __future__ import annotations
@@ -595,6 +596,44 @@ def _device_section(results_dir: str) -> List[str]:
     return out + _table(["", ""], facts)
 
 
+def _tests_section(results_dir: str) -> List[str]:
+    records = newest(
+        read_records(os.path.join(results_dir, "tests.jsonl")), lambda r: (r.get("command"), r.get("note"))
+    )
+    out = [
+        "## Test suite",
+        "",
+        "`python -m bench.suite` runs `make test` (`--target test-slow`: `make test-slow`) as the README runs it "
+        "and records its wall time, its outcomes and its slowest tests (setup, call and teardown together). Only a "
+        "run on an otherwise idle machine is a timing; the note says what else ran. Records: "
+        + _records_link(results_dir, "tests.jsonl")
+        + ".",
+        "",
+    ]
+    if not records:
+        return out + ["Not measured yet."]
+    rows = [
+        [
+            f"`{r.get('command', DASH)}`",
+            r.get("note", DASH),
+            f"**{r['minutes']:.1f}**" if r.get("minutes") is not None else DASH,
+            f"{r.get('passed', 0)} passed, {r.get('failed', 0) + r.get('errors', 0)} failed, "
+            f"{r.get('skipped', 0)} skipped",
+            _num((r.get("slowest") or [{}])[0].get("seconds"), 0),
+            _commit(r),
+            _machine(r.get("machine")),
+            _date(r),
+        ]
+        for r in records
+    ]
+    out += _table(["command", "beside it", "minutes", "tests", "slowest test (s)", "commit", "machine", "date"], rows)
+    for r in records:
+        if r.get("slowest"):
+            out += ["", f"Slowest tests of `{r['command']}` ({r.get('note', DASH)}, {_commit(r)}):", ""]
+            out += _table(["test", "seconds"], [[f"`{c['test']}`", _num(c["seconds"], 1)] for c in r["slowest"]], (1,))
+    return out
+
+
 def render_results(results_dir: str = RESULTS_DIR) -> str:
     """docs/results.md."""
     out = [
@@ -610,7 +649,7 @@ def render_results(results_dir: str = RESULTS_DIR) -> str:
     ]
     for section in (_runs_section, _real_section, _teacher_section, _ablation_section, _holdout_section):
         out += section(results_dir) + [""]
-    out += _speed_section(results_dir) + [""] + _device_section(results_dir)
+    out += _speed_section(results_dir) + [""] + _device_section(results_dir) + [""] + _tests_section(results_dir)
     return "\n".join(out) + "\n"
 
 

@@ -119,13 +119,15 @@ class Projection:
         empty one): the word's hash, whose last `prefix_features` come instead from the hash of
         PREFIX_MARK + its first `prefix_chars` characters, so that words sharing a stem
         ("alarm", "alarms") share those features. NULL_TOKEN keeps its whole hash."""
-        features = hash_features(words, self.feature_size)
         if not self.prefix_features:
-            return features
+            return hash_features(words, self.feature_size)
+        # A hash's first k features depend only on its first ceil(k / 32) salts: hashing the word
+        # for the features it keeps gives the same values without the fingerprints it would drop.
+        kept = hash_features(words, self.feature_size - self.prefix_features)
         prefixes = PREFIX_MARK + tf.strings.substr(words, 0, self.prefix_chars, unit="UTF8_CHAR")
-        kept = features[:, : self.feature_size - self.prefix_features]
         with_prefix = tf.concat([kept, hash_features(prefixes, self.prefix_features)], axis=1)
-        return tf.where(tf.equal(words, NULL_TOKEN)[:, None], features, with_prefix)
+        null = hash_features(tf.constant([NULL_TOKEN]), self.feature_size)
+        return tf.where(tf.equal(words, NULL_TOKEN)[:, None], null, with_prefix)
 
     def __call__(self, tokens: tf.RaggedTensor, training: bool = False, seed: Optional[int] = None) -> tf.Tensor:
         tokens = tokens[:, : self.max_words]

@@ -1,6 +1,7 @@
 """Shared test set-up: small configs on tmp paths, in-process Beam pipelines and tiny `Examples`
 folders (the environment, legacy Keras and quiet TF, is set in tests/__init__.py)."""
 
+import dataclasses
 import os
 import pathlib
 
@@ -96,8 +97,9 @@ def tiny_sections(tmp):
         },
         "teacher": {
             "base": str(tmp / "base"),
+            # Enough steps for the tiny teacher to get rows right: its fraction is defined.
             "finetune": {
-                "max_steps": 1000,
+                "max_steps": TINY_TEACHER_STEPS,
                 "eval_every_steps": 125,
                 "learning_rate": 2e-3,
                 "max_length": 32,
@@ -121,7 +123,10 @@ def tiny_sections(tmp):
     }
 
 
-@pytest.fixture(scope="module")
+TINY_TEACHER_STEPS = 500
+
+
+@pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """A folder with a tiny random teacher base whose WordPiece vocabulary comes from the
     English templates, so it can learn the task in seconds."""
@@ -143,6 +148,99 @@ def tiny_config(tiny, overrides=()):
     path = tiny / "pipeline.yaml"
     path.write_text(yaml.safe_dump(tiny_sections(tiny)))
     return load_config(str(path), list(overrides))
+
+
+def last_run(config):
+    """The latest run in the config's MLMD store: its id and {component: execution state}."""
+    import ml_metadata as mlmd
+    from tfx import v1 as tfx
+
+    from pipeline.local_runner import run_paths
+
+    store = mlmd.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(run_paths(config).metadata_path)
+    )
+    run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    executions = {}
+    for execution in store.get_executions_by_context(run.id):
+        state = mlmd.proto.Execution.State.Name(execution.last_known_state)
+        executions[types[execution.type_id].rsplit(".", 1)[-1]] = state
+    return run.name, executions
+
+
+def executions_of_last_run(config):
+    """{component: execution state} of the latest run in the config's MLMD store."""
+    return last_run(config)[1]
+
+
+def latest_artifact(config, type_name):
+    """The newest artifact of a type in the config's MLMD store, found independently of the
+    report and summary code."""
+    import ml_metadata as mlmd
+    from tfx import v1 as tfx
+
+    from pipeline.local_runner import run_paths
+
+    store = mlmd.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(run_paths(config).metadata_path)
+    )
+    return max(store.get_artifacts_by_type(type_name), key=lambda a: a.id)
+
+
+@dataclasses.dataclass
+class TinyRun:
+    """One LocalDagRunner run of the shared tiny pipeline: what the tests assert on, captured
+    right after it ran (later runs change what is "latest" in the store)."""
+
+    config: object
+    run_id: str
+    executions: dict
+    summary: object = None
+    serving_versions: list = None
+    error: str = None
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tiny):
+    """The whole-pipeline runs every end-to-end test shares, in one MLMD store (LocalDagRunner
+    on tiny data, a tiny teacher and student), in this order:
+
+    - `failed`: a data file with a row over the schema's token limit: the run stops at the
+      schema gate.
+    - `full`: every component runs; the student is blessed and pushed.
+    - `cached`: the same config again; every stage comes from the cache.
+    - `strict`: an impossible threshold and one student epoch: the Trainer and Evaluator run
+      again, the rest is cached, nothing is pushed. The latest run: the benchmarks that read
+      "the latest run" (bench.ablate, bench.holdout) read it.
+
+    Also `evaluation` / `blessing`: `full`'s Evaluator output artifacts (MLMD), and `tmp`: the
+    folder of the tiny base and of `pipeline.yaml`, whose work dir holds the store."""
+    from pipeline.local_runner import run_local, summarize
+
+    def serving_versions(config):
+        serving = config.push.serving_dir
+        return sorted(os.listdir(serving)) if os.path.isdir(serving) else []
+
+    def finished(config):
+        run_local(config)
+        return TinyRun(config, *last_run(config), summarize(config), serving_versions(config))
+
+    runs = {}
+    rows = tiny / "rows_over_the_token_limit.jsonl"
+    good = "".join(f'{{"text": "turn on light number {i}", "intent": "on"}}\n' for i in range(20))
+    rows.write_text(good + '{"text": "' + " ".join(["very"] * 80) + ' long", "intent": "on"}\n')
+    failing = tiny_config(tiny, ["data.source=jsonl", f"data.paths=[{rows}]", "data.max_tokens=200"])
+    with pytest.raises(RuntimeError, match="schema anomalies") as err:
+        run_local(failing)
+    runs["failed"] = TinyRun(failing, *last_run(failing), error=str(err.value))
+    full = tiny_config(tiny)
+    runs["full"] = finished(full)
+    evaluation = latest_artifact(full, "ModelEvaluation")
+    blessing = latest_artifact(full, "ModelBlessing")
+    runs["cached"] = finished(full)
+    runs["strict"] = finished(tiny_config(tiny, ["evaluation.fraction_of_teacher_threshold=1.01", "training.epochs=1"]))
+    return {**runs, "evaluation": evaluation, "blessing": blessing, "tmp": tiny}
 
 
 def read_dataset_rows(root, splits=("train", "eval", "test")):

@@ -2,8 +2,9 @@
 its numbers equal TFMA's, its sections agree with the artifacts, comparison mode gives deltas,
 a run that failed before evaluation and an empty root give clear messages.
 
-One store holds three runs: A (full), A2 (same config: every stage from the cache) and F
-(bad data: stops at the schema gate). The reports are built once for the module."""
+The runs are the shared tiny runs (`tiny_runs`): full, cached (the same config: every stage
+from the cache) and failed (bad data: stops at the schema gate), in one store. The reports are
+built once for the module."""
 
 import dataclasses
 import json
@@ -13,26 +14,16 @@ import re
 import subprocess
 import sys
 
-import ml_metadata as mlmd
 import pytest
 import tensorflow_model_analysis as tfma
-from tfx import v1 as tfx
 
 from models import fraction_of_teacher as fot
 from pipeline.__main__ import main
-from pipeline.local_runner import run_local, run_paths
 from schemas.features import HEADLINE, TFLITE_DIR, TFLITE_FILE
-from tests.conftest import tiny_config
+from tests.conftest import TINY_TEACHER_STEPS
 
 pytestmark = pytest.mark.e2e
 LATENCY_QUERIES = "5"
-
-
-def _run_ids(config):
-    store = mlmd.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(run_paths(config).metadata_path)
-    )
-    return [c.name for c in sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)]
 
 
 def _report(tmp, name, *args):
@@ -55,31 +46,15 @@ def _report(tmp, name, *args):
 
 
 @pytest.fixture(scope="module")
-def runs(tiny):
-    # Fewer teacher epochs than the e2e test: enough for the teacher to get rows right.
-    overrides = ["teacher.finetune.max_steps=500"]
-    config = tiny_config(tiny, overrides)
-    run_local(config)
-    run_local(config)
-    bad = tiny / "rows.jsonl"
-    good = "".join(f'{{"text": "turn on light number {i}", "intent": "on"}}\n' for i in range(20))
-    bad.write_text(good + '{"text": "' + " ".join(["very"] * 80) + ' long", "intent": "on"}\n')
-    with pytest.raises(RuntimeError, match="schema anomalies"):
-        run_local(tiny_config(tiny, overrides + ["data.source=jsonl", f"data.paths=[{bad}]", "data.max_tokens=200"]))
-    first, cached, failed = _run_ids(config)
+def runs(tiny_runs):
+    """The shared tiny runs' reports: `cached` compared with `full`, and `failed`."""
+    ids = tuple(tiny_runs[name].run_id for name in ("full", "cached", "failed"))
+    tmp = tiny_runs["tmp"]
     reports = {
-        "compare": _report(tiny, "compare", "--run", cached, "--baseline", first),
-        "failed": _report(tiny, "failed"),
+        "compare": _report(tmp, "compare", "--run", ids[1], "--baseline", ids[0]),
+        "failed": _report(tmp, "failed", "--run", ids[2]),
     }
-    return {"config": config, "ids": (first, cached, failed), "reports": reports, "tmp": tiny}
-
-
-def _latest(config, type_name):
-    """The newest artifact of a type, found independently of the report code."""
-    store = mlmd.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(run_paths(config).metadata_path)
-    )
-    return max(store.get_artifacts_by_type(type_name), key=lambda a: a.id)
+    return {"config": tiny_runs["full"].config, "ids": ids, "reports": reports, "tmp": tmp, "tiny_runs": tiny_runs}
 
 
 def _same(json_value, tfma_value):
@@ -92,7 +67,7 @@ def _same(json_value, tfma_value):
 def test_numbers_equal_tfma(runs):
     code, html, report = runs["reports"]["compare"]
     assert code == 0 and report["evaluated"]
-    uri = _latest(runs["config"], "ModelEvaluation").uri
+    uri = runs["tiny_runs"]["evaluation"].uri
     result = tfma.load_eval_result(uri)
     assert report["evaluation_uri"] == uri
     checked = 0
@@ -125,7 +100,7 @@ def test_numbers_equal_tfma(runs):
     assert cells == expected
 
     verdict = report["verdict"]
-    assert verdict["blessed"] == (_latest(runs["config"], "ModelBlessing").custom_properties["blessed"].int_value == 1)
+    assert verdict["blessed"] == (runs["tiny_runs"]["blessing"].custom_properties["blessed"].int_value == 1)
     assert verdict["threshold"] == runs["config"].evaluation.fraction_of_teacher_threshold
     assert verdict["overall_value"] == overall[HEADLINE]
     assert ("BLESSED" if verdict["blessed"] else "NOT BLESSED") in html
@@ -158,7 +133,8 @@ def test_sections_agree_with_the_artifacts(runs):
     assert {"DatasetGen", "Augment", "TeacherInference"} <= set(report["dead_letters"])
 
     size = report["size_speed"]
-    (version,) = os.listdir(config.push.serving_dir)  # A pushed once; A2 took the push from the cache
+    # full pushed once; cached took the push from the cache; strict was not blessed.
+    (version,) = os.listdir(config.push.serving_dir)
     tflite = os.path.join(config.push.serving_dir, version, TFLITE_DIR, TFLITE_FILE)
     assert size["student_int8_bytes"] == os.path.getsize(tflite)
     teacher = size["rows"][-1]
@@ -177,7 +153,7 @@ def test_sections_agree_with_the_artifacts(runs):
         a["type"] == "ModelEvaluation" and a["uri"] == report["evaluation_uri"] for a in report["lineage"]["artifacts"]
     )
     assert report["config"]["training"]["epochs"] == config.training.epochs
-    assert report["config"]["teacher"]["finetune"]["max_steps"] == 500
+    assert report["config"]["teacher"]["finetune"]["max_steps"] == TINY_TEACHER_STEPS
     # Stages carry their own sections (TeacherFinetune `teacher.finetune`, TeacherInference
     # `teacher.inference`); the report merges them.
     assert report["config"]["teacher"]["inference"] == dataclasses.asdict(config.teacher.inference)
@@ -190,7 +166,7 @@ def test_comparison_mode_gives_deltas(runs):
     _, html, report = runs["reports"]["compare"]
     comparison = report["comparison"]
     assert report["run"]["id"] == cached and comparison["baseline_run"] == first
-    # A2 took every stage from A's cache: same model, same evaluation, no config change.
+    # cached took every stage from full's cache: same model, same evaluation, no config change.
     for name, delta in comparison["overall"].items():
         assert delta["delta"] in (0.0, None), name
     assert comparison["config_changes"] == [] and comparison["blessed"]["current"] == comparison["blessed"]["baseline"]

@@ -1,7 +1,7 @@
 """`python -m pipeline kfp-local`: a compiled KFP v2 spec run on this machine as KFP's driver and
 launcher would. Small hand-written specs check the launcher (order, ExecutorInput, importer,
 parameters, failures, what it refuses); the e2e test runs the tiny pipeline compiled with a
-local root and compares it with LocalDagRunner on the same config."""
+local root and compares it with the shared LocalDagRunner runs of the same config."""
 
 import glob
 import json
@@ -230,59 +230,43 @@ def test_usage_errors(tmp_path, capsys):
 
 
 @pytest.mark.e2e
-def test_the_compiled_tiny_pipeline_runs_like_local_dag_runner(tiny, tmp_path):
-    """kfp-local (the CLI, in subprocesses: one per target, kfp and vertex) and LocalDagRunner
-    (here) run the same config at the same time: the kfp-local runs get their student's epochs
-    through a `--param` override of the compiled default. No per-language floor: a one-epoch
-    student is not what this test judges."""
-    from pipeline.local_runner import run_local, summarize
-    from tests.pipeline.test_pipeline_e2e import _executions_of_last_run
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["kfp", "vertex"])
+def test_the_compiled_tiny_pipeline_runs_like_local_dag_runner(tiny_runs, tmp_path, target):
+    """kfp-local (the CLI, in a subprocess) runs the tiny pipeline compiled for `target` and
+    does what LocalDagRunner did in the shared `strict` run: its Trainer gets one epoch through
+    a `--param` override of the compiled default, as LocalDagRunner's did through the config.
+    The compiled config has the tiny gates (all off), so the student is blessed and pushed."""
+    local = tiny_runs["strict"]
+    spec_path = tmp_path / f"{target}.yaml"
+    compiled = tiny_config(tiny_runs["tmp"], [f"push.serving_dir={tmp_path / 'serving'}"])
+    spec = compile_pipeline(compiled, str(spec_path), local_root=str(tmp_path / "root"), target=target)
+    default = spec["root"]["inputDefinitions"]["parameters"]["trainer_config"]["defaultValue"]
+    trainer_config = json.loads(default)
+    assert trainer_config["training"]["epochs"] == 2
+    trainer_config["training"]["epochs"] = 1
+    command = [sys.executable, "-m", "pipeline", "kfp-local", str(spec_path)]
+    command += ["--param", f"trainer_config={json.dumps(trainer_config)}"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    [run_dir] = glob.glob(str(tmp_path / "root" / "pqrnn-distill" / "local-*"))
+    tasks = {line.split()[1] for line in output.splitlines() if line.split()[2:3] == ["SUCCEEDED"]}
+    assert tasks == set(tiny_runs["full"].executions) == PIPELINE_COMPONENTS
 
-    no_floor = "evaluation.per_language_floor=null"
-    local_paths = [f"push.serving_dir={tmp_path / 'local-serving'}", f"project.work_dir={tmp_path / 'work'}"]
-    local = tiny_config(tiny, [no_floor, "training.epochs=1", *local_paths])
-    runs = {}
-    for target in ("kfp", "vertex"):
-        spec_path = tmp_path / f"{target}.yaml"
-        compiled = tiny_config(tiny, [no_floor, f"push.serving_dir={tmp_path / target / 'serving'}"])
-        spec = compile_pipeline(compiled, str(spec_path), local_root=str(tmp_path / target / "root"), target=target)
-        default = spec["root"]["inputDefinitions"]["parameters"]["trainer_config"]["defaultValue"]
-        trainer_config = json.loads(default)
-        assert trainer_config["training"]["epochs"] == 2
-        trainer_config["training"]["epochs"] = 1
-        command = [sys.executable, "-m", "pipeline", "kfp-local", str(spec_path)]
-        command += ["--param", f"trainer_config={json.dumps(trainer_config)}"]
-        out = open(tmp_path / f"{target}.out", "w")
-        runs[target] = (subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT), out, default)
-    try:
-        run_local(local)
-    finally:
-        codes = {target: process.wait(timeout=900) for target, (process, _, _) in runs.items()}
-        for _, out, _ in runs.values():
-            out.close()
-    executions = _executions_of_last_run(local)
-    assert set(executions) == PIPELINE_COMPONENTS and all(s == "COMPLETE" for s in executions.values()), executions
-    assert summarize(local).blessed and summarize(local).pushed_to
+    # The Trainer read the override: what LocalDagRunner's Trainer got, not the compiled default.
+    given = json.load(open(os.path.join(run_dir, "Trainer", "executor_input.json")))
+    custom_config = given["inputs"]["parameterValues"]["custom_config"]
+    assert json.loads(custom_config) == config_sections(local.config, list(sections.TRAINER)) != json.loads(default)
+    assert repr(custom_config) in open(os.path.join(run_dir, "Trainer", "log.txt")).read()  # its exec_properties
 
-    for target, (_, _, default) in runs.items():
-        output = (tmp_path / f"{target}.out").read_text()
-        assert codes[target] == 0, (target, output[-3000:])
-        [run_dir] = glob.glob(str(tmp_path / target / "root" / "pqrnn-distill" / "local-*"))
-        tasks = {line.split()[1] for line in output.splitlines() if line.split()[2:3] == ["SUCCEEDED"]}
-        assert tasks == PIPELINE_COMPONENTS, (target, tasks)
-
-        # The Trainer read the override: what LocalDagRunner's Trainer got, not the compiled default.
-        given = json.load(open(os.path.join(run_dir, "Trainer", "executor_input.json")))
-        custom_config = given["inputs"]["parameterValues"]["custom_config"]
-        assert json.loads(custom_config) == config_sections(local, list(sections.TRAINER)) != json.loads(default)
-        assert repr(custom_config) in open(os.path.join(run_dir, "Trainer", "log.txt")).read()  # its exec_properties
-
-        # Blessed and pushed, like LocalDagRunner's.
-        assert os.path.exists(os.path.join(run_dir, "Evaluator", "blessing", "BLESSED")), target
-        pushed = json.load(open(os.path.join(run_dir, "AtomicPusher", "executor_output.json")))
-        metadata = pushed["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
-        assert metadata["pushed"] == 1.0
-        serving = tmp_path / target / "serving"
-        [version] = os.listdir(serving)
-        assert metadata["pushed_destination"] == str(serving / version)
-        assert os.path.exists(serving / version / "assets.extra" / "student_int8.tflite")
+    # Blessed and pushed, as LocalDagRunner's full run was.
+    assert tiny_runs["full"].summary.blessed
+    assert os.path.exists(os.path.join(run_dir, "Evaluator", "blessing", "BLESSED")), target
+    pushed = json.load(open(os.path.join(run_dir, "AtomicPusher", "executor_output.json")))
+    metadata = pushed["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
+    assert metadata["pushed"] == 1.0
+    serving = tmp_path / "serving"
+    [version] = os.listdir(serving)
+    assert metadata["pushed_destination"] == str(serving / version)
+    assert os.path.exists(serving / version / "assets.extra" / "student_int8.tflite")
