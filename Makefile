@@ -2,6 +2,9 @@
 # idempotent and returns at once when .venv matches requirements.lock). TF_USE_LEGACY_KERAS and
 # friends are set by the packages themselves (runtime/environment.py).
 PY := .venv/bin/python
+# Two pytest-xdist workers: most tests keep one core busy. Tests of the shared tiny pipeline runs
+# stay on one worker (xdist_group, tests/conftest.py).
+PYTEST_WORKERS := -n 2 --dist loadgroup
 .PHONY: setup run test test-slow dataset image
 
 # Images for Kubeflow (see docs/kubeflow.md): make image REGISTRY=gcr.io/my-project [TAG=v1]
@@ -25,11 +28,11 @@ test: setup
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Idevice -o build/device/test_projection \
 		device/pqrnn_projection.c device/test_projection.c
 	build/device/test_projection device/golden/projection.jsonl
-	$(PY) -m pytest -q -m "not slow" --durations=15 tests
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_WORKERS) --durations=15 tests
 
 # The tiny pipeline compiled for Kubeflow and for Vertex AI, each run by kfp-local; CI runs it too.
 test-slow: setup
-	$(PY) -m pytest -q -m slow --durations=15 tests
+	$(PY) -m pytest -q -m slow $(PYTEST_WORKERS) --durations=15 tests
 
 image:
 	@test -n "$(REGISTRY)" || { echo "usage: make image REGISTRY=<registry, e.g. gcr.io/my-project> [TAG=latest]" >&2; exit 2; }

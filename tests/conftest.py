@@ -24,6 +24,14 @@ def write_config(tmp_path):
     return write
 
 
+def pytest_collection_modifyitems(items):
+    """`make test` runs on two pytest-xdist workers (most tests keep one core busy): the tests of
+    the shared tiny runs go to one worker (`--dist loadgroup`), so the runs happen once."""
+    for item in items:
+        if "tiny_runs" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("tiny_runs"))
+
+
 # The components of the embedded-default pipeline (create_pipeline), by id.
 PIPELINE_COMPONENTS = {
     "DatasetGen",
