@@ -2,9 +2,9 @@
 # idempotent and returns at once when .venv matches requirements.lock). TF_USE_LEGACY_KERAS and
 # friends are set by the packages themselves (runtime/environment.py).
 PY := .venv/bin/python
-# Two pytest-xdist workers: most tests keep one core busy. Tests of the shared tiny pipeline runs
-# stay on one worker (xdist_group, tests/conftest.py).
-PYTEST_WORKERS := -n 2 --dist loadgroup
+# Two pytest-xdist workers: most tests keep one core busy. Each test file, and the files of the
+# shared tiny pipeline runs together, go to one worker (the scheduler in tests/conftest.py).
+PYTEST_WORKERS := -n 2
 .PHONY: setup run test test-slow dataset image
 
 # Images for Kubeflow (see docs/kubeflow.md): make image REGISTRY=gcr.io/my-project [TAG=v1]

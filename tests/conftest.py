@@ -24,12 +24,38 @@ def write_config(tmp_path):
     return write
 
 
+# The test files that use the shared tiny runs (`tiny_runs`): one pytest-xdist worker runs them
+# all, so the runs happen once (`pytest_collection_modifyitems` checks that the list is whole).
+TINY_RUNS_FILES = {
+    "tests/pipeline/test_pipeline_e2e.py",
+    "tests/review/test_report.py",
+    "tests/pipeline/kubeflow/test_kfp_local.py",
+}
+
+
 def pytest_collection_modifyitems(items):
-    """`make test` runs on two pytest-xdist workers (most tests keep one core busy): the tests of
-    the shared tiny runs go to one worker (`--dist loadgroup`), so the runs happen once."""
+    """The shared runs' files first (the longest share of one worker's work starts first)."""
     for item in items:
-        if "tiny_runs" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("tiny_runs"))
+        path = item.nodeid.split("::")[0]
+        if "tiny_runs" in getattr(item, "fixturenames", ()) and path not in TINY_RUNS_FILES:
+            raise pytest.UsageError(f"{path} uses tiny_runs: add it to TINY_RUNS_FILES in tests/conftest.py")
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in TINY_RUNS_FILES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs on two pytest-xdist workers (most tests keep one core busy). Each test file
+    goes to one worker, so its module fixtures are built once, and the files of the shared tiny
+    runs all go to the same worker. (xdist's own `--dist loadgroup` does not group under pytest 9:
+    it renames `item._nodeid`, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileAndSharedRunsScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return "tiny_runs" if path in TINY_RUNS_FILES else path
+
+    return FileAndSharedRunsScheduling(config, log)
 
 
 # The components of the embedded-default pipeline (create_pipeline), by id.
@@ -91,6 +117,9 @@ def write_examples(root, rows):
                     writer.write(encode(row))
 
 
+TINY_TEACHER_STEPS = 300  # enough for the tiny teacher to get rows right: its fraction is defined
+
+
 def tiny_sections(tmp):
     """A whole pipeline.yaml for the tiny end-to-end runs (one language, tiny teacher and student)."""
     return {
@@ -105,7 +134,6 @@ def tiny_sections(tmp):
         },
         "teacher": {
             "base": str(tmp / "base"),
-            # Enough steps for the tiny teacher to get rows right: its fraction is defined.
             "finetune": {
                 "max_steps": TINY_TEACHER_STEPS,
                 "eval_every_steps": 125,
@@ -129,9 +157,6 @@ def tiny_sections(tmp):
         },
         "push": {"serving_dir": str(tmp / "serving")},
     }
-
-
-TINY_TEACHER_STEPS = 500
 
 
 @pytest.fixture(scope="session")
@@ -218,12 +243,10 @@ def tiny_runs(tiny):
       schema gate.
     - `full`: every component runs; the student is blessed and pushed.
     - `cached`: the same config again; every stage comes from the cache.
-    - `strict`: an impossible threshold and one student epoch: the Trainer and Evaluator run
-      again, the rest is cached, nothing is pushed. The latest run: the benchmarks that read
-      "the latest run" (bench.ablate, bench.holdout) read it.
 
     Also `evaluation` / `blessing`: `full`'s Evaluator output artifacts (MLMD), and `tmp`: the
-    folder of the tiny base and of `pipeline.yaml`, whose work dir holds the store."""
+    folder of the tiny base and of `pipeline.yaml`, whose work dir holds the store; `finished`:
+    runs a config into the store and captures its `TinyRun`."""
     from pipeline.local_runner import run_local, summarize
 
     def serving_versions(config):
@@ -247,8 +270,7 @@ def tiny_runs(tiny):
     evaluation = latest_artifact(full, "ModelEvaluation")
     blessing = latest_artifact(full, "ModelBlessing")
     runs["cached"] = finished(full)
-    runs["strict"] = finished(tiny_config(tiny, ["evaluation.fraction_of_teacher_threshold=1.01", "training.epochs=1"]))
-    return {**runs, "evaluation": evaluation, "blessing": blessing, "tmp": tiny}
+    return {**runs, "evaluation": evaluation, "blessing": blessing, "tmp": tiny, "finished": finished}
 
 
 def read_dataset_rows(root, splits=("train", "eval", "test")):

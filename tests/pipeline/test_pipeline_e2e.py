@@ -51,7 +51,9 @@ def test_unchanged_inputs_come_from_the_cache(tiny_runs):
 
 def test_a_training_change_reruns_the_trainer_only_and_an_impossible_threshold_pushes_nothing(tiny_runs):
     # The stages before the Trainer do not read `training`, so they stay cached.
-    strict = tiny_runs["strict"]
+    strict = tiny_runs["finished"](
+        tiny_config(tiny_runs["tmp"], ["evaluation.fraction_of_teacher_threshold=1.01", "training.epochs=1"])
+    )
     assert all(strict.executions[name] == "CACHED" for name in EXPENSIVE - {"Trainer"}), strict.executions
     assert strict.executions["Trainer"] == strict.executions["Evaluator"] == "COMPLETE", strict.executions
     assert not strict.summary.blessed and strict.summary.pushed_to is None

@@ -234,10 +234,11 @@ def test_usage_errors(tmp_path, capsys):
 @pytest.mark.parametrize("target", ["kfp", "vertex"])
 def test_the_compiled_tiny_pipeline_runs_like_local_dag_runner(tiny_runs, tmp_path, target):
     """kfp-local (the CLI, in a subprocess) runs the tiny pipeline compiled for `target` and
-    does what LocalDagRunner did in the shared `strict` run: its Trainer gets one epoch through
-    a `--param` override of the compiled default, as LocalDagRunner's did through the config.
-    The compiled config has the tiny gates (all off), so the student is blessed and pushed."""
-    local = tiny_runs["strict"]
+    does what LocalDagRunner did in the shared runs: its Trainer gets one epoch through a
+    `--param` override of the compiled default, what LocalDagRunner's Trainer gets from the
+    config with `training.epochs=1`. The compiled config has the tiny gates (all off), so the
+    student is blessed and pushed, as in the shared `full` run."""
+    one_epoch = tiny_config(tiny_runs["tmp"], ["training.epochs=1"])
     spec_path = tmp_path / f"{target}.yaml"
     compiled = tiny_config(tiny_runs["tmp"], [f"push.serving_dir={tmp_path / 'serving'}"])
     spec = compile_pipeline(compiled, str(spec_path), local_root=str(tmp_path / "root"), target=target)
@@ -257,7 +258,7 @@ def test_the_compiled_tiny_pipeline_runs_like_local_dag_runner(tiny_runs, tmp_pa
     # The Trainer read the override: what LocalDagRunner's Trainer got, not the compiled default.
     given = json.load(open(os.path.join(run_dir, "Trainer", "executor_input.json")))
     custom_config = given["inputs"]["parameterValues"]["custom_config"]
-    assert json.loads(custom_config) == config_sections(local.config, list(sections.TRAINER)) != json.loads(default)
+    assert json.loads(custom_config) == config_sections(one_epoch, list(sections.TRAINER)) != json.loads(default)
     assert repr(custom_config) in open(os.path.join(run_dir, "Trainer", "log.txt")).read()  # its exec_properties
 
     # Blessed and pushed, as LocalDagRunner's full run was.
