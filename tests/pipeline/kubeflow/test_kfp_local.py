@@ -231,6 +231,7 @@ def test_usage_errors(tmp_path, capsys):
 
 @pytest.mark.e2e
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 3-4 minutes idle, and the shared runs first when it is the first to use them
 @pytest.mark.parametrize("target", ["kfp", "vertex"])
 def test_the_compiled_tiny_pipeline_runs_like_local_dag_runner(tiny_runs, tmp_path, target):
     """kfp-local (the CLI, in a subprocess) runs the tiny pipeline compiled for `target` and
@@ -248,7 +249,7 @@ def test_the_compiled_tiny_pipeline_runs_like_local_dag_runner(tiny_runs, tmp_pa
     trainer_config["training"]["epochs"] = 1
     command = [sys.executable, "-m", "pipeline", "kfp-local", str(spec_path)]
     command += ["--param", f"trainer_config={json.dumps(trainer_config)}"]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1500)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     [run_dir] = glob.glob(str(tmp_path / "root" / "pqrnn-distill" / "local-*"))
