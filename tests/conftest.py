@@ -183,16 +183,23 @@ def tiny_config(tiny, overrides=()):
     return load_config(str(path), list(overrides))
 
 
-def last_run(config):
-    """The latest run in the config's MLMD store: its id and {component: execution state}."""
+def _metadata_store(config):
+    """The config's MLMD store, opened directly (independently of the report and summary code)."""
     import ml_metadata as mlmd
     from tfx import v1 as tfx
 
     from pipeline.local_runner import run_paths
 
-    store = mlmd.MetadataStore(
+    return mlmd.MetadataStore(
         tfx.orchestration.metadata.sqlite_metadata_connection_config(run_paths(config).metadata_path)
     )
+
+
+def last_run(config):
+    """The latest run in the config's MLMD store: its id and {component: execution state}."""
+    import ml_metadata as mlmd
+
+    store = _metadata_store(config)
     run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
     types = {t.id: t.name for t in store.get_execution_types()}
     executions = {}
@@ -208,17 +215,8 @@ def executions_of_last_run(config):
 
 
 def latest_artifact(config, type_name):
-    """The newest artifact of a type in the config's MLMD store, found independently of the
-    report and summary code."""
-    import ml_metadata as mlmd
-    from tfx import v1 as tfx
-
-    from pipeline.local_runner import run_paths
-
-    store = mlmd.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(run_paths(config).metadata_path)
-    )
-    return max(store.get_artifacts_by_type(type_name), key=lambda a: a.id)
+    """The newest artifact of a type in the config's MLMD store."""
+    return max(_metadata_store(config).get_artifacts_by_type(type_name), key=lambda a: a.id)
 
 
 @dataclasses.dataclass
