@@ -183,7 +183,7 @@ def tiny_config(tiny, overrides=()):
     return load_config(str(path), list(overrides))
 
 
-def _metadata_store(config):
+def metadata_store(config):
     """The config's MLMD store, opened directly (independently of the report and summary code)."""
     import ml_metadata as mlmd
     from tfx import v1 as tfx
@@ -199,7 +199,7 @@ def last_run(config):
     """The latest run in the config's MLMD store: its id and {component: execution state}."""
     import ml_metadata as mlmd
 
-    store = _metadata_store(config)
+    store = metadata_store(config)
     run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
     types = {t.id: t.name for t in store.get_execution_types()}
     executions = {}
@@ -209,14 +209,9 @@ def last_run(config):
     return run.name, executions
 
 
-def executions_of_last_run(config):
-    """{component: execution state} of the latest run in the config's MLMD store."""
-    return last_run(config)[1]
-
-
 def latest_artifact(config, type_name):
     """The newest artifact of a type in the config's MLMD store."""
-    return max(_metadata_store(config).get_artifacts_by_type(type_name), key=lambda a: a.id)
+    return max(metadata_store(config).get_artifacts_by_type(type_name), key=lambda a: a.id)
 
 
 @dataclasses.dataclass

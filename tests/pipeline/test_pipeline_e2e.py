@@ -9,10 +9,9 @@ import sys
 
 import ml_metadata as mlmd
 import pytest
-from tfx import v1 as tfx
 
-from pipeline.local_runner import run_local, run_paths
-from tests.conftest import PIPELINE_COMPONENTS, executions_of_last_run, tiny_config
+from pipeline.local_runner import run_local
+from tests.conftest import PIPELINE_COMPONENTS, last_run, metadata_store, tiny_config
 
 pytestmark = pytest.mark.e2e
 EXPENSIVE = {"DatasetGen", "TeacherFinetune", "TeacherInference", "Trainer", "Transform"}
@@ -98,9 +97,7 @@ def test_a_failing_job_reports_its_own_message_in_the_error_and_in_mlmd(tiny, tm
     with pytest.raises(Exception, match=r"3 of 4 rows dead-lettered \(empty_text 3; ") as err:
         run_local(config)
     assert "data.max_dead_letter_ratio" in str(err.value)
-    store = mlmd.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(run_paths(config).metadata_path)
-    )
+    store = metadata_store(config)
     [failed] = [e for e in store.get_executions() if e.last_known_state == mlmd.proto.Execution.FAILED]
     assert "3 of 4 rows dead-lettered" in failed.custom_properties["__execution_result__"].string_value
-    assert set(executions_of_last_run(config)) == {"DatasetGen"}
+    assert set(last_run(config)[1]) == {"DatasetGen"}
