@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
 from dataclasses import dataclass
+from typing import Iterator
 
 from tfx import v1 as tfx
 
@@ -31,8 +34,21 @@ def run_paths(config: Config) -> RunPaths:
     )
 
 
+@contextlib.contextmanager
+def run_scratch_dir() -> Iterator[str]:
+    """Python's temp dir, pointed at a folder removed when the block ends: every TFX Beam
+    executor builds a throwaway TFX sdist (~45 MB) in a fresh temp dir and never removes it."""
+    system_tempdir = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="pqrnn-run-") as scratch:
+        tempfile.tempdir = scratch
+        try:
+            yield scratch
+        finally:
+            tempfile.tempdir = system_tempdir
+
+
 def run_local(config: Config) -> float:
-    """Run the whole pipeline; returns the wall time in seconds."""
+    """Run the whole pipeline; returns the wall time in seconds. Its temp files go with it."""
     paths = run_paths(config)
     os.makedirs(os.path.dirname(paths.metadata_path), exist_ok=True)
     pipeline = create_pipeline(
@@ -42,7 +58,8 @@ def run_local(config: Config) -> float:
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata_path),
     )
     started = time.time()
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    with run_scratch_dir():
+        tfx.orchestration.LocalDagRunner().run(pipeline)
     return time.time() - started
 
 

@@ -4,6 +4,7 @@ folders (the environment, legacy Keras and quiet TF, is set in tests/__init__.py
 import dataclasses
 import os
 import pathlib
+import tempfile
 
 import pytest
 import yaml
@@ -239,7 +240,8 @@ def tiny_runs(tiny):
 
     Also `evaluation` / `blessing`: `full`'s Evaluator output artifacts (MLMD), and `tmp`: the
     folder of the tiny base and of `pipeline.yaml`, whose work dir holds the store; `finished`:
-    runs a config into the store and captures its `TinyRun`."""
+    runs a config into the store and captures its `TinyRun`; `left_in_tempdir`: what the three
+    runs left in Python's temp dir (pointed at an empty folder while they ran)."""
     from pipeline.local_runner import run_local, summarize
 
     def serving_versions(config):
@@ -251,19 +253,27 @@ def tiny_runs(tiny):
         return TinyRun(config, *last_run(config), summarize(config), serving_versions(config))
 
     runs = {}
-    rows = tiny / "rows_over_the_token_limit.jsonl"
-    good = "".join(f'{{"text": "turn on light number {i}", "intent": "on"}}\n' for i in range(20))
-    rows.write_text(good + '{"text": "' + " ".join(["very"] * 80) + ' long", "intent": "on"}\n')
-    failing = tiny_config(tiny, ["data.source=jsonl", f"data.paths=[{rows}]", "data.max_tokens=200"])
-    with pytest.raises(RuntimeError, match="schema anomalies") as err:
-        run_local(failing)
-    runs["failed"] = TinyRun(failing, *last_run(failing), error=str(err.value))
-    full = tiny_config(tiny)
-    runs["full"] = finished(full)
-    evaluation = latest_artifact(full, "ModelEvaluation")
-    blessing = latest_artifact(full, "ModelBlessing")
-    runs["cached"] = finished(full)
-    return {**runs, "evaluation": evaluation, "blessing": blessing, "tmp": tiny, "finished": finished}
+    system_tempdir, tempdir = tempfile.tempdir, tiny / "tempdir"
+    tempdir.mkdir()
+    tempfile.tempdir = str(tempdir)
+    try:
+        rows = tiny / "rows_over_the_token_limit.jsonl"
+        good = "".join(f'{{"text": "turn on light number {i}", "intent": "on"}}\n' for i in range(20))
+        rows.write_text(good + '{"text": "' + " ".join(["very"] * 80) + ' long", "intent": "on"}\n')
+        failing = tiny_config(tiny, ["data.source=jsonl", f"data.paths=[{rows}]", "data.max_tokens=200"])
+        with pytest.raises(RuntimeError, match="schema anomalies") as err:
+            run_local(failing)
+        runs["failed"] = TinyRun(failing, *last_run(failing), error=str(err.value))
+        full = tiny_config(tiny)
+        runs["full"] = finished(full)
+        evaluation = latest_artifact(full, "ModelEvaluation")
+        blessing = latest_artifact(full, "ModelBlessing")
+        runs["cached"] = finished(full)
+    finally:
+        tempfile.tempdir = system_tempdir
+    left = sorted(os.listdir(tempdir))
+    return {**runs, "evaluation": evaluation, "blessing": blessing, "tmp": tiny, "finished": finished,
+            "left_in_tempdir": left}
 
 
 def read_dataset_rows(root, splits=("train", "eval", "test")):

@@ -1,7 +1,7 @@
 """The real pipeline with LocalDagRunner on tiny data and a tiny teacher (the shared runs of
 `tiny_runs`): every component runs with MLMD, the student is blessed and pushed, re-runs hit
-the cache, an impossible threshold pushes nothing, a schema anomaly stops the run at validation,
-and a failing job's own message reaches the error and MLMD."""
+the cache, an impossible threshold pushes nothing, a run leaves no temp files, a schema anomaly
+stops the run at validation, and a failing job's own message reaches the error and MLMD."""
 
 import json
 import subprocess
@@ -57,6 +57,11 @@ def test_a_training_change_reruns_the_trainer_only_and_an_impossible_threshold_p
     assert strict.executions["Trainer"] == strict.executions["Evaluator"] == "COMPLETE", strict.executions
     assert not strict.summary.blessed and strict.summary.pushed_to is None
     assert strict.serving_versions == tiny_runs["full"].serving_versions
+
+
+def test_a_local_run_removes_its_temp_files_even_when_it_fails(tiny_runs):
+    # Each Beam component's executor builds a ~45 MB TFX sdist in a temp dir it never removes.
+    assert tiny_runs["left_in_tempdir"] == []
 
 
 def test_a_schema_anomaly_stops_the_run_at_validation(tiny_runs):
