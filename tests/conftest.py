@@ -272,8 +272,14 @@ def tiny_runs(tiny):
     finally:
         tempfile.tempdir = system_tempdir
     left = sorted(os.listdir(tempdir))
-    return {**runs, "evaluation": evaluation, "blessing": blessing, "tmp": tiny, "finished": finished,
-            "left_in_tempdir": left}
+    return {
+        **runs,
+        "evaluation": evaluation,
+        "blessing": blessing,
+        "tmp": tiny,
+        "finished": finished,
+        "left_in_tempdir": left,
+    }
 
 
 def read_dataset_rows(root, splits=("train", "eval", "test")):
