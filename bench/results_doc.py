@@ -402,7 +402,40 @@ def _ablation_section(results_dir: str) -> List[str]:
         )
     header = ["setting", "soft labels of run", "train rows", "epochs", "kept epoch", "student eval EM"]
     header += ["teacher eval EM", "eval fraction of teacher", "commit", "date"]
-    return out + _table(header, rows, (2, 3, 4, 5, 6, 7))
+    return out + _table(header, rows, (2, 3, 4, 5, 6, 7)) + _learning_curve(records)
+
+
+def _learning_curve(records: List[Dict[str, Any]]) -> List[str]:
+    """Student eval EM against the teacher-labelled rows it trained on: the ablations that
+    subsample one run's augmented rows (`--augmented-fraction`), per run, fewest rows first."""
+    points = [r for r in records if r.get("augmented_fraction") is not None and r.get("augmented_train_rows")]
+    if not points:
+        return []
+    out = [
+        "",
+        "### Learning curve",
+        "",
+        "Student eval exact match against the number of teacher-labelled rows: each point trains on every gold "
+        "row and a fraction of one run's augmented rows (`--augmented-fraction`), the larger fraction's rows a "
+        "superset of the smaller's.",
+        "",
+    ]
+    rows = []
+    for r in sorted(points, key=lambda r: (str(r.get("run")), r["augmented_train_rows"])):
+        epochs = r.get("epochs") or len(r.get("eval_exact_match_per_epoch") or []) or None
+        rows.append(
+            [
+                f"`{r['run']}`" if r.get("run") else DASH,
+                r.get("name", DASH),
+                _num(r.get("gold_train_rows"), 0),
+                _num(r.get("augmented_train_rows"), 0),
+                _num(epochs, 0),
+                _num(r.get("student_eval_exact_match"), 4),
+                _num(r.get("eval_fraction_of_teacher")),
+            ]
+        )
+    header = ["soft labels of run", "name", "gold rows", "teacher-labelled new rows", "epochs", "student eval EM"]
+    return out + _table(header + ["eval fraction of teacher"], rows, (2, 3, 4, 5, 6))
 
 
 def _holdout_section(results_dir: str) -> List[str]:

@@ -119,3 +119,28 @@ def test_the_device_section_lists_what_differs(tmp_path):
     assert "| edge | `a/b\\n` | HassTurnOn: O B-area | HassTurnOff: O O |" in page
     assert "by source (newest record): en 100.0 %, edge 90.0 %" in page
     assert "`bench/results/serving.jsonl` (none yet)" in page
+
+
+def test_the_learning_curve_lists_each_runs_subsamples_by_their_teacher_labelled_rows(tmp_path):
+    def point(name, run, augmented, em):
+        return {
+            "name": name,
+            "run": run,
+            "augmented_fraction": 0.5,
+            "gold_train_rows": 100,
+            "augmented_train_rows": augmented,
+            "epochs": 6,
+            "student_eval_exact_match": em,
+        }
+
+    records = [
+        point("b-half", "run-b", 500, 0.41),
+        point("a-all", "run-a", 900, 0.6),
+        point("b-all", "run-b", 1000, 0.45),
+    ]
+    records.append({"name": "no-subsample", "run": "run-b", "student_eval_exact_match": 0.9})
+    _write(tmp_path / "ablation.jsonl", records)
+    curve = results_doc.render_results(str(tmp_path)).split("### Learning curve")[1].split("\n## ")[0]
+    names = [line.split(" | ")[1] for line in curve.splitlines() if line.startswith("| `run-")]
+    assert names == ["a-all", "b-half", "b-all"]
+    assert "| 1,000 | 6 | 0.4500 |" in curve
