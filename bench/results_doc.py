@@ -637,7 +637,8 @@ def _tests_section(results_dir: str) -> List[str]:
         "## Test suite",
         "",
         "`python -m bench.suite` runs `make test` (`--target test-slow`: `make test-slow`) as the README runs it "
-        "and records its wall time, its outcomes and its slowest tests (setup, call and teardown together). Only a "
+        "and records its wall time, its outcomes and its slowest tests (setup, call and teardown together); "
+        "`--target ci` times `.ci/run` whole, cold (setup included) in a fresh clone. Only a "
         "run on an otherwise idle machine is a timing; the note says what else ran. Records: "
         + _records_link(results_dir, "tests.jsonl")
         + ".",
@@ -647,11 +648,13 @@ def _tests_section(results_dir: str) -> List[str]:
         return out + ["Not measured yet."]
     rows = [
         [
-            f"`{r.get('command', DASH)}`",
+            f"`{r.get('command', DASH)}`" + (" (cold)" if r.get("cold") else ""),
             r.get("note", DASH),
             f"**{r['minutes']:.1f}**" if r.get("minutes") is not None else DASH,
             f"{r.get('passed', 0)} passed, {r.get('failed', 0) + r.get('errors', 0)} failed, "
-            f"{r.get('skipped', 0)} skipped",
+            f"{r.get('skipped', 0)} skipped"
+            if "passed" in r
+            else f"exit code {r.get('exit_code', DASH)}",
             _num((r.get("slowest") or [{}])[0].get("seconds"), 0),
             _commit(r),
             _machine(r.get("machine")),

@@ -53,3 +53,21 @@ def test_a_target_that_stops_before_pytest_records_nothing(tmp_path, monkeypatch
     assert suite.main(["--output", str(tmp_path / "tests.jsonl")]) != 0
     assert not (tmp_path / "tests.jsonl").exists()
     assert "before pytest ran" in capsys.readouterr().err
+
+
+def test_ci_is_timed_whole_and_says_whether_it_started_cold(tmp_path, monkeypatch, capsys):
+    (tmp_path / ".ci").mkdir()
+    script = tmp_path / ".ci" / "run"
+    script.write_text("#!/bin/sh\nsleep 0.2\nexit 4\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "tests.jsonl"
+    assert suite.main(["--target", "ci", "--output", str(output)]) == 4
+    (tmp_path / ".venv").mkdir()
+    assert suite.main(["--target", "ci", "--note", "make run beside it", "--output", str(output)]) == 4
+    cold, warm = [json.loads(line) for line in output.read_text().splitlines()]
+    assert (cold["command"], cold["cold"], cold["exit_code"]) == (".ci/run", True, 4) and cold["wall_seconds"] >= 0.2
+    assert warm["cold"] is False and warm["note"] == "make run beside it"
+    assert ".ci/run: cold, " in capsys.readouterr().out
+    page = "\n".join(results_doc._tests_section(str(tmp_path)))
+    assert "| `.ci/run` (cold) | idle machine |" in page
