@@ -59,9 +59,6 @@ class StudentConfig:
     # Batch renormalisation (pqrnn.layers.MaskedBatchNorm): length-bucketed batches are not
     # alike, so training normalises with the moving statistics, as inference does.
     batch_renorm: bool = True
-    # The slot head also reads the pooled sentence (the intent head's input), as a per-row bias
-    # over the tags: which slot types a token can take depends on what the whole row asks.
-    slot_sentence_context: bool = False
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.bottleneck_size", self.bottleneck_size, 1)

@@ -56,9 +56,6 @@ class PQRNNStudent(tf.keras.Model):
         self.pool_quant = ActivationQuantizer(q, (-1.0, 1.0), name="pool_quant")
         self.intent_head = QuantDense(num_intents, quantize=q, name="intent_head")
         self.slot_head = QuantDense(num_tags, quantize=q, name="slot_head")
-        if config.slot_sentence_context:
-            self.slot_context = QuantDense(num_tags, use_bias=False, quantize=q, name="slot_context")
-            self.slot_logits_quant = ActivationQuantizer(q, name="slot_logits_quant")
         self.distillation = DistillationConfig()
         self.trackers = {name: tf.keras.metrics.Mean(name=name) for name in _TRACKED}
 
@@ -73,9 +70,6 @@ class PQRNNStudent(tf.keras.Model):
         scores = self.attention(x, training=training)[..., 0]
         pooled = self.pool_quant(masked_attention_pool(scores, x, mask))
         slot_logits = self.slot_head(x, training=training)
-        if self.student_config.slot_sentence_context:
-            row_bias = self.slot_context(pooled, training=training)
-            slot_logits = self.slot_logits_quant(slot_logits + tf.expand_dims(row_bias, 1), training=training)
         if self.student_config.projection.add_bos_eos:
             slot_logits = slot_logits[:, 1:-1]
         return {"intent_logits": self.intent_head(pooled, training=training), "slot_logits": slot_logits}
@@ -171,6 +165,4 @@ def parameter_count(config: StudentConfig, num_intents: int, num_tags: int) -> i
         total += 2 * (k * fan_in * 3 * h + 2 * 3 * h)  # 2 directions x (z,f,o conv + BN)
     total += 2 * h + 1  # attention score
     total += (2 * h + 1) * num_intents + (2 * h + 1) * num_tags  # heads
-    if config.slot_sentence_context:
-        total += 2 * h * num_tags  # the pooled sentence's bias over the tags
     return total

@@ -28,7 +28,6 @@ def small_config(**overrides) -> StudentConfig:
     "config,intents,tags",
     [
         (small_config(), 7, 5),
-        (small_config(slot_sentence_context=True), 7, 5),
         (StudentConfig(), 40, 61),  # the shipped default
         (StudentConfig(bottleneck_size=64, qrnn=QRNNConfig(state_size=96, num_layers=3, kernel_width=2)), 117, 3),
     ],
@@ -73,9 +72,9 @@ def _train_a_little(model, projection):
         model(projection(tokens), training=True)
 
 
-@pytest.mark.parametrize("quantize,slot_sentence_context", [(True, False), (False, False), (True, True)])
-def test_padding_and_neighbours_never_change_outputs(quantize, slot_sentence_context):
-    config = small_config(quantize=quantize, slot_sentence_context=slot_sentence_context)
+@pytest.mark.parametrize("quantize", [True, False])
+def test_padding_and_neighbours_never_change_outputs(quantize):
+    config = small_config(quantize=quantize)
     model = build_student(config, 7, 5)
     projection = Projection.from_config(config)
     _train_a_little(model, projection)
@@ -93,18 +92,6 @@ def test_padding_and_neighbours_never_change_outputs(quantize, slot_sentence_con
     np.testing.assert_allclose(batched["intent_logits"][1], alone["intent_logits"][0], atol=1e-5)
     np.testing.assert_allclose(batched["slot_logits"][1, :n], alone["slot_logits"][0, :n], atol=1e-5)
     assert batched["slot_logits"].shape[1] == 9  # word-aligned: longest row's words
-
-
-@pytest.mark.parametrize("slot_sentence_context", [False, True])
-def test_the_slot_loss_trains_the_sentence_pooling_only_with_sentence_context(slot_sentence_context):
-    config = small_config(quantize=False, slot_sentence_context=slot_sentence_context)
-    model = build_student(config, 7, 5)
-    features = Projection.from_config(config)(tf.ragged.constant([["lights", "off"], ["open", "the", "door"]]))
-    with tf.GradientTape() as tape:
-        slot_logits = model(features, training=True)["slot_logits"]
-        loss = tf.reduce_sum(tf.nn.log_softmax(slot_logits)[..., 1])
-    gradient = tape.gradient(loss, model.attention.kernel)
-    assert (gradient is not None and float(tf.reduce_max(tf.abs(gradient))) > 0) == slot_sentence_context
 
 
 def test_quantization_switch_keeps_variables_and_quantizes_arithmetic():
