@@ -407,8 +407,15 @@ def _ablation_section(results_dir: str) -> List[str]:
 
 def _learning_curve(records: List[Dict[str, Any]]) -> List[str]:
     """Student eval EM against the teacher-labelled rows it trained on: the ablations that
-    subsample one run's augmented rows (`--augmented-fraction`), per run, fewest rows first."""
-    points = [r for r in records if r.get("augmented_fraction") is not None and r.get("augmented_train_rows")]
+    subsample one run's augmented rows (`--augmented-fraction`) and change nothing else but the
+    epoch budget, per run, fewest rows first."""
+    points = [
+        r
+        for r in records
+        if r.get("augmented_fraction") is not None
+        and r.get("augmented_train_rows")
+        and all(o.startswith("training.epochs=") for o in r.get("overrides") or [])
+    ]
     if not points:
         return []
     out = [
@@ -417,7 +424,7 @@ def _learning_curve(records: List[Dict[str, Any]]) -> List[str]:
         "",
         "Student eval exact match against the number of teacher-labelled rows: each point trains on every gold "
         "row and a fraction of one run's augmented rows (`--augmented-fraction`), the larger fraction's rows a "
-        "superset of the smaller's.",
+        "superset of the smaller's; nothing else differs within a run's rows.",
         "",
     ]
     rows = []
