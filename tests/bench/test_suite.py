@@ -1,9 +1,11 @@
 """bench.suite times a make target that runs pytest and records its outcomes and slowest tests."""
 
 import json
+import subprocess
 import sys
 
 from bench import results_doc, suite
+from tests.conftest import REPO
 
 TESTS = """
 import time, pytest
@@ -71,3 +73,12 @@ def test_ci_is_timed_whole_and_says_whether_it_started_cold(tmp_path, monkeypatc
     assert ".ci/run: cold, " in capsys.readouterr().out
     page = "\n".join(results_doc._tests_section(str(tmp_path)))
     assert "| `.ci/run` (cold) | idle machine |" in page
+
+
+def test_the_machine_is_named_with_the_standard_library_only():
+    # `--target ci` records a cold run, whose python3 may have neither NumPy nor TensorFlow.
+    code = f"import sys; sys.path.insert(0, {str(REPO)!r}); from bench.common import commit_and_machine; "
+    code += "print(commit_and_machine()['machine'])"
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "CPU cores" in proc.stdout and "GPU(s)" in proc.stdout
