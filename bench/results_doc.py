@@ -371,6 +371,11 @@ def _teacher_section(results_dir: str) -> List[str]:
     return out + _table(header + ["commit", "date"], rows, right)
 
 
+def _epochs(record: Dict[str, Any]) -> Optional[int]:
+    """An ablation's epoch budget, or the epochs its curve has."""
+    return record.get("epochs") or len(record.get("eval_exact_match_per_epoch") or []) or None
+
+
 def _ablation_section(results_dir: str) -> List[str]:
     records = newest(read_records(os.path.join(results_dir, "ablation.jsonl")), lambda r: r.get("name"))
     out = [
@@ -385,13 +390,12 @@ def _ablation_section(results_dir: str) -> List[str]:
         return out + ["Not measured yet."]
     rows = []
     for r in records:
-        epochs = r.get("epochs") or len(r.get("eval_exact_match_per_epoch") or []) or None
         rows.append(
             [
                 _setting(r),
                 f"`{r['run']}`" if r.get("run") else DASH,
                 _num(r.get("train_rows"), 0),
-                _num(epochs, 0),
+                _num(_epochs(r), 0),
                 _num(r.get("kept_epoch"), 0),
                 _num(r.get("student_eval_exact_match"), 4),
                 _num(r.get("teacher_eval_exact_match"), 4),
@@ -429,14 +433,13 @@ def _learning_curve(records: List[Dict[str, Any]]) -> List[str]:
     ]
     rows = []
     for r in sorted(points, key=lambda r: (str(r.get("run")), r["augmented_train_rows"])):
-        epochs = r.get("epochs") or len(r.get("eval_exact_match_per_epoch") or []) or None
         rows.append(
             [
                 f"`{r['run']}`" if r.get("run") else DASH,
                 r.get("name", DASH),
                 _num(r.get("gold_train_rows"), 0),
                 _num(r.get("augmented_train_rows"), 0),
-                _num(epochs, 0),
+                _num(_epochs(r), 0),
                 _num(r.get("student_eval_exact_match"), 4),
                 _num(r.get("eval_fraction_of_teacher")),
             ]

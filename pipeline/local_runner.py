@@ -35,16 +35,14 @@ def run_paths(config: Config) -> RunPaths:
 
 
 @contextlib.contextmanager
-def run_scratch_dir() -> Iterator[str]:
-    """Python's temp dir, pointed at a folder removed when the block ends: every TFX Beam
-    executor builds a throwaway TFX sdist (~45 MB) in a fresh temp dir and never removes it."""
-    system_tempdir = tempfile.tempdir
-    with tempfile.TemporaryDirectory(prefix="pqrnn-run-") as scratch:
-        tempfile.tempdir = scratch
-        try:
-            yield scratch
-        finally:
-            tempfile.tempdir = system_tempdir
+def python_tempdir(path: str) -> Iterator[None]:
+    """Python's temp dir (`tempfile`) pointed at `path` inside the block."""
+    saved = tempfile.tempdir
+    tempfile.tempdir = path
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
 
 
 def run_local(config: Config) -> float:
@@ -58,7 +56,9 @@ def run_local(config: Config) -> float:
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata_path),
     )
     started = time.time()
-    with run_scratch_dir():
+    # Every TFX Beam executor builds a throwaway TFX sdist (~45 MB) in a new temp dir and never
+    # removes it: the run's temp files go in a folder removed when it ends.
+    with tempfile.TemporaryDirectory(prefix="pqrnn-run-") as scratch, python_tempdir(scratch):
         tfx.orchestration.LocalDagRunner().run(pipeline)
     return time.time() - started
 

@@ -4,7 +4,6 @@ folders (the environment, legacy Keras and quiet TF, is set in tests/__init__.py
 import dataclasses
 import os
 import pathlib
-import tempfile
 
 import pytest
 import yaml
@@ -242,7 +241,7 @@ def tiny_runs(tiny):
     folder of the tiny base and of `pipeline.yaml`, whose work dir holds the store; `finished`:
     runs a config into the store and captures its `TinyRun`; `left_in_tempdir`: what the three
     runs left in Python's temp dir (pointed at an empty folder while they ran)."""
-    from pipeline.local_runner import run_local, summarize
+    from pipeline.local_runner import python_tempdir, run_local, summarize
 
     def serving_versions(config):
         serving = config.push.serving_dir
@@ -253,10 +252,9 @@ def tiny_runs(tiny):
         return TinyRun(config, *last_run(config), summarize(config), serving_versions(config))
 
     runs = {}
-    system_tempdir, tempdir = tempfile.tempdir, tiny / "tempdir"
+    tempdir = tiny / "tempdir"
     tempdir.mkdir()
-    tempfile.tempdir = str(tempdir)
-    try:
+    with python_tempdir(str(tempdir)):
         rows = tiny / "rows_over_the_token_limit.jsonl"
         good = "".join(f'{{"text": "turn on light number {i}", "intent": "on"}}\n' for i in range(20))
         rows.write_text(good + '{"text": "' + " ".join(["very"] * 80) + ' long", "intent": "on"}\n')
@@ -269,8 +267,6 @@ def tiny_runs(tiny):
         evaluation = latest_artifact(full, "ModelEvaluation")
         blessing = latest_artifact(full, "ModelBlessing")
         runs["cached"] = finished(full)
-    finally:
-        tempfile.tempdir = system_tempdir
     left = sorted(os.listdir(tempdir))
     return {
         **runs,
