@@ -14,11 +14,16 @@ appends one JSON line to `--output`: per-language teacher and student exact matc
 teacher with its 95 % interval, the verdict, where the teacher and the student stopped, stage
 seconds, the commit and the machine. `--set` overrides go to the pipeline (for ablations; the
 benchmark's own row is the one without).
+
+`--train-groups F` keeps a fraction F of the train groups (chosen by a hash of the group id, so a
+smaller fraction's groups are a subset of a larger one's; the stopping split stays the same): a
+point of the curve of the student against the number of real utterances it learns from.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -35,33 +40,48 @@ TRAIN_FILE, EVAL_FILE, TEST_FILE = "train.jsonl", "eval.jsonl", "test.jsonl"
 STOP_FRACTION = 0.1  # of the train groups, when DIR has no test file: the split training stops on
 
 
-def split_files(data_dir: str, work_dir: str) -> Dict[str, Any]:
-    """`data.paths` for the run and which of DIR's files each split is."""
+def keeps_train_group(group: str, fraction: float) -> bool:
+    """Whether `--train-groups fraction` keeps this train group (nested in the fraction, and
+    independent of the stopping split's hash)."""
+    digest = hashlib.sha256(f"train-groups:{group}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") < fraction * 2**64
+
+
+def split_files(data_dir: str, work_dir: str, train_groups: float = 1.0) -> Dict[str, Any]:
+    """`data.paths` for the run, which of DIR's files is scored, and how many rows train."""
     paths = {name: os.path.join(os.path.abspath(data_dir), name) for name in (TRAIN_FILE, EVAL_FILE, TEST_FILE)}
     for name in (TRAIN_FILE, EVAL_FILE):
         if not os.path.isfile(paths[name]):
             raise FileNotFoundError(f"{data_dir}: no {name} (DIR holds train.jsonl, eval.jsonl, optionally test.jsonl)")
-    if os.path.isfile(paths[TEST_FILE]):
-        return {
-            "paths": {"train": [paths[TRAIN_FILE]], "eval": [paths[EVAL_FILE]], "test": [paths[TEST_FILE]]},
-            "scored": TEST_FILE,
-        }
-    # The train file's groups split into train and a stopping split, by group id.
-    os.makedirs(work_dir, exist_ok=True)
-    out = {"train": os.path.join(work_dir, "train.jsonl"), "eval": os.path.join(work_dir, "stop.jsonl")}
-    with (
-        open(paths[TRAIN_FILE], encoding="utf-8") as src,
-        open(out["train"], "w", encoding="utf-8") as train,
-        open(out["eval"], "w", encoding="utf-8") as stop,
-    ):
+    if not 0.0 < train_groups <= 1.0:
+        raise ValueError(f"--train-groups {train_groups}: must be in (0, 1]")
+    has_test = os.path.isfile(paths[TEST_FILE])
+    # Without a test file a tenth of the train file's groups is the stopping split; of the
+    # others, `train_groups` are kept (both by group id, so a group stays on one side).
+    roles: Dict[str, List[str]] = {"train": [], "eval": []}
+    with open(paths[TRAIN_FILE], encoding="utf-8") as src:
         for line in src:
             if not line.strip():
                 continue
             row = json.loads(line)
             group = str(row.get("group_id") or row.get("id") or line)
-            role = assign_split(group, 1.0 - STOP_FRACTION, STOP_FRACTION)
-            (stop if role == "eval" else train).write(line if line.endswith("\n") else line + "\n")
-    return {"paths": {"train": [out["train"]], "eval": [out["eval"]], "test": [paths[EVAL_FILE]]}, "scored": EVAL_FILE}
+            line = line if line.endswith("\n") else line + "\n"
+            if not has_test and assign_split(group, 1.0 - STOP_FRACTION, STOP_FRACTION) == "eval":
+                roles["eval"].append(line)
+            elif keeps_train_group(group, train_groups):
+                roles["train"].append(line)
+    if has_test:
+        split_paths = {"train": [paths[TRAIN_FILE]], "eval": [paths[EVAL_FILE]], "test": [paths[TEST_FILE]]}
+        written = ["train"] if train_groups < 1.0 else []
+    else:
+        split_paths = {"train": [paths[TRAIN_FILE]], "eval": [paths[EVAL_FILE]], "test": [paths[EVAL_FILE]]}
+        written = ["train", "eval"]
+    for split in written:
+        os.makedirs(work_dir, exist_ok=True)
+        split_paths[split] = [os.path.join(work_dir, "stop.jsonl" if split == "eval" else "train.jsonl")]
+        with open(split_paths[split][0], "w", encoding="utf-8") as out:
+            out.writelines(roles[split])
+    return {"paths": split_paths, "scored": TEST_FILE if has_test else EVAL_FILE, "train_rows": len(roles["train"])}
 
 
 def run_pipeline(config: str, work_dir: str, paths: Dict[str, List[str]], overrides: List[str]) -> float:
@@ -105,6 +125,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--output", default="bench/results/real.jsonl")
     parser.add_argument(
+        "--train-groups",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="keep this fraction of the train groups (a point of the curve against real utterances)",
+    )
+    parser.add_argument(
         "--record-existing",
         type=float,
         metavar="MINUTES",
@@ -114,7 +141,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     name = args.name or os.path.basename(os.path.normpath(args.data))
     work_dir = os.path.abspath(args.work_dir or os.path.join("runs", f"real-{name}"))
     try:
-        splits = split_files(args.data, work_dir)
+        splits = split_files(args.data, work_dir, args.train_groups)
     except (FileNotFoundError, ValueError) as exc:
         print(f"bench.real: {exc}", file=sys.stderr)
         return 2
@@ -134,6 +161,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "command": " ".join(["python -m bench.real"] + (argv if argv is not None else sys.argv[1:])),
         "overrides": args.overrides,
         "scored": splits["scored"],
+        "train_groups_fraction": args.train_groups,
+        "train_rows": splits["train_rows"],
         "minutes": round(seconds / 60, 1),
         **record(args.config, work_dir, config.project.name),
         **commit_and_machine(),

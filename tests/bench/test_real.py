@@ -48,7 +48,43 @@ def test_a_test_file_keeps_the_three_splits_as_given(tmp_path):
     assert splits == {
         "paths": {name: [str(tmp_path / f"{name}.jsonl")] for name in ("train", "eval", "test")},
         "scored": "test.jsonl",
+        "train_rows": 6,
     }
+
+
+def test_train_groups_keeps_nested_whole_groups_and_the_same_stopping_split(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    _write(data / "train.jsonl", _rows(400, "t"))
+    _write(data / "eval.jsonl", _rows(5, "e"))
+    full = split_files(str(data), str(tmp_path / "full"))
+    half = split_files(str(data), str(tmp_path / "half"), train_groups=0.5)
+    quarter = split_files(str(data), str(tmp_path / "quarter"), train_groups=0.25)
+    groups = {
+        name: {r["group_id"] for r in _read(splits["paths"]["train"][0])}
+        for name, splits in (("full", full), ("half", half), ("quarter", quarter))
+    }
+    assert groups["quarter"] < groups["half"] < groups["full"]
+    assert abs(len(groups["half"]) / len(groups["full"]) - 0.5) < 0.1
+    assert abs(len(groups["quarter"]) / len(groups["full"]) - 0.25) < 0.1
+    assert half["train_rows"] == 3 * len(groups["half"]) == len(_read(half["paths"]["train"][0]))
+    assert _read(half["paths"]["eval"][0]) == _read(full["paths"]["eval"][0])
+
+
+def test_train_groups_with_a_test_file_subsets_only_train(tmp_path):
+    for name in ("train", "eval", "test"):
+        _write(tmp_path / f"{name}.jsonl", _rows(100, name))
+    splits = split_files(str(tmp_path), str(tmp_path / "work"), train_groups=0.5)
+    assert splits["paths"]["eval"] == [str(tmp_path / "eval.jsonl")]
+    assert splits["paths"]["test"] == [str(tmp_path / "test.jsonl")]
+    assert 0 < splits["train_rows"] == len(_read(splits["paths"]["train"][0])) < 300
+
+
+def test_a_train_groups_fraction_outside_0_1_is_a_usage_error(tmp_path, capsys):
+    for name in ("train", "eval"):
+        _write(tmp_path / f"{name}.jsonl", _rows(2, name))
+    assert main(["--data", str(tmp_path), "--work-dir", str(tmp_path / "work"), "--train-groups", "0"]) == 2
+    assert "--train-groups 0.0: must be in (0, 1]" in capsys.readouterr().err
 
 
 def test_a_folder_without_train_or_eval_is_a_usage_error_before_any_work(tmp_path, capsys):
