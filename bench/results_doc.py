@@ -332,7 +332,47 @@ def _real_section(results_dir: str) -> List[str]:
             ],
             (3, 4, 5, 6, 8),
         )
-    return out
+    return out + _real_utterance_curve(records)
+
+
+def _real_utterance_curve(records: List[Dict[str, Any]]) -> List[str]:
+    """The student against the real utterances it learns from: the newest `--train-groups`
+    record of each fraction and setting, with the whole-train records of the same setting,
+    fewest rows first."""
+    def overrides(r: Dict[str, Any]) -> Tuple[str, ...]:
+        return tuple(r.get("overrides") or [])
+
+    subsampled = {overrides(r) for r in records if (r.get("train_groups_fraction") or 1.0) < 1.0}
+    measured = [r for r in records if r.get("train_rows") and overrides(r) in subsampled]
+    points = newest(measured, lambda r: (overrides(r), r.get("train_groups_fraction") or 1.0))
+    if not points:
+        return []
+    out = [
+        "",
+        "### Against real utterances",
+        "",
+        "The same benchmark on a fraction of the train groups (`--train-groups F`, the smaller fraction's groups "
+        "a subset of the larger's; the stopping split and the scored file stay the same), everything else as set. "
+        "Augmentation scales each fraction's rows up as it would for a user with that much data.",
+        "",
+    ]
+    rows = [
+        [
+            r.get("name", DASH),
+            _setting(r),
+            _num(r.get("train_groups_fraction") or 1.0, 2),
+            _num(r.get("train_rows"), 0),
+            _num(r.get("teacher_exact_match")),
+            _num(r.get("student_exact_match")),
+            _num(r.get("fraction_of_teacher")) + _interval(r.get("fraction_of_teacher_interval")),
+            _num(r.get("mean_fraction_over_languages")),
+            _commit(r),
+        ]
+        for r in sorted(points, key=lambda r: (_setting(r), r["train_rows"]))
+    ]
+    header = ["name", "setting", "train groups", "train rows", "teacher EM", "student EM"]
+    header += ["fraction of teacher (95 % interval)", "mean over languages", "commit"]
+    return out + _table(header, rows, (2, 3, 4, 5, 6, 7))
 
 
 def _teacher_section(results_dir: str) -> List[str]:

@@ -145,3 +145,31 @@ def test_the_learning_curve_lists_each_runs_subsamples_by_their_teacher_labelled
     names = [line.split(" | ")[1] for line in curve.splitlines() if line.startswith("| `run-")]
     assert names == ["a-all", "b-half", "b-all"]
     assert "| 1,000 | 6 | 0.4500 |" in curve
+
+
+def test_the_real_utterance_curve_lists_each_fraction_of_train_groups_of_one_setting(tmp_path):
+    setting = ["teacher.finetuned_path=/t"]
+
+    def point(fraction, rows, fraction_of_teacher, **extra):
+        return {
+            **_run(fraction_of_teacher, "hhhhhhh"),
+            "name": f"mtop-{fraction}",
+            "scored": "eval.jsonl",
+            "overrides": setting,
+            "train_groups_fraction": fraction,
+            "train_rows": rows,
+            **extra,
+        }
+
+    real = [
+        point(1.0, 6444, 0.71),
+        point(0.25, 1600, 0.40),  # replaced by the newer record of the same fraction
+        point(0.5, 3200, 0.62),
+        point(0.25, 1610, 0.55),
+        {**point(1.0, 6444, 0.72), "overrides": []},  # another setting, never subsampled
+    ]
+    _write(tmp_path / "real.jsonl", real)
+    curve = results_doc.render_results(str(tmp_path)).split("### Against real utterances")[1].split("\n## ")[0]
+    rows = [line for line in curve.splitlines() if line.startswith("| mtop-")]
+    assert [row.split(" | ")[3] for row in rows] == ["1,610", "3,200", "6,444"]
+    assert "0.400" not in curve and "0.720" not in curve
