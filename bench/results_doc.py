@@ -339,6 +339,7 @@ def _real_utterance_curve(records: List[Dict[str, Any]]) -> List[str]:
     """The student against the real utterances it learns from: the newest `--train-groups`
     record of each fraction and setting, with the whole-train records of the same setting,
     fewest rows first."""
+
     def overrides(r: Dict[str, Any]) -> Tuple[str, ...]:
         return tuple(r.get("overrides") or [])
 
