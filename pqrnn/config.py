@@ -23,11 +23,18 @@ class ProjectionConfig:
     prefix_features: int = 0
     # Characters (code points) of a word that its prefix features hash.
     prefix_chars: int = 4
+    # The `ngram_features` features before the prefix ones sum the hashes of the word's
+    # character `ngram_chars`-grams (with a space at each end), scaled by 1/sqrt(their
+    # number): words sharing pieces anywhere ("storm", "thunderstorm") share them. 0: none.
+    ngram_features: int = 0
+    ngram_chars: int = 3
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.feature_size", self.feature_size, 1)
         within(f"{key}.prefix_features", self.prefix_features, 0, self.feature_size)
         at_least(f"{key}.prefix_chars", self.prefix_chars, 1)
+        within(f"{key}.ngram_features", self.ngram_features, 0, self.feature_size - self.prefix_features)
+        at_least(f"{key}.ngram_chars", self.ngram_chars, 1)
         if self.feature_size % 2:
             raise ConfigError(f"{key}.feature_size", "must be even (two hash bits per feature pair)")
         within(f"{key}.distortion_probability", self.distortion_probability, 0.0, 1.0)

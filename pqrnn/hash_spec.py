@@ -11,6 +11,8 @@ EOS_TOKEN = b"\xfeeos"
 NULL_TOKEN = b"\xfenull"
 # Marks the hashed prefix of a word (`prefix_features`): 0xFD never occurs in UTF-8 either.
 PREFIX_MARK = b"\xfd"
+# Marks a hashed character n-gram of a word (`ngram_features`): 0xFC never occurs in UTF-8.
+NGRAM_MARK = b"\xfc"
 SALT_SEPARATOR = b"\xff"
 FIELDS_PER_HASH = 32  # 64-bit fingerprint, 2 bits per feature
 

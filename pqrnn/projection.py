@@ -25,7 +25,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, PREFIX_MARK, salts
+from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NGRAM_MARK, NULL_TOKEN, PREFIX_MARK, salts
 
 
 def hash_features(tokens: tf.Tensor, feature_size: int) -> tf.Tensor:
@@ -91,10 +91,14 @@ class Projection:
         distortion_probability: float = 0.0,
         prefix_features: int = 0,
         prefix_chars: int = 4,
+        ngram_features: int = 0,
+        ngram_chars: int = 3,
     ):
         self.feature_size = feature_size
         self.prefix_features = prefix_features
         self.prefix_chars = prefix_chars
+        self.ngram_features = ngram_features
+        self.ngram_chars = ngram_chars
         self.max_tokens = max_tokens
         self.add_bos_eos = add_bos_eos
         self.distortion_probability = distortion_probability
@@ -112,22 +116,40 @@ class Projection:
             p.distortion_probability,
             p.prefix_features,
             p.prefix_chars,
+            p.ngram_features,
+            p.ngram_chars,
         )
 
     def word_features(self, words: tf.Tensor) -> tf.Tensor:
         """Features [N, feature_size] of a flat tensor of lower-cased words (NULL_TOKEN for an
         empty one): the word's hash, whose last `prefix_features` come instead from the hash of
         PREFIX_MARK + its first `prefix_chars` characters, so that words sharing a stem
-        ("alarm", "alarms") share those features. NULL_TOKEN keeps its whole hash."""
-        if not self.prefix_features:
+        ("alarm", "alarms") share those features, and the `ngram_features` before them from its
+        character n-grams (`ngram_bag`). NULL_TOKEN keeps its whole hash."""
+        if not self.prefix_features and not self.ngram_features:
             return hash_features(words, self.feature_size)
         # A hash's first k features depend only on its first ceil(k / 32) salts: hashing the word
         # for the features it keeps gives the same values without the fingerprints it would drop.
-        kept = hash_features(words, self.feature_size - self.prefix_features)
-        prefixes = PREFIX_MARK + tf.strings.substr(words, 0, self.prefix_chars, unit="UTF8_CHAR")
-        with_prefix = tf.concat([kept, hash_features(prefixes, self.prefix_features)], axis=1)
+        parts = [hash_features(words, self.feature_size - self.prefix_features - self.ngram_features)]
+        if self.ngram_features:
+            parts.append(self.ngram_bag(words))
+        if self.prefix_features:
+            prefixes = PREFIX_MARK + tf.strings.substr(words, 0, self.prefix_chars, unit="UTF8_CHAR")
+            parts.append(hash_features(prefixes, self.prefix_features))
         null = hash_features(tf.constant([NULL_TOKEN]), self.feature_size)
-        return tf.where(tf.equal(words, NULL_TOKEN)[:, None], null, with_prefix)
+        return tf.where(tf.equal(words, NULL_TOKEN)[:, None], null, tf.concat(parts, axis=1))
+
+    def ngram_bag(self, words: tf.Tensor) -> tf.Tensor:
+        """[N, ngram_features]: the sum of the hashes of NGRAM_MARK + each character
+        `ngram_chars`-gram of " word " (a word shorter than that: the one padded word), over
+        the square root of their number."""
+        chars = tf.strings.unicode_split(" " + words + " ", "UTF-8")
+        grams = tf.strings.ngrams(chars, self.ngram_chars, separator="", pad_values=None, preserve_short_sequences=True)
+        hashed = hash_features(NGRAM_MARK + grams.flat_values, self.ngram_features)
+        summed = tf.math.segment_sum(hashed, grams.value_rowids())
+        summed = tf.pad(summed, [[0, tf.shape(words)[0] - tf.shape(summed)[0]], [0, 0]])
+        counts = tf.cast(tf.maximum(grams.row_lengths(), 1), tf.float32)
+        return summed / tf.sqrt(counts)[:, None]
 
     def __call__(self, tokens: tf.RaggedTensor, training: bool = False, seed: Optional[int] = None) -> tf.Tensor:
         tokens = tokens[:, : self.max_words]
