@@ -4,7 +4,7 @@ determinism, markers, truncation, distortion, and graph/eager/tf.data agreement.
 import numpy as np
 import tensorflow as tf
 
-from pqrnn.hash_spec import PREFIX_MARK
+from pqrnn.hash_spec import NGRAM_MARK, PREFIX_MARK
 from pqrnn.projection import BOS_TOKEN, EOS_TOKEN, NULL_TOKEN, Projection, distort, token_mask
 
 # ---------------------------------------------------------------- FarmHash Fingerprint64
@@ -149,6 +149,28 @@ def test_prefix_features_hash_the_first_characters_of_each_word():
     np.testing.assert_array_equal(features[1, 32:], numpy_features(PREFIX_MARK + b"alar", 32))
     np.testing.assert_array_equal(features[4, 32:], numpy_features(PREFIX_MARK + b"ab", 32))
     assert (features[3, 32:] != features[1, 32:]).any()
+
+
+def test_ngram_features_sum_the_hashes_of_each_words_character_ngrams():
+    tokens = tf.ragged.constant([["Storm", "thunderstorm", "a", "", "ab"]])
+    plain = Projection(feature_size=96, max_tokens=8, prefix_features=32)(tokens).numpy()[0]
+    features = Projection(feature_size=96, max_tokens=8, prefix_features=32, ngram_features=32)(tokens).numpy()[0]
+    # BOS, storm, thunderstorm, a, NULL, ab, EOS: the word and prefix parts and the markers are unchanged.
+    np.testing.assert_array_equal(features[:, :32], plain[:, :32])
+    np.testing.assert_array_equal(features[:, 64:], plain[:, 64:])
+    np.testing.assert_array_equal(features[[0, 4, 6]], plain[[0, 4, 6]])
+
+    def bag(word, n=3):
+        padded = f" {word} "
+        grams = [padded[i : i + n] for i in range(len(padded) - n + 1)] or [padded]
+        summed = sum(numpy_features(NGRAM_MARK + g.encode(), 32).astype(np.float32) for g in grams)
+        return summed / np.sqrt(len(grams))
+
+    for row, word in ((1, "storm"), (2, "thunderstorm"), (3, "a"), (5, "ab")):
+        np.testing.assert_allclose(features[row, 32:64], bag(word), rtol=1e-6)
+    # Words that share pieces share features: "storm" is nearer "thunderstorm" than "ab".
+    storm, thunder, ab = features[1, 32:64], features[2, 32:64], features[5, 32:64]
+    assert storm @ thunder > abs(storm @ ab)
 
 
 def test_ternary_distribution_and_determinism():
