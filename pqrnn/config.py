@@ -23,9 +23,9 @@ class ProjectionConfig:
     prefix_features: int = 0
     # Characters (code points) of a word that its prefix features hash.
     prefix_chars: int = 4
-    # The `ngram_features` features before the prefix ones sum the hashes of the word's
-    # character `ngram_chars`-grams (with a space at each end), scaled by 1/sqrt(their
-    # number): words sharing pieces anywhere ("storm", "thunderstorm") share them. 0: none.
+    # The `ngram_features` features before the prefix ones are the sign of the summed hashes of
+    # the word's character `ngram_chars`-grams (a space at each end): words sharing pieces
+    # anywhere ("storm", "thunderstorm") share them. 0: none.
     ngram_features: int = 0
     ngram_chars: int = 3
 

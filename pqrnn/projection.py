@@ -140,16 +140,15 @@ class Projection:
         return tf.where(tf.equal(words, NULL_TOKEN)[:, None], null, tf.concat(parts, axis=1))
 
     def ngram_bag(self, words: tf.Tensor) -> tf.Tensor:
-        """[N, ngram_features]: the sum of the hashes of NGRAM_MARK + each character
-        `ngram_chars`-gram of " word " (a word shorter than that: the one padded word), over
-        the square root of their number."""
+        """[N, ngram_features]: the sign of the sum of the hashes of NGRAM_MARK + each character
+        `ngram_chars`-gram of " word " (a shorter word: the one padded word), a SimHash that
+        stays ternary (so the features stay int8 on a device) and keeps words that share
+        pieces close."""
         chars = tf.strings.unicode_split(" " + words + " ", "UTF-8")
         grams = tf.strings.ngrams(chars, self.ngram_chars, separator="", pad_values=None, preserve_short_sequences=True)
         hashed = hash_features(NGRAM_MARK + grams.flat_values, self.ngram_features)
         summed = tf.math.segment_sum(hashed, grams.value_rowids())
-        summed = tf.pad(summed, [[0, tf.shape(words)[0] - tf.shape(summed)[0]], [0, 0]])
-        counts = tf.cast(tf.maximum(grams.row_lengths(), 1), tf.float32)
-        return summed / tf.sqrt(counts)[:, None]
+        return tf.sign(tf.pad(summed, [[0, tf.shape(words)[0] - tf.shape(summed)[0]], [0, 0]]))
 
     def __call__(self, tokens: tf.RaggedTensor, training: bool = False, seed: Optional[int] = None) -> tf.Tensor:
         tokens = tokens[:, : self.max_words]

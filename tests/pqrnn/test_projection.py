@@ -151,7 +151,7 @@ def test_prefix_features_hash_the_first_characters_of_each_word():
     assert (features[3, 32:] != features[1, 32:]).any()
 
 
-def test_ngram_features_sum_the_hashes_of_each_words_character_ngrams():
+def test_ngram_features_are_the_sign_of_the_summed_hashes_of_each_words_character_ngrams():
     tokens = tf.ragged.constant([["Storm", "thunderstorm", "a", "", "ab"]])
     plain = Projection(feature_size=96, max_tokens=8, prefix_features=32)(tokens).numpy()[0]
     features = Projection(feature_size=96, max_tokens=8, prefix_features=32, ngram_features=32)(tokens).numpy()[0]
@@ -163,14 +163,14 @@ def test_ngram_features_sum_the_hashes_of_each_words_character_ngrams():
     def bag(word, n=3):
         padded = f" {word} "
         grams = [padded[i : i + n] for i in range(len(padded) - n + 1)] or [padded]
-        summed = sum(numpy_features(NGRAM_MARK + g.encode(), 32).astype(np.float32) for g in grams)
-        return summed / np.sqrt(len(grams))
+        return np.sign(sum(numpy_features(NGRAM_MARK + g.encode(), 32) for g in grams))
 
     for row, word in ((1, "storm"), (2, "thunderstorm"), (3, "a"), (5, "ab")):
-        np.testing.assert_allclose(features[row, 32:64], bag(word), rtol=1e-6)
-    # Words that share pieces share features: "storm" is nearer "thunderstorm" than "ab".
-    storm, thunder, ab = features[1, 32:64], features[2, 32:64], features[5, 32:64]
-    assert storm @ thunder > abs(storm @ ab)
+        np.testing.assert_array_equal(features[row, 32:64], bag(word))
+    # Words that share pieces share features: "storm" is nearer "thunderstorm" than "weather".
+    wide = Projection(feature_size=512, max_tokens=8, add_bos_eos=False, ngram_features=512)
+    storm, thunder, weather = wide.ngram_bag(tf.constant(["storm", "thunderstorm", "weather"])).numpy()
+    assert storm @ thunder > 0.2 * np.linalg.norm(storm) * np.linalg.norm(thunder) > abs(storm @ weather)
 
 
 def test_ternary_distribution_and_determinism():
