@@ -65,6 +65,8 @@ class Params(ctypes.Structure):
         ("add_bos_eos", ctypes.c_int),
         ("prefix_features", ctypes.c_int),
         ("prefix_chars", ctypes.c_int),
+        ("ngram_features", ctypes.c_int),
+        ("ngram_chars", ctypes.c_int),
     ]
 
 
@@ -80,6 +82,8 @@ class CProjection:
         add_bos_eos: bool = True,
         prefix_features: int = 0,
         prefix_chars: int = 4,
+        ngram_features: int = 0,
+        ngram_chars: int = 3,
     ):
         library = os.path.join(directory, "libpqrnn_projection.so")
         if not os.path.exists(library):
@@ -91,7 +95,9 @@ class CProjection:
             subprocess.run(command, check=True, capture_output=True, text=True)
         self.lib = ctypes.CDLL(library)
         self.lib.pqrnn_project.restype = ctypes.c_int
-        self.params = Params(feature_size, max_tokens, int(add_bos_eos), prefix_features, prefix_chars)
+        self.params = Params(
+            feature_size, max_tokens, int(add_bos_eos), prefix_features, prefix_chars, ngram_features, ngram_chars
+        )
 
     def __call__(self, text: bytes) -> Tuple[np.ndarray, List[bytes]]:
         """Features [1, T, B] (float32, what the encoder takes) and the kept words' bytes."""
@@ -158,6 +164,8 @@ def measure(serving_dir: str, workdir: str) -> Dict[str, Any]:
         params["add_bos_eos"],
         params.get("prefix_features", 0),
         params.get("prefix_chars", 4),
+        params.get("ngram_features", 0),
+        params.get("ngram_chars", 3),
     )
     student = FastStudent.from_saved_model(serving_dir)
     loaded = tf.saved_model.load(serving_dir)

@@ -5,13 +5,13 @@ for the utterances of device/golden_texts.py.
     python device/make_golden.py [--output device/golden/projection.jsonl]
 
 One JSON object per line: lang, feature_size, max_tokens, add_bos_eos, prefix_features,
-prefix_chars, text_hex (the UTF-8
+prefix_chars, ngram_features, ngram_chars, text_hex (the UTF-8
 bytes, possibly invalid), tokens_hex (the bytes hashed for each kept word: lower-cased, or
 the NULL marker), features (one hex string per row, BOS and EOS rows included, packed as
 `pqrnn.serving.pack_features`: 2 bits a feature, 0 -> 00, +1 -> 01, -1 -> 10, first feature in
 the lowest bits). Every utterance at feature_size 64 / max_tokens 16, without and with prefix
-features; some also at the default 1024 / 64 (with and without prefix features), and at
-100 / 8 without BOS/EOS.
+features, and with prefix and n-gram features; some also at the default 1024 / 64 (with and
+without prefix and n-gram features), and at 100 / 8 without BOS/EOS.
 """
 
 from __future__ import annotations
@@ -35,14 +35,16 @@ from pqrnn.serving import pack_features  # noqa: E402
 from tokenization import tf_ops  # noqa: E402
 
 DEFAULT_OUTPUT = os.path.join(HERE, "golden", "projection.jsonl")
-# (feature_size, max_tokens, add_bos_eos, prefix_features, prefix_chars, which utterances:
-# every k-th, or all)
+# (feature_size, max_tokens, add_bos_eos, prefix_features, prefix_chars, ngram_features,
+# ngram_chars, which utterances: every k-th, or all)
 SETTINGS = [
-    (64, 16, True, 0, 4, 1),
-    (64, 16, True, 24, 3, 1),
-    (1024, 64, True, 0, 4, 40),
-    (1024, 64, True, 384, 4, 5),
-    (100, 8, False, 20, 2, 15),
+    (64, 16, True, 0, 4, 0, 3, 1),
+    (64, 16, True, 24, 3, 0, 3, 1),
+    (64, 16, True, 24, 3, 20, 3, 1),
+    (1024, 64, True, 0, 4, 0, 3, 40),
+    (1024, 64, True, 384, 4, 0, 3, 10),
+    (1024, 64, True, 384, 4, 256, 3, 10),
+    (100, 8, False, 20, 2, 30, 5, 15),
 ]
 
 
@@ -53,9 +55,13 @@ def tf_golden(
     add_bos_eos: bool,
     prefix_features: int,
     prefix_chars: int,
+    ngram_features: int,
+    ngram_chars: int,
 ) -> List[Dict]:
     """Per text: tokens_hex and features (packed rows) as the TF path computes them."""
-    projection = Projection(feature_size, max_tokens, add_bos_eos, 0.0, prefix_features, prefix_chars)
+    projection = Projection(
+        feature_size, max_tokens, add_bos_eos, 0.0, prefix_features, prefix_chars, ngram_features, ngram_chars
+    )
     tokens = tf_ops.tokenize(tf.constant(list(texts)))
     kept = tokens[:, : projection.max_words]
     lowered = tf.strings.lower(kept.flat_values, encoding="utf-8")
@@ -71,9 +77,20 @@ def tf_golden(
 def records() -> List[Dict]:
     texts: List[Tuple[str, bytes]] = golden_texts()
     out = []
-    for feature_size, max_tokens, add_bos_eos, prefix_features, prefix_chars, every in SETTINGS:
+    for feature_size, max_tokens, add_bos_eos, prefix_features, prefix_chars, ngram_features, ngram_chars, every in (
+        SETTINGS
+    ):
         chosen = texts[::every]
-        golden = tf_golden([t for _, t in chosen], feature_size, max_tokens, add_bos_eos, prefix_features, prefix_chars)
+        golden = tf_golden(
+            [t for _, t in chosen],
+            feature_size,
+            max_tokens,
+            add_bos_eos,
+            prefix_features,
+            prefix_chars,
+            ngram_features,
+            ngram_chars,
+        )
         for (lang, text), g in zip(chosen, golden):
             out.append(
                 {
@@ -83,6 +100,8 @@ def records() -> List[Dict]:
                     "add_bos_eos": int(add_bos_eos),
                     "prefix_features": prefix_features,
                     "prefix_chars": prefix_chars,
+                    "ngram_features": ngram_features,
+                    "ngram_chars": ngram_chars,
                     "text_hex": text.hex(),
                     **g,
                 }

@@ -195,6 +195,7 @@ static const unsigned char NULL_TOKEN[] = {0xFE, 'n', 'u', 'l', 'l'};
 static const unsigned char BOS_TOKEN[] = {0xFE, 'b', 'o', 's'};
 static const unsigned char EOS_TOKEN[] = {0xFE, 'e', 'o', 's'};
 static const unsigned char PREFIX_MARK = 0xFD;
+static const unsigned char NGRAM_MARK = 0xFC;
 
 size_t pqrnn_token_bytes(const char *token, size_t len, unsigned char *out) {
     const unsigned char *s = (const unsigned char *)token;
@@ -372,6 +373,58 @@ void pqrnn_hash_features(const unsigned char *bytes, size_t len, int feature_siz
     }
 }
 
+/* Byte v of " " + word + " " (m word bytes). */
+static unsigned char padded_byte(const unsigned char *word, size_t m, size_t v) {
+    return (v == 0 || v == m + 1) ? ' ' : word[v - 1];
+}
+
+/* The code point after the one starting at byte v of " " + word + " " (m + 2 at the end). */
+static size_t next_code_point(const unsigned char *word, size_t m, size_t v) {
+    if (v == 0 || v == m + 1) return v + 1;
+    v++;
+    while (v <= m && (word[v - 1] & 0xC0) == 0x80) v++;
+    return v;
+}
+
+/* Adds the ternary fields of hash j of NGRAM_MARK + bytes [a, b) of " " + word + " " to sums. */
+static void add_gram(const unsigned char *word, size_t m, size_t a, size_t b, int j, int count, int32_t *sums) {
+    unsigned char gram[1 + 4 * PQRNN_MAX_NGRAM_CHARS + 2];
+    size_t len = 0, v;
+    uint64_t h;
+    int i;
+    gram[len++] = NGRAM_MARK;
+    for (v = a; v < b; v++) gram[len++] = padded_byte(word, m, v);
+    gram[len++] = 0xFF;
+    gram[len++] = (unsigned char)j;
+    h = pqrnn_fingerprint64(gram, len);
+    for (i = 0; i < count; i++) {
+        int field = (int)((h >> (2 * i)) & 3);
+        sums[i] += (field & 1) - (field >> 1);
+    }
+}
+
+/* The n-gram features of a word (pqrnn.projection.Projection.ngram_bag): per 32 features,
+ * the fields of every gram's hash summed, then their signs. */
+static void ngram_bag(const unsigned char *word, size_t m, int n, int size, int8_t *out) {
+    int j, i, words = (size + PQRNN_FIELDS_PER_HASH - 1) / PQRNN_FIELDS_PER_HASH;
+    for (j = 0; j < words; j++) {
+        int32_t sums[PQRNN_FIELDS_PER_HASH] = {0};
+        int count = size - j * PQRNN_FIELDS_PER_HASH < PQRNN_FIELDS_PER_HASH ? size - j * PQRNN_FIELDS_PER_HASH
+                                                                              : PQRNN_FIELDS_PER_HASH;
+        size_t starts[PQRNN_MAX_NGRAM_CHARS + 1];
+        size_t v = 0, k = 0; /* v: start of code point k of the padded word */
+        for (;;) {
+            starts[k % (size_t)(n + 1)] = v;
+            if (k >= (size_t)n) add_gram(word, m, starts[(k - n) % (size_t)(n + 1)], v, j, count, sums);
+            if (v == m + 2) break;
+            v = next_code_point(word, m, v);
+            k++;
+        }
+        if (k < (size_t)n) add_gram(word, m, 0, m + 2, j, count, sums); /* shorter: the whole */
+        for (i = 0; i < count; i++) out[j * PQRNN_FIELDS_PER_HASH + i] = (int8_t)((sums[i] > 0) - (sums[i] < 0));
+    }
+}
+
 int pqrnn_project(const pqrnn_params *params, const char *text, size_t len, int8_t *features,
                   pqrnn_span *words, int *num_words, unsigned char *scratch, size_t scratch_size) {
     int b, rows = 0, kept = 0, max_words;
@@ -383,14 +436,21 @@ int pqrnn_project(const pqrnn_params *params, const char *text, size_t len, int8
     if (b < 1 || b > PQRNN_MAX_FEATURE_SIZE || max_words < 1) return PQRNN_ERROR_ARGUMENT;
     if (params->prefix_features < 0 || params->prefix_features > b) return PQRNN_ERROR_ARGUMENT;
     if (params->prefix_features > 0 && params->prefix_chars < 1) return PQRNN_ERROR_ARGUMENT;
+    if (params->ngram_features < 0 || params->ngram_features > b - params->prefix_features) return PQRNN_ERROR_ARGUMENT;
+    if (params->ngram_features > 0 && (params->ngram_chars < 1 || params->ngram_chars > PQRNN_MAX_NGRAM_CHARS))
+        return PQRNN_ERROR_ARGUMENT;
     if (scratch_size < PQRNN_SCRATCH_SIZE(len)) return PQRNN_ERROR_SCRATCH;
     if (params->add_bos_eos) pqrnn_hash_features(BOS_TOKEN, sizeof BOS_TOKEN, b, features + (size_t)b * rows++, scratch);
     pqrnn_tokenizer_init(&tokenizer, text, len);
     while (kept < max_words && pqrnn_next_token(&tokenizer, &span)) {
         size_t m = pqrnn_token_bytes(text + span.start, span.end - span.start, scratch);
         int8_t *row = features + (size_t)b * rows++;
+        int is_word = !(m == sizeof NULL_TOKEN && memcmp(scratch, NULL_TOKEN, m) == 0);
         pqrnn_hash_features(scratch, m, b, row, scratch);
-        if (params->prefix_features > 0 && !(m == sizeof NULL_TOKEN && memcmp(scratch, NULL_TOKEN, m) == 0)) {
+        if (params->ngram_features > 0 && is_word)
+            ngram_bag(scratch, m, params->ngram_chars, params->ngram_features,
+                      row + (b - params->prefix_features - params->ngram_features));
+        if (params->prefix_features > 0 && is_word) {
             /* PREFIX_MARK + the first prefix_chars code points (the bytes are valid UTF-8). */
             size_t end = 0;
             int chars = 0;

@@ -16,10 +16,13 @@
  *     feature 32*j + i = ternary of bits 2i..2i+1 of hash j: 00->0, 01->+1, 10->-1, 11->0;
  *   - with prefix_features = P > 0, a word's features B-P .. B-1 are instead the first P
  *     features of 0xFD + its first prefix_chars code points, hashed the same way (not for
- *     the markers or "\xfenull").
+ *     the markers or "\xfenull");
+ *   - with ngram_features = G > 0, a word's features B-P-G .. B-P-1 are instead the sign of
+ *     the sum, feature by feature, of the first G features of 0xFC + each run of ngram_chars
+ *     code points of " " + word + " " (the whole of it when shorter), hashed the same way.
  *
  * Call sequence (see device/README.md):
- *   pqrnn_params p = {1024, 64, 1, 256, 4};          // from assets.extra/device_projection.json
+ *   pqrnn_params p = {1024, 64, 1, 384, 4, 0, 3};    // from assets.extra/device_projection.json
  *   unsigned char scratch[PQRNN_SCRATCH_SIZE(len)];  // or any buffer that large
  *   int8_t features[64 * 1024];                       // max_tokens * feature_size
  *   pqrnn_span words[62];                              // optional: the kept words' byte spans
@@ -38,9 +41,10 @@ extern "C" {
 #endif
 
 /* The hash's version: assets.extra/device_projection.json's "hash_spec_version" must equal it. */
-#define PQRNN_HASH_SPEC_VERSION 2
+#define PQRNN_HASH_SPEC_VERSION 3
 #define PQRNN_FIELDS_PER_HASH 32
 #define PQRNN_MAX_FEATURE_SIZE 8192 /* one salt byte */
+#define PQRNN_MAX_NGRAM_CHARS 16
 
 /* Bytes of scratch pqrnn_project needs for a text of `len` bytes (lower-casing and U+FFFD can
  * grow a token to 3 bytes per input byte, plus the 2 salt bytes and the markers). */
@@ -57,6 +61,10 @@ typedef struct {
      * prefix_chars code points instead of the whole word; 0: whole words only. */
     int prefix_features;
     int prefix_chars;
+    /* The ngram_features before those hash the word's character ngram_chars-grams (1 ..
+     * PQRNN_MAX_NGRAM_CHARS), marked 0xFC, into the sign of their sum; 0: none. */
+    int ngram_features;
+    int ngram_chars;
 } pqrnn_params;
 
 typedef struct {

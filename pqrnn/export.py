@@ -159,6 +159,8 @@ def device_golden(server: StudentServer, texts: Sequence[str]) -> List[Dict]:
                 "add_bos_eos": int(projection.add_bos_eos),
                 "prefix_features": projection.prefix_features,
                 "prefix_chars": projection.prefix_chars,
+                "ngram_features": projection.ngram_features,
+                "ngram_chars": projection.ngram_chars,
                 "text_hex": text.encode("utf-8").hex(),
                 "words": [w.decode() for w in answer["tokens"].numpy()[i][:n]],
                 "tokens_hex": [t.hex() for t in hashed[i]],

@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NULL_TOKEN, PREFIX_MARK, SALT_SEPARATOR
+from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NGRAM_MARK, NULL_TOKEN, PREFIX_MARK, SALT_SEPARATOR
 from schemas import bio
 from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, TFLITE_FILE, vocab_file
 from tokenization import words as split_words
@@ -47,7 +47,7 @@ DEVICE_PROJECTION_FILE = "device_projection.json"
 DEVICE_GOLDEN_FILE = "device_golden.jsonl"
 # Version of the hash and word rule (DESIGN.md "The hash", tokenization); the C port checks it
 # (PQRNN_HASH_SPEC_VERSION in device/pqrnn_projection.h). Bump on any change of either.
-HASH_SPEC_VERSION = 2
+HASH_SPEC_VERSION = 3
 
 # ------------------------------------------------------------------ FarmHash Fingerprint64
 # farmhashna::Hash64 (what tf.fingerprint's "farmhash64" computes), vectorised over a batch of
@@ -217,7 +217,8 @@ class NumpyProjection:
     """Words -> features [1, T, feature_size] (float32) equal to `pqrnn.projection.Projection`
     (inference) on the same words: lower-cased, empty -> NULL marker, at most `max_words`
     words, BOS/EOS around them, the last `prefix_features` of a word from its first
-    `prefix_chars` characters. Features of recent tokens stay in an LRU cache."""
+    `prefix_chars` characters, the `ngram_features` before them from its character n-grams.
+    Features of recent tokens stay in an LRU cache."""
 
     def __init__(
         self,
@@ -227,12 +228,16 @@ class NumpyProjection:
         cache_size: int = 50_000,
         prefix_features: int = 0,
         prefix_chars: int = 4,
+        ngram_features: int = 0,
+        ngram_chars: int = 3,
     ):
         self.feature_size = feature_size
         self.max_tokens = max_tokens
         self.add_bos_eos = add_bos_eos
         self.prefix_features = prefix_features
         self.prefix_chars = prefix_chars
+        self.ngram_features = ngram_features
+        self.ngram_chars = ngram_chars
         self.max_words = max_tokens - (2 if add_bos_eos else 0)
         self.cache_size = cache_size
         self._cache: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
@@ -266,7 +271,18 @@ class NumpyProjection:
         if self.prefix_features and words:
             prefixes = [PREFIX_MARK + tokens[i].decode("utf-8")[: self.prefix_chars].encode("utf-8") for i in words]
             features[words, self.feature_size - self.prefix_features :] = hash_features(prefixes, self.prefix_features)
+        if self.ngram_features and words:
+            end = self.feature_size - self.prefix_features
+            for i in words:
+                features[i, end - self.ngram_features : end] = self._ngram_bag(tokens[i].decode("utf-8"))
         return features
+
+    def _ngram_bag(self, word: str) -> np.ndarray:
+        """`pqrnn.projection.Projection.ngram_bag` of one word."""
+        padded, n = f" {word} ", self.ngram_chars
+        grams = [padded[i : i + n] for i in range(len(padded) - n + 1)] or [padded]
+        hashed = hash_features([NGRAM_MARK + g.encode("utf-8") for g in grams], self.ngram_features)
+        return np.sign(hashed.sum(axis=0, dtype=np.int32))
 
 
 # ------------------------------------------------------------------ the TFLite student
@@ -322,6 +338,8 @@ class FastStudent:
             cache_size,
             projection.get("prefix_features", 0),
             projection.get("prefix_chars", 4),
+            projection.get("ngram_features", 0),
+            projection.get("ngram_chars", 3),
         )
         self.intent_labels = list(intent_labels)
         self.tag_labels = list(tag_labels)
@@ -397,7 +415,7 @@ class FastStudent:
 def device_projection_params(student_config: Mapping[str, Any]) -> Dict[str, Any]:
     """What `assets.extra/device_projection.json` holds: all a port of the projection needs
     (device/pqrnn_projection.h takes feature_size, max_tokens, add_bos_eos, prefix_features,
-    prefix_chars)."""
+    prefix_chars, ngram_features, ngram_chars)."""
     projection = student_config["projection"]
     feature_size = projection["feature_size"]
     return {
@@ -407,7 +425,10 @@ def device_projection_params(student_config: Mapping[str, Any]) -> Dict[str, Any
         "add_bos_eos": bool(projection["add_bos_eos"]),
         "prefix_features": projection.get("prefix_features", 0),
         "prefix_chars": projection.get("prefix_chars", 4),
+        "ngram_features": projection.get("ngram_features", 0),
+        "ngram_chars": projection.get("ngram_chars", 3),
         "prefix_mark_hex": PREFIX_MARK.hex(),
+        "ngram_mark_hex": NGRAM_MARK.hex(),
         "bos_token_hex": BOS_TOKEN.hex(),
         "eos_token_hex": EOS_TOKEN.hex(),
         "null_token_hex": NULL_TOKEN.hex(),

@@ -82,13 +82,16 @@ def test_hash_features_equal_tf(feature_size):
     np.testing.assert_array_equal(hash_features(tokens, feature_size), expected)
 
 
-@pytest.mark.parametrize("add_bos_eos,prefix_features", [(True, 0), (False, 0), (True, 24)])
-def test_projection_equals_tf_projection_on_raw_text(add_bos_eos, prefix_features):
+@pytest.mark.parametrize(
+    "add_bos_eos,prefix_features,ngram_features", [(True, 0, 0), (False, 0, 0), (True, 24, 0), (True, 24, 16)]
+)
+def test_projection_equals_tf_projection_on_raw_text(add_bos_eos, prefix_features, ngram_features):
     rng = random.Random(1)
     texts = EDGE_TEXTS + [_random_text(rng) for _ in range(100)]
-    reference = Projection(64, 12, add_bos_eos, prefix_features=prefix_features, prefix_chars=3)
+    shape = dict(prefix_features=prefix_features, prefix_chars=3, ngram_features=ngram_features, ngram_chars=3)
+    reference = Projection(64, 12, add_bos_eos, **shape)
     # A tiny cache, so eviction happens on the way.
-    fast = NumpyProjection(64, 12, add_bos_eos, cache_size=20, prefix_features=prefix_features, prefix_chars=3)
+    fast = NumpyProjection(64, 12, add_bos_eos, cache_size=20, **shape)
     for text in texts:
         expected = reference(tf_ops.tokenize(tf.constant([text]))).numpy()
         np.testing.assert_array_equal(fast(words(text)), expected, err_msg=repr(text))
@@ -176,10 +179,11 @@ def test_serving_folder_holds_what_a_device_needs(exported, tmp_path):
     with open(os.path.join(extra, DEVICE_PROJECTION_FILE), encoding="utf-8") as f:
         params = json.load(f)
     assert params["hash_spec_version"] == HASH_SPEC_VERSION
-    assert (params["feature_size"], params["max_tokens"], params["add_bos_eos"]) == (
+    assert (params["feature_size"], params["max_tokens"], params["add_bos_eos"], params["ngram_features"]) == (
         CONFIG.projection.feature_size,
         CONFIG.max_tokens,
         CONFIG.projection.add_bos_eos,
+        CONFIG.projection.ngram_features,
     )
     assert params["salts_hex"][0] == "ff00" and bytes.fromhex(params["bos_token_hex"]) == b"\xfebos"
     for name in (INTENT_VOCAB, SLOT_TAG_VOCAB, ""):
@@ -195,6 +199,8 @@ def test_serving_folder_holds_what_a_device_needs(exported, tmp_path):
         params["add_bos_eos"],
         prefix_features=params["prefix_features"],
         prefix_chars=params["prefix_chars"],
+        ngram_features=params["ngram_features"],
+        ngram_chars=params["ngram_chars"],
     )
     for i, g in enumerate(golden):
         assert g["intent"] == out["intent"].numpy()[i].decode() == fast.intent_labels[g["intent_id"]]
@@ -223,6 +229,8 @@ def test_c_projection_through_litert_gives_the_saved_model_answers(exported, tmp
         params["add_bos_eos"],
         params["prefix_features"],
         params["prefix_chars"],
+        params["ngram_features"],
+        params["ngram_chars"],
     )
     with open(os.path.join(path, TFLITE_DIR, TFLITE_FILE), "rb") as f:
         interpreter = Interpreter(model_content=f.read())
