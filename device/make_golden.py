@@ -35,8 +35,16 @@ from pqrnn.serving import pack_features  # noqa: E402
 from tokenization import tf_ops  # noqa: E402
 
 DEFAULT_OUTPUT = os.path.join(HERE, "golden", "projection.jsonl")
-# (feature_size, max_tokens, add_bos_eos, prefix_features, prefix_chars, ngram_features,
-# ngram_chars, which utterances: every k-th, or all)
+SETTING_KEYS = (
+    "feature_size",
+    "max_tokens",
+    "add_bos_eos",
+    "prefix_features",
+    "prefix_chars",
+    "ngram_features",
+    "ngram_chars",
+)
+# SETTING_KEYS' values, then which utterances: every k-th, or all.
 SETTINGS = [
     (64, 16, True, 0, 4, 0, 3, 1),
     (64, 16, True, 24, 3, 0, 3, 1),
@@ -77,34 +85,13 @@ def tf_golden(
 def records() -> List[Dict]:
     texts: List[Tuple[str, bytes]] = golden_texts()
     out = []
-    for feature_size, max_tokens, add_bos_eos, prefix_features, prefix_chars, ngram_features, ngram_chars, every in (
-        SETTINGS
-    ):
+    for *values, every in SETTINGS:
+        setting = dict(zip(SETTING_KEYS, values))
         chosen = texts[::every]
-        golden = tf_golden(
-            [t for _, t in chosen],
-            feature_size,
-            max_tokens,
-            add_bos_eos,
-            prefix_features,
-            prefix_chars,
-            ngram_features,
-            ngram_chars,
-        )
+        golden = tf_golden([t for _, t in chosen], **setting)
         for (lang, text), g in zip(chosen, golden):
             out.append(
-                {
-                    "lang": lang,
-                    "feature_size": feature_size,
-                    "max_tokens": max_tokens,
-                    "add_bos_eos": int(add_bos_eos),
-                    "prefix_features": prefix_features,
-                    "prefix_chars": prefix_chars,
-                    "ngram_features": ngram_features,
-                    "ngram_chars": ngram_chars,
-                    "text_hex": text.hex(),
-                    **g,
-                }
+                {"lang": lang, **setting, "add_bos_eos": int(setting["add_bos_eos"]), "text_hex": text.hex(), **g}
             )
     return out
 
