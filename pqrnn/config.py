@@ -18,9 +18,6 @@ class ProjectionConfig:
     feature_size: int = 1024
     add_bos_eos: bool = True
     distortion_probability: float = 0.1
-    # Training only: a word's features are, with this probability, those of a new random word,
-    # so the student learns to read a word it never saw from its context. 0: off.
-    unknown_word_probability: float = 0.0
     # The last `prefix_features` features of a word hash its first `prefix_chars` characters
     # instead of the whole word: inflections of a stem share them. 0: whole words only.
     prefix_features: int = 0
@@ -41,7 +38,6 @@ class ProjectionConfig:
         if self.feature_size % 2:
             raise ConfigError(f"{key}.feature_size", "must be even (two hash bits per feature pair)")
         within(f"{key}.distortion_probability", self.distortion_probability, 0.0, 1.0)
-        within(f"{key}.unknown_word_probability", self.unknown_word_probability, 0.0, 1.0)
 
 
 @dataclass

@@ -27,9 +27,6 @@ import tensorflow as tf
 
 from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NGRAM_MARK, NULL_TOKEN, PREFIX_MARK, salts
 
-# Marks a random word of training (`unknown_words`): 0xFB never occurs in UTF-8.
-UNKNOWN_MARK = b"\xfb"
-
 
 def hash_features(tokens: tf.Tensor, feature_size: int) -> tf.Tensor:
     """Ternary features [N, feature_size] (float32) of a flat string tensor [N] of tokens."""
@@ -96,14 +93,12 @@ class Projection:
         prefix_chars: int = 4,
         ngram_features: int = 0,
         ngram_chars: int = 3,
-        unknown_word_probability: float = 0.0,
     ):
         self.feature_size = feature_size
         self.prefix_features = prefix_features
         self.prefix_chars = prefix_chars
         self.ngram_features = ngram_features
         self.ngram_chars = ngram_chars
-        self.unknown_word_probability = unknown_word_probability
         self.max_tokens = max_tokens
         self.add_bos_eos = add_bos_eos
         self.distortion_probability = distortion_probability
@@ -123,7 +118,6 @@ class Projection:
             p.prefix_chars,
             p.ngram_features,
             p.ngram_chars,
-            p.unknown_word_probability,
         )
 
     def word_features(self, words: tf.Tensor) -> tf.Tensor:
@@ -156,27 +150,13 @@ class Projection:
         summed = tf.math.segment_sum(hashed, grams.value_rowids())
         return tf.sign(tf.pad(summed, [[0, tf.shape(words)[0] - tf.shape(summed)[0]], [0, 0]]))
 
-    def unknown_words(self, features: tf.Tensor, seed: Optional[int] = None) -> tf.Tensor:
-        """Word features [N, feature_size] where each row is, with probability
-        `unknown_word_probability`, replaced by the hash of a new random word: real utterances
-        hold words the training rows lack (on MTOP eval, half the rows have one), and a student
-        that always saw every word has not learned to read one from its context."""
-        n = tf.shape(features)[0]
-        chosen = tf.where(tf.random.uniform([n], seed=seed) < self.unknown_word_probability)
-        draws = tf.random.uniform(tf.shape(chosen)[:1], maxval=tf.int64.max, dtype=tf.int64, seed=seed)
-        unknown = hash_features(UNKNOWN_MARK + tf.strings.as_string(draws), self.feature_size)
-        return tf.tensor_scatter_nd_update(features, chosen, unknown)
-
     def __call__(self, tokens: tf.RaggedTensor, training: bool = False, seed: Optional[int] = None) -> tf.Tensor:
         tokens = tokens[:, : self.max_words]
         flat = tf.strings.lower(tokens.flat_values, encoding="utf-8")
         if training and self.distortion_probability > 0:
             flat = distort(flat, self.distortion_probability, seed)
         words = tf.where(tf.equal(flat, ""), NULL_TOKEN, flat)
-        word_features = self.word_features(words)
-        if training and self.unknown_word_probability > 0:
-            word_features = self.unknown_words(word_features, seed)
-        features = tokens.with_flat_values(word_features).with_row_splits_dtype(tf.int64)
+        features = tokens.with_flat_values(self.word_features(words)).with_row_splits_dtype(tf.int64)
         if self.add_bos_eos:
             nrows = features.nrows()
             markers = hash_features(tf.constant([BOS_TOKEN, EOS_TOKEN]), self.feature_size)

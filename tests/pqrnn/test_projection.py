@@ -230,20 +230,3 @@ def test_distortion_only_in_training():
     tokens = tf.ragged.constant([["lights", "kitchen", "bedroom"]])
     np.testing.assert_array_equal(projection(tokens).numpy(), projection(tokens, training=False).numpy())
     assert not np.array_equal(projection(tokens, training=True, seed=3).numpy(), projection(tokens).numpy())
-
-
-def test_unknown_words_replace_word_features_in_training_only():
-    tokens = tf.ragged.constant([["turn", "on", "the", "light"], ["stop"]])
-    every = Projection(feature_size=64, max_tokens=8, unknown_word_probability=1.0)
-    never = Projection(feature_size=64, max_tokens=8)
-    reference = never(tokens).numpy()
-    np.testing.assert_array_equal(every(tokens).numpy(), reference)  # inference: unchanged
-    first, second = every(tokens, training=True).numpy(), every(tokens, training=True).numpy()
-    words = np.array([[0, 1, 1, 1, 1, 0], [0, 1, 0, 0, 0, 0]], bool)  # BOS, words, EOS, padding
-    assert (first != reference).any(-1)[words].all() and (first != second).any(-1)[words].all()
-    np.testing.assert_array_equal(first[~words], reference[~words])  # markers and padding stay
-    assert set(np.unique(first)) == {-1.0, 0.0, 1.0}
-    half = Projection(feature_size=64, max_tokens=64, add_bos_eos=False, unknown_word_probability=0.5)
-    many = tf.ragged.constant([[f"w{i}" for i in range(60)]] * 20)
-    replaced = (half(many, training=True).numpy() != half(many).numpy()).any(-1).mean()
-    assert 0.4 < replaced < 0.6
