@@ -28,12 +28,22 @@ class ProjectionConfig:
     # anywhere ("storm", "thunderstorm") share them. 0: none.
     ngram_features: int = 0
     ngram_chars: int = 3
+    # The `case_features` features before the n-gram ones hash the word's case shape as written
+    # (first character upper case, another character upper case), which lower-casing drops:
+    # names are what real utterances hold that the training rows lack. 0: none.
+    case_features: int = 0
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.feature_size", self.feature_size, 1)
         within(f"{key}.prefix_features", self.prefix_features, 0, self.feature_size)
         at_least(f"{key}.prefix_chars", self.prefix_chars, 1)
         within(f"{key}.ngram_features", self.ngram_features, 0, self.feature_size - self.prefix_features)
+        within(
+            f"{key}.case_features",
+            self.case_features,
+            0,
+            self.feature_size - self.prefix_features - self.ngram_features,
+        )
         at_least(f"{key}.ngram_chars", self.ngram_chars, 1)
         if self.feature_size % 2:
             raise ConfigError(f"{key}.feature_size", "must be even (two hash bits per feature pair)")

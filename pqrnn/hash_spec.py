@@ -13,6 +13,9 @@ NULL_TOKEN = b"\xfenull"
 PREFIX_MARK = b"\xfd"
 # Marks a hashed character n-gram of a word (`ngram_features`): 0xFC never occurs in UTF-8.
 NGRAM_MARK = b"\xfc"
+# Marks a word's hashed case shape (`case_features`), followed by one byte: 1 when its first
+# character changes under lower-casing, + 2 when another one does. 0xFA never occurs in UTF-8.
+CASE_MARK = b"\xfa"
 SALT_SEPARATOR = b"\xff"
 FIELDS_PER_HASH = 32  # 64-bit fingerprint, 2 bits per feature
 

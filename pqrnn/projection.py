@@ -25,7 +25,16 @@ from typing import Optional
 
 import tensorflow as tf
 
-from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NGRAM_MARK, NULL_TOKEN, PREFIX_MARK, salts
+from pqrnn.hash_spec import (
+    BOS_TOKEN,
+    CASE_MARK,
+    EOS_TOKEN,
+    FIELDS_PER_HASH,
+    NGRAM_MARK,
+    NULL_TOKEN,
+    PREFIX_MARK,
+    salts,
+)
 
 
 def hash_features(tokens: tf.Tensor, feature_size: int) -> tf.Tensor:
@@ -93,12 +102,14 @@ class Projection:
         prefix_chars: int = 4,
         ngram_features: int = 0,
         ngram_chars: int = 3,
+        case_features: int = 0,
     ):
         self.feature_size = feature_size
         self.prefix_features = prefix_features
         self.prefix_chars = prefix_chars
         self.ngram_features = ngram_features
         self.ngram_chars = ngram_chars
+        self.case_features = case_features
         self.max_tokens = max_tokens
         self.add_bos_eos = add_bos_eos
         self.distortion_probability = distortion_probability
@@ -118,19 +129,25 @@ class Projection:
             p.prefix_chars,
             p.ngram_features,
             p.ngram_chars,
+            p.case_features,
         )
 
-    def word_features(self, words: tf.Tensor) -> tf.Tensor:
+    def word_features(self, words: tf.Tensor, shapes: Optional[tf.Tensor] = None) -> tf.Tensor:
         """Features [N, feature_size] of a flat tensor of lower-cased words (NULL_TOKEN for an
         empty one): the word's hash, whose last `prefix_features` come instead from the hash of
         PREFIX_MARK + its first `prefix_chars` characters, so that words sharing a stem
-        ("alarm", "alarms") share those features, and the `ngram_features` before them from its
-        character n-grams (`ngram_bag`). NULL_TOKEN keeps its whole hash."""
-        if not self.prefix_features and not self.ngram_features:
+        ("alarm", "alarms") share those features, the `ngram_features` before them from its
+        character n-grams (`ngram_bag`), and the `case_features` before those from the hash of
+        CASE_MARK + its case shape (`case_shapes` of the words as written, given as `shapes`).
+        NULL_TOKEN keeps its whole hash."""
+        parts_size = self.prefix_features + self.ngram_features + self.case_features
+        if not parts_size:
             return hash_features(words, self.feature_size)
         # A hash's first k features depend only on its first ceil(k / 32) salts: hashing the word
         # for the features it keeps gives the same values without the fingerprints it would drop.
-        parts = [hash_features(words, self.feature_size - self.prefix_features - self.ngram_features)]
+        parts = [hash_features(words, self.feature_size - parts_size)]
+        if self.case_features:
+            parts.append(hash_features(CASE_MARK + shapes, self.case_features))
         if self.ngram_features:
             parts.append(self.ngram_bag(words))
         if self.prefix_features:
@@ -138,6 +155,20 @@ class Projection:
             parts.append(hash_features(prefixes, self.prefix_features))
         null = hash_features(tf.constant([NULL_TOKEN]), self.feature_size)
         return tf.where(tf.equal(words, NULL_TOKEN)[:, None], null, tf.concat(parts, axis=1))
+
+    @staticmethod
+    def case_shapes(tokens: tf.Tensor) -> tf.Tensor:
+        """One byte per token as written (cut at its first NUL, as lower-casing reads it): 1 when
+        its first character changes under lower-casing, + 2 when another character does."""
+        cut = tf.strings.split(tokens, sep="\x00").to_tensor("")[:, 0]
+        chars = tf.strings.unicode_split(cut, "UTF-8")
+        changed = chars.with_flat_values(
+            tf.not_equal(tf.strings.lower(chars.flat_values, encoding="utf-8"), chars.flat_values)
+        )
+        first = tf.reduce_any(changed[:, :1], axis=1)
+        other = tf.reduce_any(changed[:, 1:], axis=1)
+        shape = tf.cast(first, tf.int32) + 2 * tf.cast(other, tf.int32)
+        return tf.gather(tf.constant([b"\x00", b"\x01", b"\x02", b"\x03"]), shape)
 
     def ngram_bag(self, words: tf.Tensor) -> tf.Tensor:
         """[N, ngram_features]: the sign of the sum of the hashes of NGRAM_MARK + each character
@@ -156,7 +187,8 @@ class Projection:
         if training and self.distortion_probability > 0:
             flat = distort(flat, self.distortion_probability, seed)
         words = tf.where(tf.equal(flat, ""), NULL_TOKEN, flat)
-        features = tokens.with_flat_values(self.word_features(words)).with_row_splits_dtype(tf.int64)
+        shapes = self.case_shapes(tokens.flat_values) if self.case_features else None
+        features = tokens.with_flat_values(self.word_features(words, shapes)).with_row_splits_dtype(tf.int64)
         if self.add_bos_eos:
             nrows = features.nrows()
             markers = hash_features(tf.constant([BOS_TOKEN, EOS_TOKEN]), self.feature_size)
