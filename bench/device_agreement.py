@@ -67,6 +67,7 @@ class Params(ctypes.Structure):
         ("prefix_chars", ctypes.c_int),
         ("ngram_features", ctypes.c_int),
         ("ngram_chars", ctypes.c_int),
+        ("case_features", ctypes.c_int),
     ]
 
 
@@ -84,6 +85,7 @@ class CProjection:
         prefix_chars: int = 4,
         ngram_features: int = 0,
         ngram_chars: int = 3,
+        case_features: int = 0,
     ):
         library = os.path.join(directory, "libpqrnn_projection.so")
         if not os.path.exists(library):
@@ -96,7 +98,14 @@ class CProjection:
         self.lib = ctypes.CDLL(library)
         self.lib.pqrnn_project.restype = ctypes.c_int
         self.params = Params(
-            feature_size, max_tokens, int(add_bos_eos), prefix_features, prefix_chars, ngram_features, ngram_chars
+            feature_size,
+            max_tokens,
+            int(add_bos_eos),
+            prefix_features,
+            prefix_chars,
+            ngram_features,
+            ngram_chars,
+            case_features,
         )
 
     def __call__(self, text: bytes) -> Tuple[np.ndarray, List[bytes]]:
@@ -166,6 +175,7 @@ def measure(serving_dir: str, workdir: str) -> Dict[str, Any]:
         params.get("prefix_chars", 4),
         params.get("ngram_features", 0),
         params.get("ngram_chars", 3),
+        params.get("case_features", 0),
     )
     student = FastStudent.from_saved_model(serving_dir)
     loaded = tf.saved_model.load(serving_dir)

@@ -5,13 +5,13 @@ for the utterances of device/golden_texts.py.
     python device/make_golden.py [--output device/golden/projection.jsonl]
 
 One JSON object per line: lang, feature_size, max_tokens, add_bos_eos, prefix_features,
-prefix_chars, ngram_features, ngram_chars, text_hex (the UTF-8
+prefix_chars, ngram_features, ngram_chars, case_features, text_hex (the UTF-8
 bytes, possibly invalid), tokens_hex (the bytes hashed for each kept word: lower-cased, or
 the NULL marker), features (one hex string per row, BOS and EOS rows included, packed as
 `pqrnn.serving.pack_features`: 2 bits a feature, 0 -> 00, +1 -> 01, -1 -> 10, first feature in
 the lowest bits). Every utterance at feature_size 64 / max_tokens 16, without and with prefix
-features, and with prefix and n-gram features; some also at the default 1024 / 64 (with and
-without prefix and n-gram features), and at 100 / 8 without BOS/EOS.
+features, and with prefix, n-gram and case features; some also at the default 1024 / 64 (with
+and without them), and at 100 / 8 without BOS/EOS.
 """
 
 from __future__ import annotations
@@ -43,16 +43,17 @@ SETTING_KEYS = (
     "prefix_chars",
     "ngram_features",
     "ngram_chars",
+    "case_features",
 )
 # SETTING_KEYS' values, then which utterances: every k-th, or all.
 SETTINGS = [
-    (64, 16, True, 0, 4, 0, 3, 1),
-    (64, 16, True, 24, 3, 0, 3, 1),
-    (64, 16, True, 24, 3, 20, 3, 1),
-    (1024, 64, True, 0, 4, 0, 3, 40),
-    (1024, 64, True, 384, 4, 0, 3, 10),
-    (1024, 64, True, 384, 4, 256, 3, 10),
-    (100, 8, False, 20, 2, 30, 5, 15),
+    (64, 16, True, 0, 4, 0, 3, 0, 1),
+    (64, 16, True, 24, 3, 0, 3, 0, 1),
+    (64, 16, True, 24, 3, 20, 3, 8, 1),
+    (1024, 64, True, 0, 4, 0, 3, 0, 40),
+    (1024, 64, True, 384, 4, 0, 3, 0, 10),
+    (1024, 64, True, 384, 4, 256, 3, 32, 10),
+    (100, 8, False, 20, 2, 30, 5, 0, 15),
 ]
 
 
@@ -65,10 +66,19 @@ def tf_golden(
     prefix_chars: int,
     ngram_features: int,
     ngram_chars: int,
+    case_features: int,
 ) -> List[Dict]:
     """Per text: tokens_hex and features (packed rows) as the TF path computes them."""
     projection = Projection(
-        feature_size, max_tokens, add_bos_eos, 0.0, prefix_features, prefix_chars, ngram_features, ngram_chars
+        feature_size,
+        max_tokens,
+        add_bos_eos,
+        0.0,
+        prefix_features,
+        prefix_chars,
+        ngram_features,
+        ngram_chars,
+        case_features,
     )
     tokens = tf_ops.tokenize(tf.constant(list(texts)))
     kept = tokens[:, : projection.max_words]

@@ -196,6 +196,29 @@ static const unsigned char BOS_TOKEN[] = {0xFE, 'b', 'o', 's'};
 static const unsigned char EOS_TOKEN[] = {0xFE, 'e', 'o', 's'};
 static const unsigned char PREFIX_MARK = 0xFD;
 static const unsigned char NGRAM_MARK = 0xFC;
+static const unsigned char CASE_MARK = 0xFA;
+
+/* Whether lower-casing changes the code point (Python's str.lower, one character alone). */
+static int changes_when_lowered(uint32_t cp) {
+    size_t m;
+    if (cp == 0x3A3 || lower_single(cp) != cp) return 1;
+    for (m = 0; m < PQRNN_LOWER_MULTI_COUNT; m++)
+        if (pqrnn_lower_multi[m].from == cp) return 1;
+    return 0;
+}
+
+/* The case shape of a token as written (cut at its first NUL): 1 when its first code point
+ * changes under lower-casing, + 2 when another one does. */
+static unsigned char case_shape(const unsigned char *s, size_t len) {
+    size_t pos = 0, end = 0;
+    unsigned char shape = 0;
+    while (end < len && s[end] != 0) end++;
+    while (pos < end) {
+        int first = pos == 0;
+        if (changes_when_lowered(decode_utf8(s, end, &pos))) shape |= first ? 1 : 2;
+    }
+    return shape;
+}
 
 size_t pqrnn_token_bytes(const char *token, size_t len, unsigned char *out) {
     const unsigned char *s = (const unsigned char *)token;
@@ -439,6 +462,8 @@ int pqrnn_project(const pqrnn_params *params, const char *text, size_t len, int8
     if (params->ngram_features < 0 || params->ngram_features > b - params->prefix_features) return PQRNN_ERROR_ARGUMENT;
     if (params->ngram_features > 0 && (params->ngram_chars < 1 || params->ngram_chars > PQRNN_MAX_NGRAM_CHARS))
         return PQRNN_ERROR_ARGUMENT;
+    if (params->case_features < 0 || params->case_features > b - params->prefix_features - params->ngram_features)
+        return PQRNN_ERROR_ARGUMENT;
     if (scratch_size < PQRNN_SCRATCH_SIZE(len)) return PQRNN_ERROR_SCRATCH;
     if (params->add_bos_eos) pqrnn_hash_features(BOS_TOKEN, sizeof BOS_TOKEN, b, features + (size_t)b * rows++, scratch);
     pqrnn_tokenizer_init(&tokenizer, text, len);
@@ -447,6 +472,14 @@ int pqrnn_project(const pqrnn_params *params, const char *text, size_t len, int8
         int8_t *row = features + (size_t)b * rows++;
         int is_word = !(m == sizeof NULL_TOKEN && memcmp(scratch, NULL_TOKEN, m) == 0);
         pqrnn_hash_features(scratch, m, b, row, scratch);
+        if (params->case_features > 0 && is_word) {
+            unsigned char shape[4];
+            shape[0] = CASE_MARK;
+            shape[1] = case_shape((const unsigned char *)text + span.start, span.end - span.start);
+            pqrnn_hash_features(shape, 2, params->case_features,
+                                row + (b - params->prefix_features - params->ngram_features - params->case_features),
+                                shape);
+        }
         if (params->ngram_features > 0 && is_word)
             ngram_bag(scratch, m, params->ngram_chars, params->ngram_features,
                       row + (b - params->prefix_features - params->ngram_features));

@@ -19,10 +19,13 @@
  *     the markers or "\xfenull");
  *   - with ngram_features = G > 0, a word's features B-P-G .. B-P-1 are instead the sign of
  *     the sum, feature by feature, of the first G features of 0xFC + each run of ngram_chars
- *     code points of " " + word + " " (the whole of it when shorter), hashed the same way.
+ *     code points of " " + word + " " (the whole of it when shorter), hashed the same way;
+ *   - with case_features = K > 0, a word's features B-P-G-K .. B-P-G-1 are instead the first
+ *     K features of 0xFA + one byte, its case shape as written (before lower-casing, cut at
+ *     NUL): 1 when its first code point changes under lower-casing, + 2 when another does.
  *
  * Call sequence (see device/README.md):
- *   pqrnn_params p = {1024, 64, 1, 384, 4, 0, 3};    // from assets.extra/device_projection.json
+ *   pqrnn_params p = {1024, 64, 1, 384, 4, 256, 3, 0}; // from assets.extra/device_projection.json
  *   unsigned char scratch[PQRNN_SCRATCH_SIZE(len)];  // or any buffer that large
  *   int8_t features[64 * 1024];                       // max_tokens * feature_size
  *   pqrnn_span words[62];                              // optional: the kept words' byte spans
@@ -65,6 +68,8 @@ typedef struct {
      * PQRNN_MAX_NGRAM_CHARS), marked 0xFC, into the sign of their sum; 0: none. */
     int ngram_features;
     int ngram_chars;
+    /* The case_features before those hash the word's case shape as written, marked 0xFA. */
+    int case_features;
 } pqrnn_params;
 
 typedef struct {

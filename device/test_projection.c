@@ -72,6 +72,7 @@ static int check_line(const char *line, int number) {
     params.prefix_chars = (int)golden_int(line, "prefix_chars", 4);
     params.ngram_features = (int)golden_int(line, "ngram_features", 0);
     params.ngram_chars = (int)golden_int(line, "ngram_chars", 3);
+    params.case_features = (int)golden_int(line, "case_features", 0);
     if (p == NULL || params.feature_size < 1 || params.max_tokens < 1) {
         fprintf(stderr, "line %d: malformed\n", number);
         return 1;
@@ -131,7 +132,7 @@ static int check_line(const char *line, int number) {
 
 /* Properties that need no golden file. */
 static int check_api(void) {
-    pqrnn_params params = {64, 4, 1, 0, 4, 0, 3};
+    pqrnn_params params = {64, 4, 1, 0, 4, 0, 3, 0};
     int8_t features[4 * 64];
     unsigned char scratch[64];
     pqrnn_span spans[8];
@@ -149,6 +150,10 @@ static int check_api(void) {
     if (pqrnn_project(&params, "a", 1, features, NULL, &words, scratch, sizeof scratch) != PQRNN_ERROR_ARGUMENT)
         failed = 1;
     params.ngram_chars = 3;
+    params.case_features = 57; /* more than feature_size - prefix_features - ngram_features */
+    if (pqrnn_project(&params, "a", 1, features, NULL, &words, scratch, sizeof scratch) != PQRNN_ERROR_ARGUMENT)
+        failed = 1;
+    params.case_features = 0;
     if (pqrnn_project(&params, "a b c d", 7, features, NULL, &words, scratch, sizeof scratch) != 4 || words != 2)
         failed = 1;
     if (pqrnn_tokenize("hi, you!", 8, spans, 8) != 4 || spans[1].start != 2 || spans[1].end != 3) failed = 1;

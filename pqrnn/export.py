@@ -161,6 +161,7 @@ def device_golden(server: StudentServer, texts: Sequence[str]) -> List[Dict]:
                 "prefix_chars": projection.prefix_chars,
                 "ngram_features": projection.ngram_features,
                 "ngram_chars": projection.ngram_chars,
+                "case_features": projection.case_features,
                 "text_hex": text.encode("utf-8").hex(),
                 "words": [w.decode() for w in answer["tokens"].numpy()[i][:n]],
                 "tokens_hex": [t.hex() for t in hashed[i]],

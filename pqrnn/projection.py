@@ -160,7 +160,7 @@ class Projection:
     def case_shapes(tokens: tf.Tensor) -> tf.Tensor:
         """One byte per token as written (cut at its first NUL, as lower-casing reads it): 1 when
         its first character changes under lower-casing, + 2 when another character does."""
-        cut = tf.strings.split(tokens, sep="\x00").to_tensor("")[:, 0]
+        cut = tf.strings.split(tokens, sep="\x00").to_tensor("", shape=[None, 1])[:, 0]
         chars = tf.strings.unicode_split(cut, "UTF-8")
         changed = chars.with_flat_values(
             tf.not_equal(tf.strings.lower(chars.flat_values, encoding="utf-8"), chars.flat_values)

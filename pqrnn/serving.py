@@ -35,7 +35,16 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from pqrnn.hash_spec import BOS_TOKEN, EOS_TOKEN, FIELDS_PER_HASH, NGRAM_MARK, NULL_TOKEN, PREFIX_MARK, SALT_SEPARATOR
+from pqrnn.hash_spec import (
+    BOS_TOKEN,
+    CASE_MARK,
+    EOS_TOKEN,
+    FIELDS_PER_HASH,
+    NGRAM_MARK,
+    NULL_TOKEN,
+    PREFIX_MARK,
+    SALT_SEPARATOR,
+)
 from schemas import bio
 from schemas.features import INTENT_VOCAB, SLOT_TAG_VOCAB, TFLITE_DIR, TFLITE_FILE, vocab_file
 from tokenization import words as split_words
@@ -213,12 +222,19 @@ def hash_features(tokens: Sequence[bytes], feature_size: int) -> np.ndarray:
     return out[:, :feature_size]
 
 
+def case_shape(word: str) -> bytes:
+    """`pqrnn.projection.Projection.case_shapes` of one word as written."""
+    changed = [ch.lower() != ch for ch in word.split("\0", 1)[0]]
+    return bytes([int(changed[:1] == [True]) + 2 * int(any(changed[1:]))])
+
+
 class NumpyProjection:
     """Words -> features [1, T, feature_size] (float32) equal to `pqrnn.projection.Projection`
     (inference) on the same words: lower-cased, empty -> NULL marker, at most `max_words`
     words, BOS/EOS around them, the last `prefix_features` of a word from its first
-    `prefix_chars` characters, the `ngram_features` before them from its character n-grams.
-    Features of recent tokens stay in an LRU cache."""
+    `prefix_chars` characters, the `ngram_features` before them from its character n-grams,
+    the `case_features` before those from its case shape as written. Features of recent
+    tokens stay in an LRU cache."""
 
     def __init__(
         self,
@@ -230,6 +246,7 @@ class NumpyProjection:
         prefix_chars: int = 4,
         ngram_features: int = 0,
         ngram_chars: int = 3,
+        case_features: int = 0,
     ):
         self.feature_size = feature_size
         self.max_tokens = max_tokens
@@ -238,6 +255,7 @@ class NumpyProjection:
         self.prefix_chars = prefix_chars
         self.ngram_features = ngram_features
         self.ngram_chars = ngram_chars
+        self.case_features = case_features
         self.max_words = max_tokens - (2 if add_bos_eos else 0)
         self.cache_size = cache_size
         self._cache: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
@@ -250,6 +268,12 @@ class NumpyProjection:
 
     def __call__(self, words: Sequence[str]) -> np.ndarray:
         tokens = self.tokens(words)
+        if self.case_features:
+            # The cache key carries the case shape: CASE_MARK never occurs in a token.
+            shapes = [CASE_MARK + case_shape(w) for w in words[: self.max_words]]
+            words_at = 1 if self.add_bos_eos else 0
+            for i, shape in enumerate(shapes, start=words_at):
+                tokens[i] += shape
         cache = self._cache
         missing = list({t for t in tokens if t not in cache})
         if missing:
@@ -265,9 +289,14 @@ class NumpyProjection:
             return np.zeros((1, 0, self.feature_size), np.float32)
         return np.stack(rows)[None].astype(np.float32)
 
-    def _features(self, tokens: List[bytes]) -> np.ndarray:
+    def _features(self, keys: List[bytes]) -> np.ndarray:
+        tokens = [key.split(CASE_MARK, 1)[0] for key in keys]
         features = hash_features(tokens, self.feature_size)
         words = [i for i, t in enumerate(tokens) if t not in (BOS_TOKEN, EOS_TOKEN, NULL_TOKEN)]
+        if self.case_features and words:
+            end = self.feature_size - self.prefix_features - self.ngram_features
+            shapes = [CASE_MARK + keys[i].split(CASE_MARK, 1)[1] for i in words]
+            features[words, end - self.case_features : end] = hash_features(shapes, self.case_features)
         if self.prefix_features and words:
             prefixes = [PREFIX_MARK + tokens[i].decode("utf-8")[: self.prefix_chars].encode("utf-8") for i in words]
             features[words, self.feature_size - self.prefix_features :] = hash_features(prefixes, self.prefix_features)
@@ -340,6 +369,7 @@ class FastStudent:
             projection.get("prefix_chars", 4),
             projection.get("ngram_features", 0),
             projection.get("ngram_chars", 3),
+            projection.get("case_features", 0),
         )
         self.intent_labels = list(intent_labels)
         self.tag_labels = list(tag_labels)
@@ -415,7 +445,7 @@ class FastStudent:
 def device_projection_params(student_config: Mapping[str, Any]) -> Dict[str, Any]:
     """What `assets.extra/device_projection.json` holds: all a port of the projection needs
     (device/pqrnn_projection.h takes feature_size, max_tokens, add_bos_eos, prefix_features,
-    prefix_chars, ngram_features, ngram_chars)."""
+    prefix_chars, ngram_features, ngram_chars, case_features)."""
     projection = student_config["projection"]
     feature_size = projection["feature_size"]
     return {
@@ -427,8 +457,10 @@ def device_projection_params(student_config: Mapping[str, Any]) -> Dict[str, Any
         "prefix_chars": projection.get("prefix_chars", 4),
         "ngram_features": projection.get("ngram_features", 0),
         "ngram_chars": projection.get("ngram_chars", 3),
+        "case_features": projection.get("case_features", 0),
         "prefix_mark_hex": PREFIX_MARK.hex(),
         "ngram_mark_hex": NGRAM_MARK.hex(),
+        "case_mark_hex": CASE_MARK.hex(),
         "bos_token_hex": BOS_TOKEN.hex(),
         "eos_token_hex": EOS_TOKEN.hex(),
         "null_token_hex": NULL_TOKEN.hex(),

@@ -55,10 +55,11 @@ def test_c_program_matches_golden_bit_for_bit(tmp_path):
 
 def test_c_library_words_and_features(tmp_path):
     rows = [r for r in _golden() if r["feature_size"] == 64]
-    projections = {(p, g): CProjection(str(tmp_path), 64, 16, True, p, 3, g, 3) for p, g in ((0, 0), (24, 0), (24, 20))}
-    assert {(r["prefix_features"], r["ngram_features"]) for r in rows} == set(projections)
+    shapes = ((0, 0, 0), (24, 0, 0), (24, 20, 8))
+    projections = {(p, g, k): CProjection(str(tmp_path), 64, 16, True, p, 3, g, 3, k) for p, g, k in shapes}
+    assert {(r["prefix_features"], r["ngram_features"], r["case_features"]) for r in rows} == set(projections)
     for row in rows:
-        project = projections[row["prefix_features"], row["ngram_features"]]
+        project = projections[row["prefix_features"], row["ngram_features"], row["case_features"]]
         text = bytes.fromhex(row["text_hex"])
         features, kept = project(text)
         expected_words = words(text.decode("utf-8", "replace"))[: len(row["tokens_hex"])]
@@ -76,6 +77,7 @@ def test_numpy_projection_matches_golden():
             prefix_chars=row["prefix_chars"],
             ngram_features=row["ngram_features"],
             ngram_chars=row["ngram_chars"],
+            case_features=row["case_features"],
         )
         text = bytes.fromhex(row["text_hex"]).decode("utf-8", "replace")
         expected = unpack_features(row["features"], row["feature_size"])

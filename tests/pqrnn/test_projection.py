@@ -4,7 +4,7 @@ determinism, markers, truncation, distortion, and graph/eager/tf.data agreement.
 import numpy as np
 import tensorflow as tf
 
-from pqrnn.hash_spec import NGRAM_MARK, PREFIX_MARK
+from pqrnn.hash_spec import CASE_MARK, NGRAM_MARK, PREFIX_MARK
 from pqrnn.projection import BOS_TOKEN, EOS_TOKEN, NULL_TOKEN, Projection, distort, token_mask
 
 # ---------------------------------------------------------------- FarmHash Fingerprint64
@@ -230,3 +230,17 @@ def test_distortion_only_in_training():
     tokens = tf.ragged.constant([["lights", "kitchen", "bedroom"]])
     np.testing.assert_array_equal(projection(tokens).numpy(), projection(tokens, training=False).numpy())
     assert not np.array_equal(projection(tokens, training=True, seed=3).numpy(), projection(tokens).numpy())
+
+
+def test_case_features_hash_the_case_shape_as_written():
+    shapes = Projection.case_shapes(tf.constant(["Toronto", "UCLA", "toronto", "mcD", "", "Σ", "a\x00B", "1"]))
+    assert shapes.numpy().tolist() == [b"\x01", b"\x03", b"\x00", b"\x02", b"\x00", b"\x01", b"\x00", b"\x00"]
+    tokens = tf.ragged.constant([["Toronto", "toronto", "Paris", "paris"]])
+    plain = Projection(feature_size=96, max_tokens=8, prefix_features=32)(tokens).numpy()[0]
+    features = Projection(feature_size=96, max_tokens=8, prefix_features=32, case_features=32)(tokens).numpy()[0]
+    # BOS, Toronto, toronto, Paris, paris, EOS: only the case part differs from plain features.
+    np.testing.assert_array_equal(features[:, :32], plain[:, :32])
+    np.testing.assert_array_equal(features[:, 64:], plain[:, 64:])
+    np.testing.assert_array_equal(features[1, 32:64], numpy_features(CASE_MARK + b"\x01", 32))
+    np.testing.assert_array_equal(features[2, 32:64], numpy_features(CASE_MARK + b"\x00", 32))
+    np.testing.assert_array_equal(features[1, 32:64], features[3, 32:64])  # capitalised words share it

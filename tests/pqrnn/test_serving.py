@@ -83,12 +83,19 @@ def test_hash_features_equal_tf(feature_size):
 
 
 @pytest.mark.parametrize(
-    "add_bos_eos,prefix_features,ngram_features", [(True, 0, 0), (False, 0, 0), (True, 24, 0), (True, 24, 16)]
+    "add_bos_eos,prefix_features,ngram_features,case_features",
+    [(True, 0, 0, 0), (False, 0, 0, 0), (True, 24, 0, 0), (True, 24, 16, 8)],
 )
-def test_projection_equals_tf_projection_on_raw_text(add_bos_eos, prefix_features, ngram_features):
+def test_projection_equals_tf_projection_on_raw_text(add_bos_eos, prefix_features, ngram_features, case_features):
     rng = random.Random(1)
     texts = EDGE_TEXTS + [_random_text(rng) for _ in range(100)]
-    shape = dict(prefix_features=prefix_features, prefix_chars=3, ngram_features=ngram_features, ngram_chars=3)
+    shape = dict(
+        prefix_features=prefix_features,
+        prefix_chars=3,
+        ngram_features=ngram_features,
+        ngram_chars=3,
+        case_features=case_features,
+    )
     reference = Projection(64, 12, add_bos_eos, **shape)
     # A tiny cache, so eviction happens on the way.
     fast = NumpyProjection(64, 12, add_bos_eos, cache_size=20, **shape)
@@ -201,6 +208,7 @@ def test_serving_folder_holds_what_a_device_needs(exported, tmp_path):
         prefix_chars=params["prefix_chars"],
         ngram_features=params["ngram_features"],
         ngram_chars=params["ngram_chars"],
+        case_features=params["case_features"],
     )
     for i, g in enumerate(golden):
         assert g["intent"] == out["intent"].numpy()[i].decode() == fast.intent_labels[g["intent_id"]]
@@ -231,6 +239,7 @@ def test_c_projection_through_litert_gives_the_saved_model_answers(exported, tmp
         params["prefix_chars"],
         params["ngram_features"],
         params["ngram_chars"],
+        params["case_features"],
     )
     with open(os.path.join(path, TFLITE_DIR, TFLITE_FILE), "rb") as f:
         interpreter = Interpreter(model_content=f.read())

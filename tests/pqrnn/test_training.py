@@ -114,7 +114,12 @@ def write_toy_dataset(directory):
 
 CONFIG = StudentConfig(
     projection=ProjectionConfig(
-        feature_size=128, add_bos_eos=True, distortion_probability=0.0, prefix_features=32, ngram_features=32
+        feature_size=128,
+        add_bos_eos=True,
+        distortion_probability=0.0,
+        prefix_features=32,
+        ngram_features=32,
+        case_features=16,
     ),
     bottleneck_size=32,
     qrnn=QRNNConfig(state_size=32, num_layers=2, kernel_width=3, zoneout_probability=0.1),
