@@ -156,7 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     teacher_metrics = read_json(os.path.join(teacher_dir, TEACHER_METRICS_FILE))["eval"]
     teacher_em = teacher_metrics["all"]["exact_match"]
     eval_pattern = split_file_pattern(soft_labels_dir, EVAL)
-    started = time.time()
+    started, provenance = time.time(), commit_and_machine()  # the commit the ablation runs, not a later one
     with tempfile.TemporaryDirectory() as subsample_dir:
         train_pattern, train_rows = subsample_augmented(
             split_file_pattern(soft_labels_dir, TRAIN), args.augmented_fraction, subsample_dir
@@ -181,7 +181,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         },
         "eval_fraction_of_teacher": scores[kept] / teacher_em,
         "minutes": (time.time() - started) / 60,
-        **commit_and_machine(),
+        **provenance,
     }
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "a", encoding="utf-8") as f:

@@ -145,6 +145,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"bench.real: {exc}", file=sys.stderr)
         return 2
+    provenance = commit_and_machine()  # the commit the run starts from, not a later one
     if args.record_existing is not None:
         seconds = 60 * args.record_existing
     else:
@@ -165,7 +166,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "train_rows": splits["train_rows"],
         "minutes": round(seconds / 60, 1),
         **record(args.config, work_dir, config.project.name),
-        **commit_and_machine(),
+        **provenance,
     }
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "a", encoding="utf-8") as f:
