@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from bench.ablate import subsample_augmented
+from bench.ablate import SEEN, UNSEEN, split_records, subsample_augmented, teacher_exact_match_by, word_coverage
 from schemas.examples import decode
 from tests.conftest import example_row, write_examples
 
@@ -28,3 +28,28 @@ def test_subsample_keeps_gold_rows_and_a_nested_fraction_of_augmented_rows(tmp_p
     assert len(kept[1.0]) == 400
     assert kept[0.0] < kept[0.25] < kept[0.5] < kept[1.0]
     assert 0.15 < (len(kept[0.25]) - 20) / 380 < 0.35 and 0.4 < (len(kept[0.5]) - 20) / 380 < 0.6
+
+
+def test_word_coverage_splits_eval_by_words_no_gold_training_row_has(tmp_path):
+    train = [
+        example_row(0, "turn on light", "on", ["O", "O", "B-device"], "train"),
+        {**example_row(1, "turn on lamp", "on", ["O", "O", "B-device"], "train"), "augmented": 1},
+        example_row(2, "licht an", "on", ["B-device", "O"], "train", lang="de"),
+    ]
+    evaluated = [
+        ("Turn ON light", "on", ["O", "O", "B-device"], "en"),  # every word in a gold row, any case
+        ("turn on lamp", "on", ["O", "O", "B-device"], "en"),  # "lamp" only in an augmented row
+        ("turn on licht", "off", ["O", "O", "B-device"], "en"),  # "licht" only in German rows
+        ("licht an", "on", ["B-device", "O"], "de"),
+    ]
+    rows = list(train)
+    for i, (text, intent, tags, lang) in enumerate(evaluated):
+        teacher_right = i != 2
+        teacher = {"teacher_intent": intent if teacher_right else "on", "teacher_slot_tags": tags}
+        rows.append({**example_row(i, text, intent, tags, "eval", lang=lang), **teacher})
+    write_examples(tmp_path, rows)
+    key = word_coverage(str(tmp_path / "Split-train" / "*.gz"))
+    keys = [key(features) for _, features in split_records(str(tmp_path / "Split-eval" / "*.gz"))]
+    assert keys == [SEEN, UNSEEN, UNSEEN, SEEN]
+    teacher = teacher_exact_match_by(str(tmp_path / "Split-eval" / "*.gz"), key)
+    assert teacher == {SEEN: 1.0, UNSEEN: 0.5}

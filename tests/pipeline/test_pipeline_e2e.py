@@ -80,6 +80,10 @@ def test_bench_ablate_trains_on_the_runs_soft_labels_and_scores_eval_only(tiny_r
     assert row["name"] == "one epoch" and len(row["eval_exact_match_per_epoch"]) == 1
     assert row["eval_fraction_of_teacher"] == row["student_eval_exact_match"] / row["teacher_eval_exact_match"]
     assert set(row["student_eval_exact_match_by_language"]) == {"en"}  # the tiny config's one language
+    coverage = row["teacher_eval_exact_match_by_word_coverage"]
+    assert (
+        set(row["student_eval_exact_match_by_word_coverage"]) == set(coverage) <= {"every word seen", "an unseen word"}
+    )
     assert not any("test" in key for key in row)
 
 
