@@ -447,7 +447,34 @@ def _ablation_section(results_dir: str) -> List[str]:
         )
     header = ["setting", "soft labels of run", "train rows", "epochs", "kept epoch", "student eval EM"]
     header += ["teacher eval EM", "eval fraction of teacher", "commit", "date"]
-    return out + _table(header, rows, (2, 3, 4, 5, 6, 7)) + _learning_curve(records)
+    return out + _table(header, rows, (2, 3, 4, 5, 6, 7)) + _learning_curve(records) + _word_coverage(records)
+
+
+def _word_coverage(records: List[Dict[str, Any]]) -> List[str]:
+    """The ablations that split eval by whether the student can have seen every word of a row."""
+    points = [r for r in records if r.get("student_eval_exact_match_by_word_coverage")]
+    if not points:
+        return []
+    out = [
+        "",
+        "### Seen and unseen words",
+        "",
+        "Eval rows whose every word is in a gold training row of their language, and rows with an unseen word "
+        "(`bench.ablate` records both): the student's exact match, the teacher's, and the fraction of teacher on each.",
+        "",
+    ]
+    rows = []
+    for r in points:
+        student = r["student_eval_exact_match_by_word_coverage"]
+        teacher = r.get("teacher_eval_exact_match_by_word_coverage") or {}
+        row = [r.get("name", DASH), _setting(r)]
+        for slice_name in ("every word seen", "an unseen word"):
+            s, t = student.get(slice_name), teacher.get(slice_name)
+            row += [_num(s), _num(t), _num(s / t if s is not None and t else None)]
+        rows.append(row + [_commit(r)])
+    header = ["name", "setting", "seen: student", "seen: teacher", "seen: fraction"]
+    header += ["unseen: student", "unseen: teacher", "unseen: fraction", "commit"]
+    return out + _table(header, rows, (2, 3, 4, 5, 6, 7))
 
 
 def _learning_curve(records: List[Dict[str, Any]]) -> List[str]:

@@ -173,3 +173,16 @@ def test_the_real_utterance_curve_lists_each_fraction_of_train_groups_of_one_set
     rows = [line for line in curve.splitlines() if line.startswith("| mtop-")]
     assert [row.split(" | ")[3] for row in rows] == ["1,610", "3,200", "6,444"]
     assert "0.400" not in curve and "0.720" not in curve
+
+
+def test_the_word_coverage_table_shows_each_slices_fraction_of_teacher(tmp_path):
+    record = {
+        "name": "cov",
+        "student_eval_exact_match_by_word_coverage": {"every word seen": 0.6, "an unseen word": 0.3},
+        "teacher_eval_exact_match_by_word_coverage": {"every word seen": 0.75, "an unseen word": 0.6},
+        "commit": "iiiiiii",
+    }
+    _write(tmp_path / "ablation.jsonl", [record, {"name": "no slices", "student_eval_exact_match": 0.5}])
+    table = results_doc.render_results(str(tmp_path)).split("### Seen and unseen words")[1].split("\n## ")[0]
+    assert "| cov | the defaults | 0.600 | 0.750 | 0.800 | 0.300 | 0.600 | 0.500 | `iiiiiii` |" in table
+    assert "no slices" not in table
