@@ -120,9 +120,8 @@ def teacher_exact_match_by(pattern: str, key: Callable[[Any], str]) -> Dict[str,
     for _, features in split_records(pattern):
         name = key(features)
         rows[name] += 1
-        right[name] += _text(features, TEACHER_INTENT) == _text(features, INTENT) and _text(
-            features, TEACHER_SLOT_TAGS
-        ) == _text(features, SLOT_TAGS)
+        intent_right = _text(features, TEACHER_INTENT) == _text(features, INTENT)
+        right[name] += intent_right and _text(features, TEACHER_SLOT_TAGS) == _text(features, SLOT_TAGS)
     return {name: right[name] / rows[name] for name in sorted(rows)}
 
 
