@@ -56,7 +56,8 @@ def run(config_path: str, overrides: List[str], num_intents: int, num_tags: int,
     saved_path = export_saved_model(
         model,
         [f"intent_{i}" for i in range(num_intents)],
-        [f"tag_{i}" for i in range(num_tags)],
+        # BIO tags, as the exported student decodes them: "O", then B-/I- pairs.
+        ["O", *[f"{'BI'[i % 2]}-slot{i // 2}" for i in range(num_tags - 1)]],
         os.path.join(workdir, "saved"),
     )
     loaded = tf.saved_model.load(saved_path)
