@@ -18,16 +18,22 @@ def _rows(n, prefix):
     ]
 
 
+def _data_without_test(tmp_path, train_groups):
+    """A data folder with train.jsonl (`train_groups` groups) and eval.jsonl, no test file."""
+    data = tmp_path / "data"
+    data.mkdir()
+    _write(data / "train.jsonl", _rows(train_groups, "t"))
+    _write(data / "eval.jsonl", _rows(5, "e"))
+    return data
+
+
 def _read(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 
 def test_without_a_test_file_eval_is_scored_and_a_tenth_of_the_train_groups_is_the_stopping_split(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    _write(data / "train.jsonl", _rows(200, "t"))
-    _write(data / "eval.jsonl", _rows(5, "e"))
+    data = _data_without_test(tmp_path, 200)
     splits = split_files(str(data), str(tmp_path / "work"))
     assert splits["scored"] == "eval.jsonl"
     assert splits["paths"]["test"] == [str(data / "eval.jsonl")]
@@ -53,10 +59,7 @@ def test_a_test_file_keeps_the_three_splits_as_given(tmp_path):
 
 
 def test_train_groups_keeps_nested_whole_groups_and_the_same_stopping_split(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    _write(data / "train.jsonl", _rows(400, "t"))
-    _write(data / "eval.jsonl", _rows(5, "e"))
+    data = _data_without_test(tmp_path, 400)
     full = split_files(str(data), str(tmp_path / "full"))
     half = split_files(str(data), str(tmp_path / "half"), train_groups=0.5)
     quarter = split_files(str(data), str(tmp_path / "quarter"), train_groups=0.25)
