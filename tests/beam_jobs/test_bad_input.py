@@ -887,7 +887,9 @@ def test_random_malformed_rows_through_the_job_are_accounted(random_jobs, source
 def test_random_malformed_rows_published_match_the_schema(random_jobs):
     tmp, _ = random_jobs
     stats = tfdv.generate_statistics_from_tfrecord(
-        str(tmp / "out" / "*" / "Split-*" / "*.gz"), pipeline_options=PipelineOptions(BEAM_ARGS)
+        str(tmp / "out" / "*" / "Split-*" / "*.gz"),
+        output_path=str(tmp / "data_stats.tfrecord"),  # by default tfdv leaves it in a new /tmp folder
+        pipeline_options=PipelineOptions(BEAM_ARGS),
     )
     assert stats.datasets[0].num_examples == sum(r["summary"]["rows_out"] for r in random_jobs[1].values())
     assert dict(tfdv.validate_statistics(stats, tfdv.load_schema_text(schemas.DATASET_SCHEMA)).anomaly_info) == {}

@@ -9,8 +9,11 @@ from beam_jobs import build_dataset
 from tests.conftest import BEAM_ARGS, beam_test_pipeline
 
 
-def _anomalies(tfrecord_pattern: str, schema_path: str):
-    stats = tfdv.generate_statistics_from_tfrecord(tfrecord_pattern, pipeline_options=PipelineOptions(BEAM_ARGS))
+def _anomalies(tfrecord_pattern: str, schema_path: str, stats_path: str):
+    # An explicit output path: by default tfdv leaves the statistics in a new /tmp folder.
+    stats = tfdv.generate_statistics_from_tfrecord(
+        tfrecord_pattern, output_path=stats_path, pipeline_options=PipelineOptions(BEAM_ARGS)
+    )
     return tfdv.validate_statistics(stats, tfdv.load_schema_text(schema_path)).anomaly_info
 
 
@@ -18,7 +21,8 @@ def test_generated_dataset_matches_the_schema(write_config, tmp_path):
     out = str(tmp_path / "out")
     config = write_config({"data": {"languages": ["en", "th"], "home_assistant": {"samples_per_template": 1}}})
     build_dataset.run(["--config", config, "--output_dir", out], test_pipeline=beam_test_pipeline())
-    assert dict(_anomalies(os.path.join(out, "Split-train", "*.gz"), schemas.DATASET_SCHEMA)) == {}
+    generated = os.path.join(out, "Split-train", "*.gz")
+    assert dict(_anomalies(generated, schemas.DATASET_SCHEMA, str(tmp_path / "stats"))) == {}
 
     # The schema is not vacuous: an example without `intent` and with two `lang`s is flagged.
     bad = tf.train.Example()
@@ -28,7 +32,7 @@ def test_generated_dataset_matches_the_schema(write_config, tmp_path):
     bad_path = str(tmp_path / "bad.tfrecord.gz")
     with tf.io.TFRecordWriter(bad_path, options="GZIP") as writer:
         writer.write(bad.SerializeToString())
-    anomalies = _anomalies(bad_path, schemas.DATASET_SCHEMA)
+    anomalies = _anomalies(bad_path, schemas.DATASET_SCHEMA, str(tmp_path / "bad_stats"))
     assert {"intent", "lang"} <= set(anomalies)
 
 

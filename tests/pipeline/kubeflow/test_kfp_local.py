@@ -249,9 +249,13 @@ def test_the_compiled_tiny_pipeline_runs_like_local_dag_runner(tiny_runs, tmp_pa
     trainer_config["training"]["epochs"] = 1
     command = [sys.executable, "-m", "pipeline", "kfp-local", str(spec_path)]
     command += ["--param", f"trainer_config={json.dumps(trainer_config)}"]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1500)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp))
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
+    assert os.listdir(temp) == []  # no task's temp files (TFX sdists, autograph) are left behind
     [run_dir] = glob.glob(str(tmp_path / "root" / "pqrnn-distill" / "local-*"))
     tasks = {line.split()[1] for line in output.splitlines() if line.split()[2:3] == ["SUCCEEDED"]}
     assert tasks == set(tiny_runs["full"].executions) == PIPELINE_COMPONENTS
