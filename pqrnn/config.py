@@ -32,10 +32,6 @@ class ProjectionConfig:
     # (first character upper case, another character upper case), which lower-casing drops:
     # names are what real utterances hold that the training rows lack. 0: none.
     case_features: int = 0
-    # The `pair_features` features before the case ones hash the word together with the word
-    # before it: a pair is one feature, which a convolution over two words' hashes is not
-    # (two characters of Thai, a two-word name). 0: none.
-    pair_features: int = 0
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.feature_size", self.feature_size, 1)
@@ -47,12 +43,6 @@ class ProjectionConfig:
             self.case_features,
             0,
             self.feature_size - self.prefix_features - self.ngram_features,
-        )
-        within(
-            f"{key}.pair_features",
-            self.pair_features,
-            0,
-            self.feature_size - self.prefix_features - self.ngram_features - self.case_features,
         )
         at_least(f"{key}.ngram_chars", self.ngram_chars, 1)
         if self.feature_size % 2:

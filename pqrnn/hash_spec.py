@@ -16,9 +16,6 @@ NGRAM_MARK = b"\xfc"
 # Marks a word's hashed case shape (`case_features`), followed by one byte: 1 when its first
 # character changes under lower-casing, + 2 when another one does. 0xFA never occurs in UTF-8.
 CASE_MARK = b"\xfa"
-# Marks a hashed pair of a word and the word before it (`pair_features`): PAIR_MARK + previous
-# word + PAIR_MARK + word, the first word's previous word empty. 0xFB never occurs in UTF-8.
-PAIR_MARK = b"\xfb"
 SALT_SEPARATOR = b"\xff"
 FIELDS_PER_HASH = 32  # 64-bit fingerprint, 2 bits per feature
 

@@ -32,7 +32,6 @@ from pqrnn.hash_spec import (
     FIELDS_PER_HASH,
     NGRAM_MARK,
     NULL_TOKEN,
-    PAIR_MARK,
     PREFIX_MARK,
     salts,
 )
@@ -104,7 +103,6 @@ class Projection:
         ngram_features: int = 0,
         ngram_chars: int = 3,
         case_features: int = 0,
-        pair_features: int = 0,
     ):
         self.feature_size = feature_size
         self.prefix_features = prefix_features
@@ -112,7 +110,6 @@ class Projection:
         self.ngram_features = ngram_features
         self.ngram_chars = ngram_chars
         self.case_features = case_features
-        self.pair_features = pair_features
         self.max_tokens = max_tokens
         self.add_bos_eos = add_bos_eos
         self.distortion_probability = distortion_probability
@@ -133,28 +130,22 @@ class Projection:
             p.ngram_features,
             p.ngram_chars,
             p.case_features,
-            p.pair_features,
         )
 
-    def word_features(
-        self, words: tf.Tensor, shapes: Optional[tf.Tensor] = None, previous: Optional[tf.Tensor] = None
-    ) -> tf.Tensor:
+    def word_features(self, words: tf.Tensor, shapes: Optional[tf.Tensor] = None) -> tf.Tensor:
         """Features [N, feature_size] of a flat tensor of lower-cased words (NULL_TOKEN for an
         empty one): the word's hash, whose last `prefix_features` come instead from the hash of
         PREFIX_MARK + its first `prefix_chars` characters, so that words sharing a stem
         ("alarm", "alarms") share those features, the `ngram_features` before them from its
         character n-grams (`ngram_bag`), and the `case_features` before those from the hash of
-        CASE_MARK + its case shape (`case_shapes` of the words as written, given as `shapes`),
-        and the `pair_features` before those from the hash of PAIR_MARK + the word before it
-        (`previous`, "" for a row's first) + PAIR_MARK + the word. NULL_TOKEN keeps its whole hash."""
-        parts_size = self.prefix_features + self.ngram_features + self.case_features + self.pair_features
+        CASE_MARK + its case shape (`case_shapes` of the words as written, given as `shapes`).
+        NULL_TOKEN keeps its whole hash."""
+        parts_size = self.prefix_features + self.ngram_features + self.case_features
         if not parts_size:
             return hash_features(words, self.feature_size)
         # A hash's first k features depend only on its first ceil(k / 32) salts: hashing the word
         # for the features it keeps gives the same values without the fingerprints it would drop.
         parts = [hash_features(words, self.feature_size - parts_size)]
-        if self.pair_features:
-            parts.append(hash_features(PAIR_MARK + previous + PAIR_MARK + words, self.pair_features))
         if self.case_features:
             parts.append(hash_features(CASE_MARK + shapes, self.case_features))
         if self.ngram_features:
@@ -179,15 +170,6 @@ class Projection:
         shape = tf.cast(first, tf.int32) + 2 * tf.cast(other, tf.int32)
         return tf.gather(tf.constant([b"\x00", b"\x01", b"\x02", b"\x03"]), shape)
 
-    @staticmethod
-    def previous_words(words: tf.RaggedTensor) -> tf.Tensor:
-        """Flat [N]: the word before each word of its row, "" for a row's first word."""
-        flat = words.flat_values
-        position = tf.range(tf.size(flat, out_type=words.row_splits.dtype))
-        first = tf.equal(position, tf.gather(words.row_starts(), words.value_rowids()))
-        shifted = tf.concat([[""], flat[:-1]], 0)
-        return tf.where(first, "", shifted)
-
     def ngram_bag(self, words: tf.Tensor) -> tf.Tensor:
         """[N, ngram_features]: the sign of the sum of the hashes of NGRAM_MARK + each character
         `ngram_chars`-gram of " word " (a shorter word: the one padded word), a SimHash that
@@ -206,8 +188,7 @@ class Projection:
             flat = distort(flat, self.distortion_probability, seed)
         words = tf.where(tf.equal(flat, ""), NULL_TOKEN, flat)
         shapes = self.case_shapes(tokens.flat_values) if self.case_features else None
-        previous = self.previous_words(tokens.with_flat_values(words)) if self.pair_features else None
-        features = tokens.with_flat_values(self.word_features(words, shapes, previous)).with_row_splits_dtype(tf.int64)
+        features = tokens.with_flat_values(self.word_features(words, shapes)).with_row_splits_dtype(tf.int64)
         if self.add_bos_eos:
             nrows = features.nrows()
             markers = hash_features(tf.constant([BOS_TOKEN, EOS_TOKEN]), self.feature_size)
