@@ -337,14 +337,23 @@ def _real_section(results_dir: str) -> List[str]:
 
 def _real_utterance_curve(records: List[Dict[str, Any]]) -> List[str]:
     """The student against the real utterances it learns from: the newest `--train-groups`
-    record of each fraction and setting, with the whole-train records of the same setting,
-    fewest rows first."""
+    record of each fraction and setting, with the whole-train record of the same setting
+    measured by the last of them (a later one measures a later student), fewest rows first."""
 
     def overrides(r: Dict[str, Any]) -> Tuple[str, ...]:
         return tuple(r.get("overrides") or [])
 
-    subsampled = {overrides(r) for r in records if (r.get("train_groups_fraction") or 1.0) < 1.0}
-    measured = [r for r in records if r.get("train_rows") and overrides(r) in subsampled]
+    last_subsampled: Dict[Tuple[str, ...], str] = {}
+    for r in records:
+        if (r.get("train_groups_fraction") or 1.0) < 1.0:
+            last_subsampled[overrides(r)] = max(last_subsampled.get(overrides(r), ""), r.get("date", ""))
+    measured = [
+        r
+        for r in records
+        if r.get("train_rows")
+        and overrides(r) in last_subsampled
+        and r.get("date", "") <= last_subsampled[overrides(r)]
+    ]
     points = newest(measured, lambda r: (overrides(r), r.get("train_groups_fraction") or 1.0))
     if not points:
         return []
