@@ -54,6 +54,9 @@ def _describe(value: Any) -> str:
     return repr(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"
 
 
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def convert(value: Any, tp: Any, path: str) -> Any:
     """`value` (parsed YAML/JSON) as type `tp`: a dataclass, a typing form or a scalar type."""
     origin = typing.get_origin(tp)
@@ -95,6 +98,9 @@ def convert(value: Any, tp: Any, path: str) -> Any:
             raise ConfigError(path, f"expected int, got {_describe(value)}")
         return value
     if tp is float:
+        # PyYAML reads YAML 1.1, where `3e-3` (no dot) is a string; YAML 1.2 and users read a number.
+        if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value):
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(path, f"expected float, got {_describe(value)}")
         return float(value)

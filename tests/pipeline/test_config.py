@@ -53,6 +53,11 @@ def test_overrides_are_parsed_as_yaml_and_validated(write_config):
     config = load_config(path, ["data.languages=[en, th]", "student.qrnn.state_size=96"])
     assert config.data.languages == ["en", "th"]
     assert config.student.qrnn.state_size == 96
+    # A float in exponent form without a dot, which PyYAML alone reads as a string.
+    assert load_config(path, ["training.learning_rate=3e-3"]).training.learning_rate == 0.003
+    assert load_config(write_config({"training": {"learning_rate": "2E+1"}})).training.learning_rate == 20.0
+    with pytest.raises(ConfigError, match=r"^training.learning_rate: expected float, got '3e'"):
+        load_config(path, ["training.learning_rate=3e"])
     with pytest.raises(ConfigError, match=r"^training.batch_size: expected int, got 'x'"):
         load_config(path, ["training.batch_size=x"])
 
