@@ -259,11 +259,11 @@ def _sentence(text: str) -> str:
 
 def _configs(config_path: str) -> Tuple[Dict[str, Any], Any, Any]:
     """(pipeline.yaml as parsed, as typed, the defaults of a file without keys)."""
-    from config_core import build
+    from config_core import YamlLoader, build
     from pipeline.config import Config
 
     with open(config_path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f)
+        raw = yaml.load(f, Loader=YamlLoader)
     return raw, build(Config, raw), Config()
 
 

@@ -346,7 +346,8 @@ def _real_utterance_curve(records: List[Dict[str, Any]]) -> List[str]:
     last_subsampled: Dict[Tuple[str, ...], str] = {}
     for r in records:
         if (r.get("train_groups_fraction") or 1.0) < 1.0:
-            last_subsampled[overrides(r)] = max(last_subsampled.get(overrides(r), ""), r.get("date", ""))
+            setting = overrides(r)
+            last_subsampled[setting] = max(last_subsampled.get(setting, ""), r.get("date", ""))
     measured = [
         r
         for r in records

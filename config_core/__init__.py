@@ -54,7 +54,14 @@ def _describe(value: Any) -> str:
     return repr(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"
 
 
-_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+class YamlLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that reads YAML 1.2's floats: PyYAML follows YAML 1.1, where an exponent
+    without a dot (`3e-3`) is a string, not the number users mean."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+0123456789.")
+)
 
 
 def convert(value: Any, tp: Any, path: str) -> Any:
@@ -98,9 +105,6 @@ def convert(value: Any, tp: Any, path: str) -> Any:
             raise ConfigError(path, f"expected int, got {_describe(value)}")
         return value
     if tp is float:
-        # PyYAML reads YAML 1.1, where `3e-3` (no dot) is a string; YAML 1.2 and users read a number.
-        if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value):
-            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(path, f"expected float, got {_describe(value)}")
         return float(value)
@@ -176,7 +180,7 @@ def apply_override(raw: Dict[str, Any], override: str) -> None:
         raise ConfigError("", f"override {override!r} must look like key.path=value")
     key_path, value_text = override.split("=", 1)
     try:
-        value = yaml.safe_load(value_text)
+        value = yaml.load(value_text, Loader=YamlLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(key_path, f"override value {value_text!r} is not valid YAML ({_yaml_problem(exc)})") from None
     node = raw
@@ -201,7 +205,7 @@ def read_yaml(path: str | None, overrides: Sequence[str] = ()) -> Tuple[Dict[str
         base_dir = os.path.dirname(os.path.abspath(path))
         with open(path, encoding="utf-8") as f:
             try:
-                raw = yaml.safe_load(f) or {}
+                raw = yaml.load(f, Loader=YamlLoader) or {}
             except yaml.YAMLError as exc:
                 raise ConfigError("", f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
         if not isinstance(raw, dict):
