@@ -144,6 +144,5 @@ def vocabulary_neighbours(
                         picked.setdefault(candidates[j].casefold(), candidates[j])
                 if picked:
                     found_neighbours[key] = list(picked.values())[:neighbours]
-        if found_neighbours:
-            out[lang] = found_neighbours
+        out[lang] = found_neighbours
     return out

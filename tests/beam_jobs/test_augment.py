@@ -33,50 +33,6 @@ def test_methods_change_the_text_as_documented():
     assert augmentation.word_swap("เปิดไฟ", random.Random(1)) in {"ปิเดไฟ", "เปิไดฟ", "เดปิไฟ", "เปิดฟไ"}
 
 
-def test_slot_neighbours_replace_slot_words_only_in_the_case_they_were_written_in():
-    text, tags = "call Pamela Bradley about the plan", ["O", "B-contact", "I-contact", "O", "O", "B-todo"]
-    neighbours = {"pamela": ["paula"], "bradley": ["roberts", "brown"], "about": ["over"], "plan": ["PROJECT"]}
-    made = {augmentation.slot_neighbours(text, tags, neighbours, random.Random(seed)) for seed in range(200)}
-    contact = {"Pamela", "Paula"}, {"Bradley", "Roberts", "Brown"}
-    assert made == {
-        f"call {first} {last} about the {todo}"
-        for first in contact[0] for last in contact[1] for todo in ("plan", "project")
-    } - {text}  # fmt: skip
-    assert augmentation.slot_neighbours("CALL BRADLEY", ["O", "B-contact"], neighbours, random.Random(0)) in {
-        "CALL ROBERTS",
-        "CALL BROWN",
-    }
-    # No slot word has neighbours ("about" is not in a slot): nothing to make.
-    assert (
-        augmentation.slot_neighbours("call me about it", ["O", "B-contact", "O", "O"], neighbours, random.Random(0))
-        is None
-    )
-
-
-def test_the_job_gives_rare_slot_words_new_neighbours_from_the_vocabulary(write_config, tmp_path):
-    from teacher.tiny import make_tiny_base
-
-    rows = [
-        example_row(0, "call Toronto office", "call", ["O", "B-place", "O"], "train"),
-        example_row(1, "call the office", "call", ["O", "O", "O"], "train"),
-        example_row(2, "call the office now", "call", ["O", "O", "B-place", "O"], "train"),
-        example_row(3, "call office", "call", ["O", "B-place"], "train"),
-    ]
-    base = make_tiny_base(str(tmp_path / "base"), ["call toronto office the now", "ottawa montreal"], hidden_size=16)
-    dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
-    write_examples(dataset, rows)
-    amounts = {m: 0.0 for m in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual")}
-    config = write_config(
-        {"augmentation": {"min_train_rows": 0, "slot_neighbours": 2.0, **amounts}, "teacher": {"base": str(base)}}
-    )
-    summary = augment.run(
-        ["--config", config, "--dataset_dir", dataset, "--output_dir", out], test_pipeline=beam_test_pipeline()
-    )
-    # "toronto" is rare (once); "the" and "office" are not. "montreal" has letters no row writes.
-    assert {p["text"][0] for p in read_output(out)} == {"call Ottawa office"}
-    assert summary["by_method"]["slot_neighbours"] == {"emitted": 1, "duplicate_candidate": 1, "not_applicable": 6}
-
-
 def test_recombine_joins_two_rows_of_an_intent_where_a_slot_of_the_same_name_starts_or_ends():
     alarm = "set an alarm for 7 am please", ["O", "O", "O", "O", "B-time", "I-time", "O"]
     wake = "wake me up at 6 tomorrow", ["O", "O", "O", "O", "B-time", "B-date"]

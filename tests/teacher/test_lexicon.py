@@ -1,7 +1,5 @@
 """The cross-lingual lexicon induced from an encoder's word embeddings."""
 
-from transformers import AutoTokenizer
-
 from teacher import lexicon
 from teacher.tiny import make_tiny_base
 
@@ -21,17 +19,3 @@ def test_nearest_target_words_with_a_shared_word_first(tmp_path):
     # Identical embeddings: a word both languages use is its own nearest translation.
     assert induced[("en", "de")]["timer"][0] == "timer" and induced[("de", "en")]["timer"][0] == "timer"
     assert induced == lexicon.induce_lexicon(base, {"en": english, "de": german}, {"en": english, "de": german}, 2)
-
-
-def test_vocabulary_neighbours_are_new_whole_words_of_the_words_script_and_letters(tmp_path):
-    corpus = ["call toronto now", "ruf toronto an", "montreal vancouver torontonian ottawa", "मुंबई दिल्ली"]
-    base = make_tiny_base(str(tmp_path / "base"), corpus, hidden_size=16)
-    known = {"en": ["call", "toronto", "now"], "de": ["ruf", "toronto", "an"]}
-    found = lexicon.vocabulary_neighbours(base, {"en": ["Toronto", "Tokyo"], "de": ["toronto"]}, known, 2)
-    # "Tokyo" is not a whole word of the vocabulary; "toronto" is, in any case as written. Known
-    # words of every language ("ruf"), the word's own forms ("torontonian"), other scripts and
-    # letters the language never writes are left out: English has the "w" of "ottawa" in "now"
-    # and no "m", "e", "v"; German has none of them, so it gets no neighbours.
-    assert found == {"en": {"toronto": ["ottawa"]}}
-    assert found == lexicon.vocabulary_neighbours(base, {"en": ["Toronto", "Tokyo"], "de": ["toronto"]}, known, 2)
-    assert lexicon.whole_words(AutoTokenizer.from_pretrained(base))["montreal"] > 0
