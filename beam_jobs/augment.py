@@ -196,66 +196,6 @@ class CrossLingual(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(COUNTS, (self.METHOD, "not_applicable"))
 
 
-def _slot_words(row: Dict[str, List[Any]]) -> Iterable[Tuple[str, str]]:
-    """(lang, word as written) of the words of a training row's slot values."""
-    for _, value in augmentation.slot_values(row["text"][0], row.get("slot_tags", [])):
-        for word in words(value):
-            if lexicon.is_word(word):
-                yield row["lang"][0], word
-
-
-# Slot words seen at most this often in their language's training rows get new neighbours:
-# names, places and titles; the dates, times and kin words that values repeat are left alone.
-_RARE_SLOT_WORD = 2
-
-
-def _neighbour_words(
-    by_lang: List[Tuple[str, Tuple[List[Tuple[str, int]], List[str]]]],
-    teacher_base: str,
-    teacher_cache_dir: str,
-    per_word: int,
-) -> lexicon.Neighbours:
-    """The new words near each rare slot word, for the languages written with spaces;
-    `by_lang`: (lang, ((case-folded training word, count) pairs, slot words as written))."""
-    known = {lang: [word for word, _ in counts] for lang, (counts, _) in by_lang}
-    rare = {}
-    for lang, (counts, slot_words) in by_lang:
-        if not all(written_with_spaces(word) for word in known[lang]):
-            continue
-        count = dict(counts)
-        rare[lang] = [word for word in slot_words if count.get(word.casefold(), 0) <= _RARE_SLOT_WORD]
-    if not any(rare.values()):
-        return {}
-    started = time.time()
-    found = lexicon.vocabulary_neighbours(resolve_base(teacher_base, teacher_cache_dir), rare, known, per_word)
-    logging.info(
-        "slot neighbours: %s slot words with new words, %.0f s",
-        {lang: len(ws) for lang, ws in found.items()},
-        time.time() - started,
-    )
-    return found
-
-
-class SlotNeighbours(beam.DoFn):
-    """A training row with words of its slot values replaced by new words near them."""
-
-    METHOD = "slot_neighbours"
-
-    def __init__(self, amount: float, seed: int):
-        self._amount = amount
-        self._seed = seed
-
-    def process(self, parent: Dict[str, List[Any]], found: lexicon.Neighbours, scale: float) -> Iterator[Any]:
-        text, lang = parent["text"][0], parent["lang"][0]
-        rng = _rng(self._seed, parent["id"][0], self.METHOD)
-        for n in range(_draws(self._amount * scale, rng)):
-            new = augmentation.slot_neighbours(text, parent.get("slot_tags", []), found.get(lang, {}), rng)
-            if new and text_key(lang, new) != text_key(lang, text):
-                yield beam.pvalue.TaggedOutput(CANDIDATES, _candidate(parent, new, self.METHOD, n))
-            else:
-                yield beam.pvalue.TaggedOutput(COUNTS, (self.METHOD, "not_applicable"))
-
-
 class RoundTrip(beam.DoFn):
     """Round-trip translation of batches of training rows of one language."""
 
@@ -483,7 +423,9 @@ class CrossLingualRows(beam.PTransform):
         induced = (
             train
             | "TrainingWords" >> beam.FlatMap(_training_words)
-            | "Vocabularies" >> DistinctByLanguage()
+            | "DistinctWords" >> beam.Distinct()
+            | "GroupWords" >> beam.GroupByKey()
+            | "SortWords" >> beam.MapTuple(lambda lang, ws: (lang, sorted(ws)))
             | "AllVocabularies" >> beam.combiners.ToList()
             | "InduceLexicon"
             >> beam.Map(
@@ -501,57 +443,6 @@ class CrossLingualRows(beam.PTransform):
             beam.pvalue.AsSingleton(induced),
             beam.pvalue.AsDict(templates),
             self._scale,
-        ).with_outputs(CANDIDATES, COUNTS)
-
-
-class DistinctByLanguage(beam.PTransform):
-    """(lang, word) pairs -> (lang, its distinct words, sorted)."""
-
-    def expand(self, pairs):
-        return (
-            pairs
-            | "Distinct" >> beam.Distinct()
-            | "Group" >> beam.GroupByKey()
-            | "Sort" >> beam.MapTuple(lambda lang, ws: (lang, sorted(ws)))
-        )
-
-
-class SlotNeighbourRows(beam.PTransform):
-    """Training rows -> candidates and counts of slot values with new words near theirs, from
-    teacher.base's vocabulary."""
-
-    def __init__(self, aug: AugmentationConfig, seed: int, teacher_base: str, teacher_cache_dir: str, scale: Any):
-        super().__init__()
-        self._aug = aug
-        self._seed = seed
-        self._teacher_base = teacher_base
-        self._teacher_cache_dir = teacher_cache_dir
-        self._scale = scale
-
-    def expand(self, train):
-        found = (
-            {
-                "known": (
-                    train
-                    | "TrainingWords" >> beam.FlatMap(_training_words)
-                    | "CountWords" >> beam.combiners.Count.PerElement()
-                    | "WordCounts" >> beam.MapTuple(lambda lang_word, n: (lang_word[0], (lang_word[1], n)))
-                    | "GroupCounts" >> beam.GroupByKey()
-                    | "SortCounts" >> beam.MapTuple(lambda lang, counts: (lang, sorted(counts)))
-                ),
-                "slot": train | "SlotWords" >> beam.FlatMap(_slot_words) | "Slot" >> DistinctByLanguage(),
-            }
-            | "JoinWords" >> beam.CoGroupByKey()
-            # One list or none per side: (lang, (training word counts, slot words)).
-            | "Pair" >> beam.MapTuple(lambda lang, j: (lang, (next(iter(j["known"]), []), next(iter(j["slot"]), []))))
-            | "AllLanguages" >> beam.combiners.ToList()
-            | "FindNeighbours"
-            >> beam.Map(
-                _neighbour_words, self._teacher_base, self._teacher_cache_dir, self._aug.slot_neighbours_per_word
-            )
-        )
-        return train | "Replace" >> beam.ParDo(
-            SlotNeighbours(self._aug.slot_neighbours, self._seed), beam.pvalue.AsSingleton(found), self._scale
         ).with_outputs(CANDIDATES, COUNTS)
 
 
@@ -720,10 +611,6 @@ def build(
             if aug.cross_lingual > 0:
                 made.append(
                     train | "CrossLingual" >> CrossLingualRows(aug, seed, teacher_base, teacher_cache_dir, scale)
-                )
-            if aug.slot_neighbours > 0:
-                made.append(
-                    train | "SlotNeighbours" >> SlotNeighbourRows(aug, seed, teacher_base, teacher_cache_dir, scale)
                 )
             for i, route in enumerate(aug.round_trip.routes):
                 translated = train | f"Route{i}" >> RoundTripRows(route, aug, seed)

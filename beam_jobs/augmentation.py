@@ -53,39 +53,6 @@ def slot_resample(text: str, tags: Sequence[str], lang: str, values: ValueLists,
     return _clean("".join(pieces)) if changed else None
 
 
-def _in_case_of(word: str, like: str) -> str:
-    """`word` written in the case of `like`: upper, capitalised or lower."""
-    if len(like) > 1 and like.isupper():
-        return word.upper()
-    return word[:1].upper() + word[1:] if like[:1].isupper() else word.lower()
-
-
-def slot_neighbours(
-    text: str, tags: Sequence[str], neighbours: Dict[str, List[str]], rng: random.Random
-) -> Optional[str]:
-    """Words of slot values replaced by new words near them (`neighbours`: case-folded word ->
-    words the training split never has, e.g. from `teacher.lexicon.vocabulary_neighbours`):
-    one such word, and each other with probability 1/2, in the case it was written in
-    ("call Pamela Bradley" -> "call Pamela Roberts"). Values the teacher knows from
-    pre-training, which the student would otherwise meet first in production."""
-    tokens = tokenize(text)
-    positions = [
-        i for start, end, _ in bio_spans(tags[: len(tokens)]) for i in range(start, end)
-        if tokens[i].text.casefold() in neighbours
-    ]  # fmt: skip
-    if not positions:
-        return None
-    first = rng.choice(positions)
-    chosen = [i for i in positions if i == first or rng.random() < 0.5]
-    pieces, pos = [], 0
-    for i in chosen:
-        token = tokens[i]
-        pieces += [text[pos : token.start], _in_case_of(rng.choice(neighbours[token.text.casefold()]), token.text)]
-        pos = token.end
-    pieces.append(text[pos:])
-    return _clean("".join(pieces))
-
-
 def slot_edges(text: str, tags: Sequence[str]) -> Dict[str, int]:
     """Where a row may be joined to another: "B-X" at the start of its first X slot value,
     "E-X" at the first word after it (none when the value ends the row), as character offsets."""

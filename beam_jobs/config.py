@@ -184,12 +184,6 @@ class AugmentationConfig:
     # The target language is drawn with weight (its training templates) ** -balance: 0 draws
     # uniformly, 1 inversely to the templates, so the thinnest languages get the most new rows.
     cross_lingual_balance: float = 1.0
-    # New rows per training row of a language written with spaces that has a slot: words of its
-    # slot values replaced by their nearest new words in teacher.base's vocabulary (one of
-    # `slot_neighbours_per_word`; teacher.lexicon.vocabulary_neighbours), names and places the
-    # training split never has.
-    slot_neighbours: float = 0.0
-    slot_neighbours_per_word: int = 5
     # A small train split gets more of the teacher: when train rows x (1 + the amounts above)
     # is below this, every amount is scaled up to reach it (before duplicates are dropped), by
     # at most `max_scale`. 0: the amounts as given.
@@ -206,7 +200,6 @@ class AugmentationConfig:
             + self.word_swap
             + self.char_distortion
             + self.cross_lingual
-            + self.slot_neighbours
         )
 
     def scale(self, train_rows: int) -> float:
@@ -217,17 +210,12 @@ class AugmentationConfig:
         return min(self.max_scale, max(1.0, self.min_train_rows / produced))
 
     def check(self, key: str, base_dir: str) -> None:
-        for name in (
-            "slot_resample", "recombine", "word_dropout", "word_swap", "char_distortion", "cross_lingual",
-            "slot_neighbours",
-        ):  # fmt: skip
+        for name in ("slot_resample", "recombine", "word_dropout", "word_swap", "char_distortion", "cross_lingual"):
             amount = getattr(self, name)
             if amount < 0:
                 raise ConfigError(f"{key}.{name}", f"new rows per training row cannot be negative: {amount}")
         if self.cross_lingual_neighbours < 1:
             raise ConfigError(f"{key}.cross_lingual_neighbours", f"must be at least 1: {self.cross_lingual_neighbours}")
-        if self.slot_neighbours_per_word < 1:
-            raise ConfigError(f"{key}.slot_neighbours_per_word", f"must be at least 1: {self.slot_neighbours_per_word}")
         if self.cross_lingual_balance < 0:
             raise ConfigError(f"{key}.cross_lingual_balance", f"cannot be negative: {self.cross_lingual_balance}")
         if self.min_train_rows < 0:
