@@ -121,6 +121,8 @@ class TrainingConfig:
     # Rows of language l drawn with probability ~ n_l ** exponent: 1 keeps the data's mix, lower
     # values give small languages more of each epoch (see pqrnn.data.make_dataset).
     language_sampling_exponent: float = 1.0
+    # The same by the teacher's intent: rare intents get more of each epoch (pqrnn.data.intent_balanced).
+    intent_sampling_exponent: float = 1.0
     # With student.quantize: only the last N epochs train with fake quantization, the ones
     # before in float (a quarter faster per step); None: every epoch.
     quantization_aware_epochs: Optional[int] = None
@@ -139,3 +141,4 @@ class TrainingConfig:
         within(f"{key}.lr_decay_rate", self.lr_decay_rate, 1e-9, 1.0)
         at_least(f"{key}.lr_decay_steps", self.lr_decay_steps, 1)
         within(f"{key}.language_sampling_exponent", self.language_sampling_exponent, 0.0, 1.0)
+        within(f"{key}.intent_sampling_exponent", self.intent_sampling_exponent, 0.0, 1.0)

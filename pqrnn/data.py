@@ -16,7 +16,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import tensorflow as tf
 
 from pqrnn.projection import Projection
-from schemas.features import AUGMENTED, INTENT, LANG, SLOT_TAGS, TEACHER_INTENT_LOGITS, TEACHER_SLOT_LOGITS, TOKENS
+from schemas.features import (
+    AUGMENTED,
+    INTENT,
+    LANG,
+    SLOT_TAGS,
+    TEACHER_INTENT,
+    TEACHER_INTENT_LOGITS,
+    TEACHER_SLOT_LOGITS,
+    TOKENS,
+)
 
 
 def _table(vocabulary: Sequence[str]) -> tf.lookup.StaticHashTable:
@@ -104,6 +113,34 @@ def language_balanced(ds: tf.data.Dataset, exponent: float, seed: Optional[int])
     return mixed.take(sum(counts.values()))
 
 
+def _teacher_intent(serialized: tf.Tensor) -> tf.Tensor:
+    spec = {TEACHER_INTENT: tf.io.FixedLenFeature([], tf.string, default_value="")}
+    return tf.io.parse_single_example(serialized, spec)[TEACHER_INTENT]
+
+
+def intent_balanced(ds: tf.data.Dataset, exponent: float, seed: Optional[int]) -> tf.data.Dataset:
+    """Rows of (teacher) intent i repeated or left out at random so that an epoch holds about
+    n_i ** exponent / sum_j n_j ** exponent of them and about as many rows as before: a rare
+    intent is seen more often (see `make_dataset`). Each pass draws again."""
+    counts = Counter(intent.decode("utf-8") for intent in ds.map(_teacher_intent).as_numpy_iterator())
+    intents = sorted(counts)
+    scale = sum(counts.values()) / sum(n**exponent for n in counts.values())
+    copies = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(intents, tf.string), tf.constant([scale * counts[i] ** (exponent - 1) for i in intents])
+        ),
+        default_value=1.0,
+    )
+
+    def draw(serialized: tf.Tensor) -> tf.data.Dataset:
+        # Expected copies c: floor(c) or floor(c) + 1 of them, the latter with probability c - floor(c).
+        expected = copies.lookup(_teacher_intent(serialized))
+        n = tf.cast(tf.floor(expected + tf.random.uniform([], seed=seed, dtype=expected.dtype)), tf.int64)
+        return tf.data.Dataset.from_tensors(serialized).repeat(n)
+
+    return ds.flat_map(draw)
+
+
 def _token_count(serialized: tf.Tensor) -> tf.Tensor:
     tokens = tf.io.parse_single_example(serialized, {TOKENS: tf.io.VarLenFeature(tf.string)})[TOKENS]
     return tf.size(tokens.values)
@@ -152,20 +189,25 @@ def make_dataset(
     shuffle_buffer: int = 100000,
     seed: Optional[int] = None,
     language_exponent: float = 1.0,
+    intent_exponent: float = 1.0,
 ) -> tf.data.Dataset:
     """Batches of (features, targets) from gzipped TFRecords; shuffled and distorted if training.
 
     `language_exponent` < 1 (training only) draws rows of language l with probability
     proportional to n_l ** exponent instead of n_l (1: as they come; 0: every language alike),
     the temperature sampling of multilingual pre-training, so a small language is not drowned
-    out; an epoch keeps its number of rows. Batches hold rows of similar length
+    out; an epoch keeps its number of rows. `intent_exponent` < 1 does the same by the teacher's
+    intent (`intent_balanced`): a rare intent is seen more often. Batches hold rows of similar length
     (`bucket_by_length`): a step costs in proportion to its padded length, so this is the
     Trainer's largest saving; in training the batches are then shuffled so that lengths do not
     come in runs."""
     ds = _records(file_pattern)
     if training and language_exponent != 1.0:
         ds = language_balanced(ds, language_exponent, seed)
-    elif training:
+    if training and intent_exponent != 1.0:
+        ds = intent_balanced(ds, intent_exponent, seed)
+    if training and (language_exponent == 1.0 or intent_exponent != 1.0):
+        # A row's copies come one after another: shuffle them apart.
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = bucket_by_length(ds, batch_size, decoder.projection.max_words)
     if training:

@@ -282,7 +282,13 @@ def train_student(
     decoder = ExampleDecoder(projection, intents, tags, soft_labels=True)
     batch = training.batch_size
     train_ds = make_dataset(
-        train_pattern, decoder, batch, training=True, seed=seed, language_exponent=training.language_sampling_exponent
+        train_pattern,
+        decoder,
+        batch,
+        training=True,
+        seed=seed,
+        language_exponent=training.language_sampling_exponent,
+        intent_exponent=training.intent_sampling_exponent,
     )
     eval_ds = make_dataset(eval_pattern, decoder, batch, training=False)
 

@@ -78,6 +78,28 @@ def test_language_sampling_gives_a_small_language_more_of_each_epoch(tmp_path):
     assert 0.15 < hindi_share(0.5)[1] < 0.4  # sqrt(10) / (sqrt(10) + sqrt(90)) = 0.25
 
 
+def test_intent_sampling_gives_a_rare_intent_more_of_each_epoch():
+    from pqrnn.data import intent_balanced
+    from schemas.examples import encode
+
+    tf.keras.utils.set_random_seed(0)
+    records = [encode({"teacher_intent": "on", "text": f"o{i}"}) for i in range(900)] + [
+        encode({"teacher_intent": "off", "text": f"f{i}"}) for i in range(100)
+    ]
+    data = tf.data.Dataset.from_tensor_slices(records)
+
+    def off_share(exponent):
+        rows = list(intent_balanced(data, exponent, seed=None).as_numpy_iterator())
+        intents = [tf.train.Example.FromString(r).features.feature["teacher_intent"].bytes_list.value[0] for r in rows]
+        return len(rows), intents.count(b"off") / len(rows)
+
+    rows, share = off_share(0.0)  # every intent alike: "off" rows twice each, "on" rows 5 in 9
+    assert 900 < rows < 1100 and 0.45 < share < 0.55
+    rows, share = off_share(0.5)  # sqrt(100) / (sqrt(100) + sqrt(900)) = 0.25
+    assert 900 < rows < 1100 and 0.2 < share < 0.3
+    assert off_share(1.0) == (1000, 0.1)  # the rows as they are
+
+
 def test_quantization_aware_training_runs_only_in_the_last_epochs_and_selects_among_them(tmp_path):
     model, data = _compiled_toy_student(tmp_path)
     quantizer = model.bottleneck_quant  # a range learnt in training
