@@ -32,7 +32,7 @@ import os
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import tensorflow as tf
@@ -63,6 +63,9 @@ from schemas.features import (
 
 # The eval rows by whether the student can have learnt every word of them from gold rows.
 SEEN, UNSEEN = "every word seen", "an unseen word"
+# The eval rows by the gold training rows of their intent (name, at most): on real data the
+# student's intent falls furthest behind the teacher's on the rarest intents.
+INTENT_ROW_BUCKETS = (("0-20", 20), ("21-60", 60), ("61-200", 200), ("201+", float("inf")))
 
 
 def split_records(pattern: str) -> Iterator[Tuple[bytes, Any]]:
@@ -111,6 +114,55 @@ def word_coverage(train_pattern: str) -> Callable[[Any], str]:
         return SEEN if all(w.lower() in words for w in _text(features, TOKENS)) else UNSEEN
 
     return key
+
+
+def intent_rows(train_pattern: str) -> Callable[[Any], str]:
+    """A row's key by how many gold rows of the train split (every language) have its intent:
+    `INTENT_ROW_BUCKETS`, "0-20" ... "201+"."""
+    counts = Counter(
+        _text(features, INTENT)[0]
+        for _, features in split_records(train_pattern)
+        if not any(features[AUGMENTED].int64_list.value)
+    )
+
+    def key(features: Any) -> str:
+        rows = counts[_text(features, INTENT)[0]]
+        return next((name for name, most in INTENT_ROW_BUCKETS if rows <= most), INTENT_ROW_BUCKETS[-1][0])
+
+    return key
+
+
+def intent_accuracy_by(
+    model: tf.keras.Model,
+    pattern: str,
+    student: StudentConfig,
+    intents: List[str],
+    tags: List[str],
+    key: Callable[[Any], str],
+) -> Dict[str, float]:
+    """The model's intent accuracy on a split's rows by key(features), in `INTENT_ROW_BUCKETS` order."""
+    decoder = ExampleDecoder(Projection.from_config(student), intents, tags)
+    groups: Dict[str, List[bytes]] = defaultdict(list)
+    for record, features in split_records(pattern):
+        groups[key(features)].append(record)
+    accuracy = {}
+    for name in (name for name, _ in INTENT_ROW_BUCKETS if groups[name]):
+        right = 0
+        for features, targets in tf.data.Dataset.from_tensor_slices(groups[name]).batch(128).map(decoder):
+            predicted = tf.argmax(model(features, training=False)["intent_logits"], -1)
+            right += int(tf.reduce_sum(tf.cast(predicted == targets["intent"], tf.int32)))
+        accuracy[name] = right / len(groups[name])
+    return accuracy
+
+
+def teacher_intent_accuracy_by(pattern: str, key: Callable[[Any], str]) -> Dict[str, float]:
+    """The teacher's intent accuracy (its labels in the soft-label rows) by key, in bucket order."""
+    right: Counter = Counter()
+    rows: Counter = Counter()
+    for _, features in split_records(pattern):
+        rows[key(features)] += 1
+        right[key(features)] += _text(features, TEACHER_INTENT) == _text(features, INTENT)
+    return {name: right[name] / rows[name] for name, _ in INTENT_ROW_BUCKETS if rows[name]}
 
 
 def teacher_exact_match_by(pattern: str, key: Callable[[Any], str]) -> Dict[str, float]:
@@ -231,6 +283,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             trained.model, eval_pattern, config.student, labels["intents"], labels["slot_tags"], coverage
         )
         teacher_by_coverage = teacher_exact_match_by(eval_pattern, coverage)
+        rarity = intent_rows(train_pattern)
+        student_intent = intent_accuracy_by(
+            trained.model, eval_pattern, config.student, labels["intents"], labels["slot_tags"], rarity
+        )
+        teacher_intent = teacher_intent_accuracy_by(eval_pattern, rarity)
     scores, kept = trained.eval_exact_match, trained.kept_epoch
     row = {
         "name": args.name,
@@ -252,6 +309,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         # Where the student loses to the teacher: rows with a word no gold training row has.
         "student_eval_exact_match_by_word_coverage": student_by_coverage,
         "teacher_eval_exact_match_by_word_coverage": teacher_by_coverage,
+        # Where its intent loses: rows whose intent has few gold training rows.
+        "student_eval_intent_accuracy_by_intent_train_rows": student_intent,
+        "teacher_eval_intent_accuracy_by_intent_train_rows": teacher_intent,
         "minutes": (time.time() - started) / 60,
         **provenance,
     }
@@ -262,6 +322,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"{args.name}: eval exact match by language: {languages}")
     for name, em in student_by_coverage.items():
         print(f"{args.name}: eval rows with {name}: student {em:.3f}, teacher {teacher_by_coverage[name]:.3f}")
+    for name, accuracy in student_intent.items():
+        print(
+            f"{args.name}: eval rows of intents with {name} gold training rows: intent accuracy student "
+            f"{accuracy:.3f}, teacher {teacher_intent[name]:.3f}"
+        )
     print(
         f"{args.name}: kept epoch {kept + 1} of {len(scores)}, eval exact match {scores[kept]:.4f}, "
         f"eval fraction of teacher {scores[kept] / teacher_em:.3f} (teacher {teacher_em:.4f}); {args.output}"

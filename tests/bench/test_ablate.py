@@ -2,7 +2,16 @@
 
 import tensorflow as tf
 
-from bench.ablate import SEEN, UNSEEN, split_records, subsample_augmented, teacher_exact_match_by, word_coverage
+from bench.ablate import (
+    SEEN,
+    UNSEEN,
+    intent_rows,
+    split_records,
+    subsample_augmented,
+    teacher_exact_match_by,
+    teacher_intent_accuracy_by,
+    word_coverage,
+)
 from schemas.examples import decode
 from tests.conftest import example_row, write_examples
 
@@ -53,3 +62,19 @@ def test_word_coverage_splits_eval_by_words_no_gold_training_row_has(tmp_path):
     assert keys == [SEEN, UNSEEN, UNSEEN, SEEN]
     teacher = teacher_exact_match_by(str(tmp_path / "Split-eval" / "*.gz"), key)
     assert teacher == {SEEN: 1.0, UNSEEN: 0.5}
+
+
+def test_intent_rows_groups_eval_by_the_gold_training_rows_of_its_intent(tmp_path):
+    rows = [example_row(i, f"turn on light {i}", "on", ["O"] * 4, "train") for i in range(70)]
+    rows += [example_row(70 + i, f"turn off light {i}", "off", ["O"] * 4, "train") for i in range(21)]
+    rows += [{**example_row(91 + i, f"stop {i}", "stop", ["O"] * 2, "train"), "augmented": 1} for i in range(300)]
+    for i, (intent, teacher_intent) in enumerate([("on", "on"), ("off", "off"), ("off", "on"), ("stop", "stop")]):
+        row = example_row(i, "turn it", intent, ["O", "O"], "eval")
+        rows.append({**row, "teacher_intent": teacher_intent, "teacher_slot_tags": ["O", "O"]})
+    write_examples(tmp_path, rows)
+    key = intent_rows(str(tmp_path / "Split-train" / "*.gz"))
+    keys = [key(features) for _, features in split_records(str(tmp_path / "Split-eval" / "*.gz"))]
+    # "on" has 70 gold rows, "off" 21; "stop" only augmented ones, so none.
+    assert keys == ["61-200", "21-60", "21-60", "0-20"]
+    teacher = teacher_intent_accuracy_by(str(tmp_path / "Split-eval" / "*.gz"), key)
+    assert list(teacher.items()) == [("0-20", 1.0), ("21-60", 0.5), ("61-200", 1.0)]  # in bucket order

@@ -84,6 +84,9 @@ def test_bench_ablate_trains_on_the_runs_soft_labels_and_scores_eval_only(tiny_r
     assert (
         set(row["student_eval_exact_match_by_word_coverage"]) == set(coverage) <= {"every word seen", "an unseen word"}
     )
+    intent = row["student_eval_intent_accuracy_by_intent_train_rows"]
+    assert set(intent) == set(row["teacher_eval_intent_accuracy_by_intent_train_rows"]) and intent
+    assert set(intent) <= {"0-20", "21-60", "61-200", "201+"} and all(0.0 <= a <= 1.0 for a in intent.values())
     assert not any("test" in key for key in row)
 
 
