@@ -457,7 +457,8 @@ def _ablation_section(results_dir: str) -> List[str]:
         )
     header = ["setting", "soft labels of run", "train rows", "epochs", "kept epoch", "student eval EM"]
     header += ["teacher eval EM", "eval fraction of teacher", "commit", "date"]
-    return out + _table(header, rows, (2, 3, 4, 5, 6, 7)) + _learning_curve(records) + _word_coverage(records)
+    slices = _learning_curve(records) + _word_coverage(records) + _intent_rows(records)
+    return out + _table(header, rows, (2, 3, 4, 5, 6, 7)) + slices
 
 
 def _word_coverage(records: List[Dict[str, Any]]) -> List[str]:
@@ -485,6 +486,32 @@ def _word_coverage(records: List[Dict[str, Any]]) -> List[str]:
     header = ["name", "setting", "seen: student", "seen: teacher", "seen: fraction"]
     header += ["unseen: student", "unseen: teacher", "unseen: fraction", "commit"]
     return out + _table(header, rows, (2, 3, 4, 5, 6, 7))
+
+
+def _intent_rows(records: List[Dict[str, Any]]) -> List[str]:
+    """The ablations that split eval by the gold training rows of each row's intent."""
+    points = [r for r in records if r.get("student_eval_intent_accuracy_by_intent_train_rows")]
+    if not points:
+        return []
+    buckets = ("0-20", "21-60", "61-200", "201+")
+    out = [
+        "",
+        "### Rare intents",
+        "",
+        "Eval rows by how many gold training rows (all languages) their intent has (`bench.ablate` records it): "
+        "the student's intent accuracy and the teacher's on each.",
+        "",
+    ]
+    rows = []
+    for r in points:
+        student = r["student_eval_intent_accuracy_by_intent_train_rows"]
+        teacher = r.get("teacher_eval_intent_accuracy_by_intent_train_rows") or {}
+        row = [r.get("name", DASH), _setting(r)]
+        for bucket in buckets:
+            row += [f"{_num(student.get(bucket))} / {_num(teacher.get(bucket))}"]
+        rows.append(row + [_commit(r)])
+    header = ["name", "setting"] + [f"{bucket} rows: student / teacher" for bucket in buckets] + ["commit"]
+    return out + _table(header, rows, (2, 3, 4, 5))
 
 
 def _learning_curve(records: List[Dict[str, Any]]) -> List[str]:

@@ -188,3 +188,16 @@ def test_the_word_coverage_table_shows_each_slices_fraction_of_teacher(tmp_path)
     table = results_doc.render_results(str(tmp_path)).split("### Seen and unseen words")[1].split("\n## ")[0]
     assert "| cov | the defaults | 0.600 | 0.750 | 0.800 | 0.300 | 0.600 | 0.500 | `iiiiiii` |" in table
     assert "no slices" not in table
+
+
+def test_the_rare_intents_table_shows_student_and_teacher_per_bucket(tmp_path):
+    record = {
+        "name": "rare",
+        "student_eval_intent_accuracy_by_intent_train_rows": {"0-20": 0.3, "201+": 0.9},
+        "teacher_eval_intent_accuracy_by_intent_train_rows": {"0-20": 0.6, "21-60": 0.8, "201+": 0.95},
+        "commit": "jjjjjjj",
+    }
+    _write(tmp_path / "ablation.jsonl", [record, {"name": "no slices", "student_eval_exact_match": 0.5}])
+    table = results_doc.render_results(str(tmp_path)).split("### Rare intents")[1].split("\n## ")[0]
+    assert "| rare | the defaults | 0.300 / 0.600 | – / 0.800 | – / – | 0.900 / 0.950 | `jjjjjjj` |" in table
+    assert "no slices" not in table
