@@ -16,7 +16,9 @@ augmentation the run did not have), `--teacher` the fine-tuned teacher that wrot
 against the number of teacher-labelled rows.
 The record also splits eval into the rows whose every word some gold training row of their
 language has, and the rows with an unseen word, with the student's and the teacher's exact match
-on each: on real data the student loses to the teacher mostly on the latter (names, places).
+on each: on real data the student loses to the teacher mostly on the latter (names, places);
+and the student's and the teacher's intent accuracy by how many gold training rows the row's
+intent has (`INTENT_ROW_BUCKETS`): its intent falls furthest behind on the rare ones.
 It never reads the test split, so defaults can be chosen with it; the same overrides given to
 `python -m pipeline run` re-run the Trainer, Evaluator and Pusher from the cache and measure
 the result on test. Appends one JSON line per ablation to `--output`.
