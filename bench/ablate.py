@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import tensorflow as tf
 
-from bench.common import commit_and_machine
+from bench.common import INTENT_ROW_BUCKETS, SEEN, UNSEEN, commit_and_machine
 from bench.speed import find_run
 from config_core import add_config_arguments
 from pipeline.config import Config, load_config_or_exit
@@ -63,12 +63,6 @@ from schemas.features import (
     split_file_pattern,
 )
 
-# The eval rows by whether the student can have learnt every word of them from gold rows.
-SEEN, UNSEEN = "every word seen", "an unseen word"
-# The eval rows by the gold training rows of their intent (name, at most): on real data the
-# student's intent falls furthest behind the teacher's on the rarest intents.
-INTENT_ROW_BUCKETS = (("0-20", 20), ("21-60", 60), ("61-200", 200), ("201+", float("inf")))
-
 
 def split_records(pattern: str) -> Iterator[Tuple[bytes, Any]]:
     """Each serialized row of a split's TFRecords with its parsed features."""
@@ -78,6 +72,14 @@ def split_records(pattern: str) -> Iterator[Tuple[bytes, Any]]:
 
 def _text(features: Any, name: str) -> List[str]:
     return [v.decode("utf-8") for v in features[name].bytes_list.value]
+
+
+def records_by(pattern: str, key: Callable[[Any], str]) -> Dict[str, List[bytes]]:
+    """A split's serialized rows grouped by key(features)."""
+    groups: Dict[str, List[bytes]] = defaultdict(list)
+    for record, features in split_records(pattern):
+        groups[key(features)].append(record)
+    return groups
 
 
 def exact_match_by(
@@ -90,9 +92,7 @@ def exact_match_by(
 ) -> Dict[str, float]:
     """The model's exact match on the rows of a split's TFRecords, grouped by key(features)."""
     decoder = ExampleDecoder(Projection.from_config(student), intents, tags, soft_labels=True)
-    groups: Dict[str, List[bytes]] = defaultdict(list)
-    for record, features in split_records(pattern):
-        groups[key(features)].append(record)
+    groups = records_by(pattern, key)
     return {
         name: exact_match(model, tf.data.Dataset.from_tensor_slices(rows).batch(128).map(decoder), tags)
         for name, rows in sorted(groups.items())
@@ -129,7 +129,7 @@ def intent_rows(train_pattern: str) -> Callable[[Any], str]:
 
     def key(features: Any) -> str:
         rows = counts[_text(features, INTENT)[0]]
-        return next((name for name, most in INTENT_ROW_BUCKETS if rows <= most), INTENT_ROW_BUCKETS[-1][0])
+        return next(name for name, most in INTENT_ROW_BUCKETS if rows <= most)
 
     return key
 
@@ -144,9 +144,7 @@ def intent_accuracy_by(
 ) -> Dict[str, float]:
     """The model's intent accuracy on a split's rows by key(features), in `INTENT_ROW_BUCKETS` order."""
     decoder = ExampleDecoder(Projection.from_config(student), intents, tags)
-    groups: Dict[str, List[bytes]] = defaultdict(list)
-    for record, features in split_records(pattern):
-        groups[key(features)].append(record)
+    groups = records_by(pattern, key)
     accuracy = {}
     for name in (name for name, _ in INTENT_ROW_BUCKETS if groups[name]):
         right = 0
@@ -162,8 +160,9 @@ def teacher_intent_accuracy_by(pattern: str, key: Callable[[Any], str]) -> Dict[
     right: Counter = Counter()
     rows: Counter = Counter()
     for _, features in split_records(pattern):
-        rows[key(features)] += 1
-        right[key(features)] += _text(features, TEACHER_INTENT) == _text(features, INTENT)
+        name = key(features)
+        rows[name] += 1
+        right[name] += _text(features, TEACHER_INTENT) == _text(features, INTENT)
     return {name: right[name] / rows[name] for name, _ in INTENT_ROW_BUCKETS if rows[name]}
 
 

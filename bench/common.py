@@ -1,5 +1,6 @@
 """What every benchmark record shares: where it was measured (commit, machine, date) and how it
-is kept (one JSON line appended to a `bench/results/*.jsonl` file)."""
+is kept (one JSON line appended to a `bench/results/*.jsonl` file); and the names of the eval
+splits that the records and results.md share."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ import subprocess
 from typing import Any, Dict
 
 from runtime.timing import machine
+
+# How bench.ablate splits the eval rows, and how results.md names the splits. By whether the
+# student can have learnt every word of a row from gold rows:
+SEEN, UNSEEN = "every word seen", "an unseen word"
+# By the gold training rows of the row's intent (name, at most): on real data the student's
+# intent falls furthest behind the teacher's on the rarest intents.
+INTENT_ROW_BUCKETS = (("0-20", 20), ("21-60", 60), ("61-200", 200), ("201+", float("inf")))
 
 
 def commit_and_machine() -> Dict[str, str]:

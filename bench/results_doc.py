@@ -26,6 +26,8 @@ import os
 import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from bench.common import INTENT_ROW_BUCKETS, SEEN, UNSEEN
+
 RESULTS_DIR = "bench/results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 # The two rows of the README's headline: the embedded default's run, and the real-data benchmark.
@@ -479,7 +481,7 @@ def _word_coverage(records: List[Dict[str, Any]]) -> List[str]:
         student = r["student_eval_exact_match_by_word_coverage"]
         teacher = r.get("teacher_eval_exact_match_by_word_coverage") or {}
         row = [r.get("name", DASH), _setting(r)]
-        for slice_name in ("every word seen", "an unseen word"):
+        for slice_name in (SEEN, UNSEEN):
             s, t = student.get(slice_name), teacher.get(slice_name)
             row += [_num(s), _num(t), _num(s / t if s is not None and t else None)]
         rows.append(row + [_commit(r)])
@@ -493,7 +495,7 @@ def _intent_rows(records: List[Dict[str, Any]]) -> List[str]:
     points = [r for r in records if r.get("student_eval_intent_accuracy_by_intent_train_rows")]
     if not points:
         return []
-    buckets = ("0-20", "21-60", "61-200", "201+")
+    buckets = [name for name, _ in INTENT_ROW_BUCKETS]
     out = [
         "",
         "### Rare intents",
