@@ -113,6 +113,53 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
             )
 
 
+class AverageWeights(tf.keras.callbacks.Callback):
+    """An exponential moving average of the trainable weights, updated after every step, is
+    what each epoch is scored and kept with: it sits in the model from the end of an epoch to
+    the start of the next (the callbacks after this one score and copy it), and the weights as
+    trained go back in for the next epoch's steps. Batch-norm statistics and quantization
+    ranges stay as trained (they are moving averages already).
+
+    The decay ramps up as (1 + n) / (10 + n) over the first steps n (as
+    `tf.train.ExponentialMovingAverage` with `num_updates`), so early epochs are not
+    dominated by the initial weights."""
+
+    def __init__(self, decay: float):
+        super().__init__()
+        self.decay = decay
+
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
+        weights = self.model.trainable_variables
+        self._average = [tf.Variable(w, trainable=False) for w in weights]
+        self._trained = [tf.Variable(w, trainable=False) for w in weights]
+        self._updates = tf.Variable(0.0, trainable=False)
+        self._swapped = False
+
+        @tf.function
+        def update() -> None:
+            self._updates.assign_add(1.0)
+            decay = tf.minimum(self.decay, (1.0 + self._updates) / (10.0 + self._updates))
+            for average, w in zip(self._average, weights):
+                average.assign(decay * average + (1.0 - decay) * tf.cast(w, average.dtype))
+
+        self._update = update
+
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
+        self._update()
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        for trained, average, w in zip(self._trained, self._average, self.model.trainable_variables):
+            trained.assign(w)
+            w.assign(average)
+        self._swapped = True
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        if self._swapped:
+            for trained, w in zip(self._trained, self.model.trainable_variables):
+                w.assign(trained)
+            self._swapped = False
+
+
 class QuantizeFromEpoch(tf.keras.callbacks.Callback):
     """Float training until epoch `start` (0-based), 8-bit fake quantization from then on.
 
@@ -303,6 +350,8 @@ def train_student(
     selection = KeepBestEpoch(eval_ds, first_candidate=qat_start, tags=tags)
     quantize = QuantizeFromEpoch(qat_start)
     stopping = StopOnPlateau(selection, quantize, training.epochs - qat_start, training.patience, training.min_delta)
+    # Weight averaging first: the epoch's score and the kept weights are the average's.
+    averaging = [AverageWeights(training.weight_average_decay)] if training.weight_average_decay > 0 else []
     # One iterator for every epoch: Keras otherwise replaces it each epoch, and destroying the
     # old one waited for tf.data's threads, up to ~50 s an epoch inside the pipeline's process.
     model.fit(
@@ -312,7 +361,7 @@ def train_student(
         epochs=training.epochs,
         # KeepBestEpoch before StopOnPlateau (which reads its scores) and TensorBoard (which
         # writes the val_exact_match it adds to the logs).
-        callbacks=[quantize, selection, stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
+        callbacks=[quantize, *averaging, selection, stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
         verbose=2,
     )
     stopped = stopping.report()

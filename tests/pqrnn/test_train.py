@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from pqrnn.config import DistillationConfig, TrainingConfig
@@ -9,6 +10,7 @@ from pqrnn.data import ExampleDecoder, make_dataset
 from pqrnn.model import build_student
 from pqrnn.projection import Projection
 from pqrnn.train import (
+    AverageWeights,
     KeepBestEpoch,
     QuantizeFromEpoch,
     StopOnPlateau,
@@ -44,14 +46,48 @@ def test_the_best_epoch_is_kept_when_the_last_one_is_worse(tmp_path):
     assert exact_match(model, data) == best  # the model ends with the best epoch's weights
 
 
+def test_epochs_are_scored_with_the_weight_average_and_train_on_with_the_weights_as_trained(tmp_path):
+    model, data = _compiled_toy_student(tmp_path)
+    kernel, decay = model.bottleneck.kernel, 0.9
+
+    class Trained(tf.keras.callbacks.Callback):  # before AverageWeights: the weights as trained
+        steps = []
+
+        def on_train_begin(self, logs=None):
+            self.steps.append(kernel.numpy())
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps.append(kernel.numpy())
+
+    class Seen(tf.keras.callbacks.Callback):  # after it: what selection scores, what the next epoch starts from
+        scored, resumed = [], []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.scored.append((len(Trained.steps), kernel.numpy()))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.resumed.append(kernel.numpy())
+
+    model.fit(data, epochs=2, callbacks=[Trained(), AverageWeights(decay), Seen()], verbose=0)
+    for steps, scored in Seen.scored:
+        average = Trained.steps[0]
+        for n, weights in enumerate(Trained.steps[1:steps], start=1):
+            d = min(decay, (1 + n) / (10 + n))
+            average = d * average + (1 - d) * weights
+        np.testing.assert_allclose(scored, average, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(scored, Trained.steps[steps - 1])
+    first_epoch_steps = Seen.scored[0][0]
+    np.testing.assert_array_equal(Seen.resumed[1], Trained.steps[first_epoch_steps - 1])
+
+
 def test_train_student_exports_a_servable_student(tmp_path):
     tf.keras.utils.set_random_seed(0)
     _, intents, tags = write_toy_dataset(str(tmp_path / "data"))
     pattern = str(tmp_path / "data" / "Split-train" / "*.gz")
     serving = str(tmp_path / "serving")
     trained = train_student(
-        CONFIG, DistillationConfig(), TrainingConfig(epochs=2, batch_size=25), 0, pattern, pattern, intents, tags,
-        serving, str(tmp_path / "logs"),
+        CONFIG, DistillationConfig(), TrainingConfig(epochs=2, batch_size=25, weight_average_decay=0.9), 0,
+        pattern, pattern, intents, tags, serving, str(tmp_path / "logs"),
     )  # fmt: skip
     assert len(trained.eval_exact_match) == 2 and trained.kept_epoch in (0, 1)
     served = tf.saved_model.load(serving).signatures["serving_default"](text=tf.constant(["turn on the light"]))
