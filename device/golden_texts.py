@@ -166,6 +166,11 @@ EDGE_CASES = [
     "combining e\u0301 and \u0345 alone \u0301\u0302",
     "\u0301leading mark",
     "ก\u0301 Thai with Latin mark",
+    "เปิด การ จับ เวลา ใน อีก 5 นาที ?",  # word-segmented Thai (MTOP's): words are tokens
+    "ส่ง การ์ด \u200b อวยพร ให้ แม่",
+    "ก" * 16 + " ข",  # the longest word of a segmented text
+    "ก" * 17 + " ข",  # longer: not segmented
+    "ก\u0301 ข, ค",
     "\u0e31\u0e48 marks alone",
     "ΟΔΟΣ Σ σ ς ΑΣ. Α'Σ ΑΣ'Β ΣΑΣ",
     "Σ\u0345 ΑΣ\u0345 ªΣ 1Σ ΑΣΑ",

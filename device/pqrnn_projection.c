@@ -99,10 +99,32 @@ static int is_mark(uint32_t cp) { return IN(marks, cp); }
 
 /* ------------------------------------------------------------------ tokenizer */
 
+/* tokenization.segmented: two no-space characters with only separators between them, and no
+ * no-space run (with its marks) longer than PQRNN_MAX_SEGMENTED_WORD. */
+static int segmented(const unsigned char *s, size_t n) {
+    size_t pos = 0, run = 0;
+    int after_run = 0, pair = 0;
+    while (pos < n) {
+        uint32_t cp = decode_utf8(s, n, &pos);
+        if (is_no_space(cp) || (run > 0 && is_mark(cp))) {
+            if (run == 0 && after_run) pair = 1;
+            if (++run > PQRNN_MAX_SEGMENTED_WORD) return 0;
+        } else if (is_separator(cp)) {
+            if (run > 0) after_run = 1;
+            run = 0;
+        } else {
+            run = 0;
+            after_run = 0;
+        }
+    }
+    return pair;
+}
+
 void pqrnn_tokenizer_init(pqrnn_tokenizer *tokenizer, const char *text, size_t len) {
     tokenizer->text = (const unsigned char *)text;
     tokenizer->len = len;
     tokenizer->pos = 0;
+    tokenizer->segmented = segmented(tokenizer->text, len);
 }
 
 int pqrnn_next_token(pqrnn_tokenizer *t, pqrnn_span *token) {
@@ -121,7 +143,7 @@ int pqrnn_next_token(pqrnn_tokenizer *t, pqrnn_span *token) {
             }
             continue;
         }
-        if (is_standalone(cp) || is_no_space(cp)) {
+        if (is_standalone(cp) || (!t->segmented && is_no_space(cp))) {
             if (in_word) { /* close the word; this character comes next call */
                 token->start = word_start;
                 token->end = pos;

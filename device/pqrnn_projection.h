@@ -44,10 +44,12 @@ extern "C" {
 #endif
 
 /* The hash's version: assets.extra/device_projection.json's "hash_spec_version" must equal it. */
-#define PQRNN_HASH_SPEC_VERSION 3
+#define PQRNN_HASH_SPEC_VERSION 4
 #define PQRNN_FIELDS_PER_HASH 32
 #define PQRNN_MAX_FEATURE_SIZE 8192 /* one salt byte */
 #define PQRNN_MAX_NGRAM_CHARS 16
+/* tokenization.MAX_SEGMENTED_WORD: the longest no-space run of a word-segmented text. */
+#define PQRNN_MAX_SEGMENTED_WORD 16
 
 /* Bytes of scratch pqrnn_project needs for a text of `len` bytes (lower-casing and U+FFFD can
  * grow a token to 3 bytes per input byte, plus the 2 salt bytes and the markers). */
@@ -79,6 +81,7 @@ typedef struct {
 typedef struct {
     const unsigned char *text;
     size_t len, pos;
+    int segmented; /* the text writes a no-space script one word at a time (tokenization.segmented) */
 } pqrnn_tokenizer;
 
 /* Word tokens one by one: init, then pqrnn_next_token until it returns 0. */

@@ -56,7 +56,7 @@ DEVICE_PROJECTION_FILE = "device_projection.json"
 DEVICE_GOLDEN_FILE = "device_golden.jsonl"
 # Version of the hash and word rule (DESIGN.md "The hash", tokenization); the C port checks it
 # (PQRNN_HASH_SPEC_VERSION in device/pqrnn_projection.h). Bump on any change of either.
-HASH_SPEC_VERSION = 3
+HASH_SPEC_VERSION = 4
 
 # ------------------------------------------------------------------ FarmHash Fingerprint64
 # farmhashna::Hash64 (what tf.fingerprint's "farmhash64" computes), vectorised over a batch of

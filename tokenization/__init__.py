@@ -4,9 +4,15 @@ Rule (identical in Python here and in TensorFlow ops in `tokenization.tf_ops`):
 1. Every punctuation or symbol character (Unicode categories P* and S*) is a token by itself.
 2. Every character of a script written without spaces (Thai, Lao, Khmer, Myanmar, CJK
    ideographs, Hiragana, Katakana, Hangul is *not* included: Korean uses spaces) is a
-   token by itself, together with the combining marks (M*) that follow it.
+   token by itself, together with the combining marks (M*) that follow it, unless the text
+   is word-segmented (`segmented`): there such characters form words like any others.
 3. Everything else is split on whitespace: `str.isspace` characters and U+200B ZERO WIDTH
    SPACE, the invisible word boundary of Thai, Khmer and Myanmar text (MTOP's Thai has it).
+
+A text is word-segmented when two characters of such a script have only separators between
+them and no run of them (with their marks) is longer than `MAX_SEGMENTED_WORD`: MTOP writes
+Thai one word at a time ("เปิด การ จับ เวลา", at most 14 characters a word), while Thai as
+usually written puts spaces only between phrases, which are longer.
 
 Slot spans are given in characters; a slot covers the tokens whose characters it overlaps,
 and a span that starts or ends inside a token is rejected by the dataset job, so slot tags
@@ -32,6 +38,9 @@ NO_SPACE_RANGES = (
 )
 
 
+# The longest run of a no-space script (characters and their marks) a word-segmented text has.
+MAX_SEGMENTED_WORD = 16
+
 # Word separators that `str.isspace` does not count as whitespace (Unicode category Cf).
 ZERO_WIDTH_SEPARATORS = "\u200b"
 
@@ -56,11 +65,35 @@ def _standalone(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "PS"
 
 
+def _mark(ch: str) -> bool:
+    return unicodedata.category(ch)[0] == "M"
+
+
+def segmented(text: str) -> bool:
+    """Whether `text` writes a script without spaces one word at a time (see the module's rule)."""
+    run = 0  # characters of the current no-space run, marks included
+    after_run = False  # only separators since a no-space run ended
+    pair = False
+    for ch in text:
+        if _no_space(ch) or (run > 0 and _mark(ch)):
+            pair = pair or (run == 0 and after_run)
+            run += 1
+            if run > MAX_SEGMENTED_WORD:
+                return False
+        elif is_separator(ch):
+            after_run = after_run or run > 0
+            run = 0
+        else:
+            run, after_run = 0, False
+    return pair
+
+
 def tokenize(text: str) -> List[Token]:
     """Split `text` into word tokens with character offsets."""
     tokens: List[Token] = []
     i, n = 0, len(text)
     word_start = -1
+    split_no_space = not segmented(text)
 
     def close_word(end: int) -> None:
         nonlocal word_start
@@ -77,10 +110,10 @@ def tokenize(text: str) -> List[Token]:
             close_word(i)
             tokens.append(Token(ch, i, i + 1))
             i += 1
-        elif _no_space(ch):
+        elif split_no_space and _no_space(ch):
             close_word(i)
             j = i + 1
-            while j < n and unicodedata.category(text[j])[0] == "M":
+            while j < n and _mark(text[j]):
                 j += 1
             tokens.append(Token(text[i:j], i, j))
             i = j

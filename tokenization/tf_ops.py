@@ -6,7 +6,8 @@ tokens [batch, (tokens)], equal to `tokenization.words(text)` for every text. It
 
 How the rule is expressed: one `regex_replace` surrounds every token that stands alone
 (rule 1: a punctuation/symbol character; rule 2: a character of a script written without
-spaces together with the combining marks that follow it) with spaces; a second maps every
+spaces together with the combining marks that follow it, or in a word-segmented text, two
+`regex_full_match`es, only the punctuation/symbol characters) with spaces; a second maps every
 whitespace character to a space; `tf.strings.split` then splits on spaces.
 
 Why the character classes are spelled out as code-point ranges instead of RE2's `\\p{P}`,
@@ -25,11 +26,11 @@ from __future__ import annotations
 import functools
 import sys
 import unicodedata
-from typing import Callable, List, Tuple
+from typing import Callable, List, NamedTuple, Tuple
 
 import tensorflow as tf
 
-from tokenization import NO_SPACE_RANGES, is_separator
+from tokenization import MAX_SEGMENTED_WORD, NO_SPACE_RANGES, is_separator
 
 
 def _ranges(predicate: Callable[[str], bool]) -> List[Tuple[int, int]]:
@@ -56,24 +57,47 @@ def _char_class(runs: List[Tuple[int, int]]) -> str:
     return "[" + "".join(parts) + "]"
 
 
+class Patterns(NamedTuple):
+    """The rule's RE2 patterns."""
+
+    standalone: str  # a token by itself in any text (rule 1 or 2), in a group
+    punctuation: str  # a token by itself in a word-segmented text (rule 1), in a group
+    space: str  # a separator (rule 3)
+    word_pair: str  # two no-space characters with only separators between them
+    long_run: str  # a no-space run longer than a segmented text's words
+
+
 @functools.lru_cache(maxsize=1)
-def patterns() -> Tuple[str, str]:
-    """(standalone-token pattern, whitespace pattern) as RE2 syntax."""
-    standalone = _char_class(_ranges(lambda ch: unicodedata.category(ch)[0] in "PS"))
+def patterns() -> Patterns:
+    punctuation = _char_class(_ranges(lambda ch: unicodedata.category(ch)[0] in "PS"))
     marks = _char_class(_ranges(lambda ch: unicodedata.category(ch)[0] == "M"))
     no_space = _char_class(list(NO_SPACE_RANGES))
     space = _char_class(_ranges(is_separator))
-    # Alternation order matters: RE2 is leftmost-first like Python's loop, which tests
-    # "punctuation/symbol" before "no-space script" (e.g. U+0E3F THAI BAHT is a symbol).
-    return f"({standalone}|{no_space}{marks}*)", space
+    return Patterns(
+        # Alternation order matters: RE2 is leftmost-first like Python's loop, which tests
+        # "punctuation/symbol" before "no-space script" (e.g. U+0E3F THAI BAHT is a symbol).
+        standalone=f"({punctuation}|{no_space}{marks}*)",
+        punctuation=f"({punctuation})",
+        space=space,
+        # A run ends in a no-space character and its marks; `(?s)`: `.` also matches newlines.
+        word_pair=f"(?s).*{no_space}{marks}*{space}+{no_space}.*",
+        long_run=f"(?s).*{no_space}(?:{no_space}|{marks}){{{MAX_SEGMENTED_WORD}}}.*",
+    )
 
 
 def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     """Word tokens of each UTF-8 string in `texts` (shape [batch]) as a ragged [batch, (n)]."""
-    standalone, space = patterns()
+    rule = patterns()
     texts = tf.strings.unicode_transcode(
         texts, input_encoding="UTF-8", output_encoding="UTF-8", errors="replace", replacement_char=0xFFFD
     )
-    texts = tf.strings.regex_replace(texts, standalone, r" \1 ")
-    texts = tf.strings.regex_replace(texts, space, " ")
+    segmented = tf.strings.regex_full_match(texts, rule.word_pair) & ~tf.strings.regex_full_match(
+        texts, rule.long_run
+    )
+    texts = tf.where(
+        segmented,
+        tf.strings.regex_replace(texts, rule.punctuation, r" \1 "),
+        tf.strings.regex_replace(texts, rule.standalone, r" \1 "),
+    )
+    texts = tf.strings.regex_replace(texts, rule.space, " ")
     return tf.strings.split(texts)

@@ -21,6 +21,25 @@ def test_thai_and_chinese_are_split_per_character_with_marks_attached():
     assert words("打开客厅的灯") == ["打", "开", "客", "厅", "的", "灯"]
 
 
+def test_word_segmented_thai_keeps_its_words():
+    # MTOP writes Thai one word at a time: the words are the tokens.
+    assert words("เปิด การ จับ เวลา ?") == ["เปิด", "การ", "จับ", "เวลา", "?"]
+    # Thai as usually written: spaces between phrases longer than a word, so per character.
+    assert words("เปิดไฟในห้องนั่งเล่น ราคา")[:3] == ["เ", "ปิ", "ด"]
+    # One Thai word alone, or Thai words with something else between them: per character.
+    assert words("เปิด") == ["เ", "ปิ", "ด"]
+    assert words("ก a ข") == ["ก", "a", "ข"]
+
+
+def test_segmented_needs_two_short_runs_with_only_separators_between():
+    from tokenization import MAX_SEGMENTED_WORD, segmented
+
+    assert segmented("ก ข") and segmented("ก\u200bข") and segmented("ที่ นี่")
+    assert not segmented("ก, ข") and not segmented("กข") and not segmented("a b")
+    assert segmented("ก" * MAX_SEGMENTED_WORD + " ข")
+    assert not segmented("ก" * (MAX_SEGMENTED_WORD + 1) + " ข")
+
+
 def test_mixed_scripts():
     assert words("打开TV 2") == ["打", "开", "TV", "2"]
 
@@ -29,5 +48,5 @@ def test_a_zero_width_space_separates_words_and_is_no_word():
     from tokenization import words
 
     # MTOP's Thai marks word boundaries with U+200B; it must not become a token of its own.
-    assert words("ส่ง การ์ด \u200b อวยพร") == ["ส่", "ง", "ก", "า", "ร์", "ด", "อ", "ว", "ย", "พ", "ร"]
+    assert words("ส่ง การ์ด \u200b อวยพร") == ["ส่ง", "การ์ด", "อวยพร"]
     assert words("iheart\u200bradio") == ["iheart", "radio"]
