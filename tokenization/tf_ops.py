@@ -91,9 +91,7 @@ def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     texts = tf.strings.unicode_transcode(
         texts, input_encoding="UTF-8", output_encoding="UTF-8", errors="replace", replacement_char=0xFFFD
     )
-    segmented = tf.strings.regex_full_match(texts, rule.word_pair) & ~tf.strings.regex_full_match(
-        texts, rule.long_run
-    )
+    segmented = tf.strings.regex_full_match(texts, rule.word_pair) & ~tf.strings.regex_full_match(texts, rule.long_run)
     texts = tf.where(
         segmented,
         tf.strings.regex_replace(texts, rule.punctuation, r" \1 "),
