@@ -67,7 +67,7 @@ from schemas.features import AUG_METHOD, AUGMENTED, SPLIT_DIR_PREFIX, SPLITS, TR
 from teacher import lexicon
 from teacher.bases import resolve_base
 from teacher.config import TeacherConfig
-from tokenization import words, written_with_spaces
+from tokenization import segmented, words, written_with_spaces
 
 OFFLINE_METHODS = ("slot_resample", "recombine", "word_dropout", "word_swap", "char_distortion")
 CANDIDATES, DEAD, COUNTS, LINES = "candidates", "dead", "counts", "lines"
@@ -143,8 +143,13 @@ def _recombine_partner(row: Dict[str, List[Any]]) -> Tuple[Tuple[str, str], Tupl
 
 
 def _training_words(row: Dict[str, List[Any]]) -> Iterable[Tuple[str, str]]:
-    """(lang, case-folded word) of a training row's words (letters, not numbers or symbols)."""
-    for word in words(row["text"][0]):
+    """(lang, case-folded word) of a training row's words (letters, not numbers or symbols).
+    None of a text in a script written without spaces, unless it is word-segmented: its
+    tokens are characters, which have no translation."""
+    text = row["text"][0]
+    if not (written_with_spaces(text) or segmented(text)):
+        return
+    for word in words(text):
         if lexicon.is_word(word):
             yield row["lang"][0], word.casefold()
 
@@ -153,8 +158,7 @@ def _induce_lexicon(
     vocabularies: List[Tuple[str, List[str]]], teacher_base: str, teacher_cache_dir: str, neighbours: int
 ) -> lexicon.Lexicon:
     """The cross-lingual lexicon between the training split's languages (none for one)."""
-    # A language written without spaces has no words to translate (its tokens are characters).
-    train_words = {lang: ws for lang, ws in vocabularies if all(written_with_spaces(w) for w in ws)}
+    train_words = {lang: ws for lang, ws in vocabularies if ws}
     if len(train_words) < 2:
         return {}
     encoder_dir = resolve_base(teacher_base, teacher_cache_dir)

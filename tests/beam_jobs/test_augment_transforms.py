@@ -51,6 +51,16 @@ def test_slot_value_lists_gathers_each_languages_values_of_a_slot():
         assert_that(values, equal_to([(("en", "area"), ["hall", "kitchen"]), (("de", "area"), ["küche"])]))
 
 
+def test_translatable_words_come_from_text_with_words_only():
+    from beam_jobs.augment import _training_words
+
+    assert list(_training_words(ROWS[3])) == [("de", "mach"), ("de", "die"), ("de", "küche"), ("de", "hell")]
+    # Word-segmented Thai (MTOP's) has words; Thai as usually written has characters only.
+    segmented = _row(4, "ตั้ง นาฬิกา ปลุก", "on", ["O", "O", "O"], lang="th")
+    assert list(_training_words(segmented)) == [("th", "ตั้ง"), ("th", "นาฬิกา"), ("th", "ปลุก")]
+    assert list(_training_words(_row(5, "ตั้งนาฬิกาปลุก", "on", ["O"] * 11, lang="th"))) == []
+
+
 def test_recombine_partners_groups_rows_by_language_and_intent_with_their_slot_edges():
     with beam_test_pipeline() as p:
         partners = p | beam.Create(ROWS) | RecombinePartners()
