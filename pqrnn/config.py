@@ -123,8 +123,6 @@ class TrainingConfig:
     language_sampling_exponent: float = 1.0
     # The same by the teacher's intent: rare intents get more of each epoch (pqrnn.data.intent_balanced).
     intent_sampling_exponent: float = 1.0
-    # Each gold-labelled (real) row this many times per epoch, teacher-only rows once.
-    gold_row_copies: int = 1
     # > 0: each epoch is scored, kept and exported with an exponential moving average of the
     # trainable weights at this decay per step (pqrnn.train.AverageWeights); 0: the weights as trained.
     weight_average_decay: float = 0.0
@@ -147,6 +145,5 @@ class TrainingConfig:
         at_least(f"{key}.lr_decay_steps", self.lr_decay_steps, 1)
         within(f"{key}.language_sampling_exponent", self.language_sampling_exponent, 0.0, 1.0)
         within(f"{key}.intent_sampling_exponent", self.intent_sampling_exponent, 0.0, 1.0)
-        at_least(f"{key}.gold_row_copies", self.gold_row_copies, 1)
         if not 0.0 <= self.weight_average_decay < 1.0:
             raise ConfigError(f"{key}.weight_average_decay", f"must be in [0, 1), got {self.weight_average_decay}")

@@ -141,20 +141,6 @@ def intent_balanced(ds: tf.data.Dataset, exponent: float, seed: Optional[int]) -
     return ds.flat_map(draw)
 
 
-def _augmented(serialized: tf.Tensor) -> tf.Tensor:
-    spec = {AUGMENTED: tf.io.FixedLenFeature([], tf.int64, default_value=0)}
-    return tf.io.parse_single_example(serialized, spec)[AUGMENTED]
-
-
-def repeat_gold_rows(ds: tf.data.Dataset, copies: int) -> tf.data.Dataset:
-    """Each row with gold labels `copies` times, teacher-only rows once (see `make_dataset`)."""
-    if copies == 1:
-        return ds
-    return ds.flat_map(
-        lambda s: tf.data.Dataset.from_tensors(s).repeat(tf.where(_augmented(s) > 0, tf.constant(1, tf.int64), copies))
-    )
-
-
 def _token_count(serialized: tf.Tensor) -> tf.Tensor:
     tokens = tf.io.parse_single_example(serialized, {TOKENS: tf.io.VarLenFeature(tf.string)})[TOKENS]
     return tf.size(tokens.values)
@@ -189,11 +175,10 @@ def _records(file_pattern: str) -> tf.data.Dataset:
     return tf.data.TFRecordDataset(files, compression_type="GZIP")
 
 
-def batches_per_pass(file_pattern: str, batch_size: int, max_words: int, gold_copies: int = 1) -> int:
+def batches_per_pass(file_pattern: str, batch_size: int, max_words: int) -> int:
     """Batches in one pass of `make_dataset` over `file_pattern`: every length bucket ends with a
     partial batch. Language-balanced sampling draws other rows each pass: then about that many."""
-    rows = repeat_gold_rows(_records(file_pattern), gold_copies)
-    return int(bucket_by_length(rows, batch_size, max_words).reduce(0, lambda n, _: n + 1))
+    return int(bucket_by_length(_records(file_pattern), batch_size, max_words).reduce(0, lambda n, _: n + 1))
 
 
 def make_dataset(
@@ -205,7 +190,6 @@ def make_dataset(
     seed: Optional[int] = None,
     language_exponent: float = 1.0,
     intent_exponent: float = 1.0,
-    gold_copies: int = 1,
 ) -> tf.data.Dataset:
     """Batches of (features, targets) from gzipped TFRecords; shuffled and distorted if training.
 
@@ -213,19 +197,16 @@ def make_dataset(
     proportional to n_l ** exponent instead of n_l (1: as they come; 0: every language alike),
     the temperature sampling of multilingual pre-training, so a small language is not drowned
     out; an epoch keeps its number of rows. `intent_exponent` < 1 does the same by the teacher's
-    intent (`intent_balanced`): a rare intent is seen more often. `gold_copies` > 1 (training
-    only) has each gold-labelled row that many times in a pass (each copy distorted anew).
-    Batches hold rows of similar length (`bucket_by_length`): a step costs in proportion to its
-    padded length, so this is the Trainer's largest saving; in training the batches are then
-    shuffled so that lengths do not come in runs."""
+    intent (`intent_balanced`): a rare intent is seen more often. Batches hold rows of similar length
+    (`bucket_by_length`): a step costs in proportion to its padded length, so this is the
+    Trainer's largest saving; in training the batches are then shuffled so that lengths do not
+    come in runs."""
     ds = _records(file_pattern)
-    if training:
-        ds = repeat_gold_rows(ds, gold_copies)
     if training and language_exponent != 1.0:
         ds = language_balanced(ds, language_exponent, seed)
     if training and intent_exponent != 1.0:
         ds = intent_balanced(ds, intent_exponent, seed)
-    if training and (language_exponent == 1.0 or intent_exponent != 1.0 or gold_copies > 1):
+    if training and (language_exponent == 1.0 or intent_exponent != 1.0):
         # A row's copies come one after another: shuffle them apart.
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = bucket_by_length(ds, batch_size, decoder.projection.max_words)

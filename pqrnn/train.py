@@ -336,7 +336,6 @@ def train_student(
         seed=seed,
         language_exponent=training.language_sampling_exponent,
         intent_exponent=training.intent_sampling_exponent,
-        gold_copies=training.gold_row_copies,
     )
     eval_ds = make_dataset(eval_pattern, decoder, batch, training=False)
 
@@ -357,7 +356,7 @@ def train_student(
     # old one waited for tf.data's threads, up to ~50 s an epoch inside the pipeline's process.
     model.fit(
         train_ds.repeat(),
-        steps_per_epoch=batches_per_pass(train_pattern, batch, projection.max_words, training.gold_row_copies),
+        steps_per_epoch=batches_per_pass(train_pattern, batch, projection.max_words),
         validation_data=eval_ds,
         epochs=training.epochs,
         # KeepBestEpoch before StopOnPlateau (which reads its scores) and TensorBoard (which

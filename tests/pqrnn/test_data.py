@@ -51,22 +51,3 @@ def test_batches_per_pass_is_one_pass_of_the_training_batches(tmp_path):
     passes = {b: sum(1 for _ in make_dataset(pattern, decoder, b, training=True, seed=0)) for b in (3, 8, 1000)}
     assert passes[3] > passes[8] > 1  # partial batches: one per length bucket at most
     assert {b: batches_per_pass(pattern, b, projection.max_words) for b in passes} == passes
-
-
-def test_gold_rows_come_as_many_times_as_asked_and_teacher_only_rows_once(tmp_path):
-    _, intents, tags = write_toy_dataset(str(tmp_path))
-    projection = Projection.from_config(CONFIG)
-    decoder = ExampleDecoder(projection, intents, tags, soft_labels=True)
-    pattern = os.path.join(tmp_path, "Split-train", "*.gz")
-
-    def rows(copies, training=True):
-        data = make_dataset(pattern, decoder, 8, training=training, seed=0, gold_copies=copies)
-        gold = np.concatenate([t["has_gold"].numpy() for _, t in data])
-        return int(gold.sum()), int((gold == 0).sum())
-
-    (gold, teacher_only), (gold_3, teacher_only_3) = rows(1), rows(3)
-    assert gold > 0 and teacher_only > 0
-    assert (gold_3, teacher_only_3) == (3 * gold, teacher_only)
-    assert rows(3, training=False) == (gold, teacher_only)  # validation reads each row once
-    batches = sum(1 for _ in make_dataset(pattern, decoder, 8, training=True, seed=0, gold_copies=3))
-    assert batches_per_pass(pattern, 8, projection.max_words, gold_copies=3) == batches
