@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -13,9 +14,12 @@ from tokenization import NO_SPACE_RANGES
 _SENTINEL = -7  # placeholder id used to find where content starts between special tokens
 
 
-def _is_no_space(word: str) -> bool:
+def _is_character(word: str) -> bool:
+    """One character of a script written without spaces with its marks: a token of text the word
+    rule split per character (a word-segmented text's words are longer, see `tokenization`)."""
     cp = ord(word[0])
-    return any(lo <= cp <= hi for lo, hi in NO_SPACE_RANGES)
+    no_space = any(lo <= cp <= hi for lo, hi in NO_SPACE_RANGES)
+    return no_space and all(unicodedata.category(ch)[0] == "M" for ch in word[1:])
 
 
 def _bare_metaspace_id(tokenizer: Any) -> Optional[int]:
@@ -25,11 +29,11 @@ def _bare_metaspace_id(tokenizer: Any) -> Optional[int]:
 
 
 def _runs(words: Sequence[str]) -> List[List[int]]:
-    """Word indices grouped into runs: consecutive no-space-script words form one run
+    """Word indices grouped into runs: consecutive characters of a no-space script form one run
     (they were written without spaces), every other word is a run of its own."""
     runs: List[List[int]] = []
     for i, word in enumerate(words):
-        if runs and _is_no_space(word) and _is_no_space(words[runs[-1][-1]]):
+        if runs and _is_character(word) and _is_character(words[runs[-1][-1]]):
             runs[-1].append(i)
         else:
             runs.append([i])

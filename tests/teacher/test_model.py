@@ -45,6 +45,15 @@ def test_slot_logits_come_from_each_words_first_sub_token(tiny):
     torch.testing.assert_close(out.intent_logits[0], model.intent_head(hidden[0]))
 
 
+def test_word_segmented_text_is_read_with_its_spaces(tiny):
+    _, tokenizer = tiny
+    text = "เปิด การ จับ เวลา"  # MTOP's Thai: one word at a time
+    thai = words(text)
+    enc = encode_words(thai, tokenizer, max_length=64)
+    assert len(thai) == 4 and enc["input_ids"].tolist() == tokenizer(text)["input_ids"]
+    assert enc["word_continuation"].tolist() == [0, 0, 0, 0]
+
+
 def test_no_space_language_words_share_the_pieces_of_their_text(tiny):
     model, tokenizer = tiny
     text = "เปิดไฟในห้องนอน"
