@@ -63,30 +63,29 @@ def test_malformed_mtop_and_atis_rows():
 
 # Thai is tokenised by character cluster; U+200B (MTOP's Thai has it) separates words and is no
 # token. The slot "ห้องนอน" (bedroom) must come out as its 6 clusters tagged B, I, I, I, I, I.
-THAI_TEXT = "เปิดไฟ\u200bห้องนอน"  # "turn on the light" + ZWSP + "bedroom"
-THAI_TOKENS = ["เ", "ปิ", "ด", "ไ", "ฟ", "ห้", "อ", "ง", "น", "อ", "น"]
-THAI_TAGS = ["O"] * 5 + ["B-room"] + ["I-room"] * 5
+THAI_CLUSTERS = ["เ", "ปิ", "ด", "ไ", "ฟ", "ห้", "อ", "ง", "น", "อ", "น"]
 
 
-def test_every_reader_gives_thai_clusters_and_aligned_slot_tags():
+@pytest.mark.parametrize(
+    "text, tokens, tags",
+    [
+        # "turn on the light" + "bedroom" as Thai is usually written: one token per character.
+        ("เปิดไฟห้องนอน", THAI_CLUSTERS, ["O"] * 5 + ["B-room"] + ["I-room"] * 5),
+        # Word-segmented (MTOP's Thai, here with a zero-width space): the words are the tokens.
+        ("เปิดไฟ\u200bห้องนอน", ["เปิดไฟ", "ห้องนอน"], ["O", "B-room"]),
+    ],
+)
+def test_every_reader_gives_the_same_thai_tokens_and_aligned_slot_tags(text, tokens, tags):
     import json
 
-    start = THAI_TEXT.index("ห")
+    start = text.index("ห")
     jsonl = json.dumps(
-        {
-            "text": THAI_TEXT,
-            "intent": "on",
-            "lang": "th",
-            "slots": [{"start": start, "end": len(THAI_TEXT), "slot": "room"}],
-        },
+        {"text": text, "intent": "on", "lang": "th", "slots": [{"start": start, "end": len(text), "slot": "room"}]},
         ensure_ascii=False,
     )
-    mtop = f"1\tIN:on\t{start}:{len(THAI_TEXT)}:SL:room\t{THAI_TEXT}\tlights\tth_TH\t[IN:on ]\t{{}}"
-    atis = "1\tเปิดไฟ ห้องนอน\tO B-room\ton"
-    rows = [
-        parse_jsonl(jsonl, "a.jsonl:1", "en", 64),
-        parse_mtop(mtop, "mtop:1", "en", 64),
-        parse_multiatis(atis, "train_TH.tsv:2", "en", 64),
-    ]
+    mtop = f"1\tIN:on\t{start}:{len(text)}:SL:room\t{text}\tlights\tth_TH\t[IN:on ]\t{{}}"
+    rows = [parse_jsonl(jsonl, "a.jsonl:1", "en", 64), parse_mtop(mtop, "mtop:1", "en", 64)]
+    if len(tokens) == 2:  # multiATIS gives words with spaces between them: word-segmented
+        rows.append(parse_multiatis("1\tเปิดไฟ ห้องนอน\tO B-room\ton", "train_TH.tsv:2", "en", 64))
     for row in rows:
-        assert (row.tokens, row.slot_tags) == (THAI_TOKENS, THAI_TAGS), row.id
+        assert (row.tokens, row.slot_tags) == (tokens, tags), row.id
