@@ -4,11 +4,11 @@
 tokens [batch, (tokens)], equal to `tokenization.words(text)` for every text. It runs in
 `tf.data`, in a SavedModel signature and under TFLite's SELECT_TF_OPS, with no custom op.
 
-How the rule is expressed: one `regex_replace` surrounds every token that stands alone
-(rule 1: a punctuation/symbol character; rule 2: a character of a script written without
-spaces together with the combining marks that follow it, or in a word-segmented text, two
-`regex_full_match`es, only the punctuation/symbol characters) with spaces; a second maps every
-whitespace character to a space; `tf.strings.split` then splits on spaces.
+How the rule is expressed: two `regex_full_match`es say whether a text is word-segmented; one
+`regex_replace` surrounds every token that stands alone with spaces (rule 1: a punctuation/symbol
+character; rule 2, unless the text is word-segmented: a character of a script written without
+spaces together with the combining marks that follow it); a second maps every whitespace
+character to a space; `tf.strings.split` then splits on spaces.
 
 Why the character classes are spelled out as code-point ranges instead of RE2's `\\p{P}`,
 `\\p{S}`, `\\p{M}`, `\\s`: the Python rule reads Python's `unicodedata` tables (Unicode 13
