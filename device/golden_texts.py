@@ -168,8 +168,10 @@ EDGE_CASES = [
     "ก\u0301 Thai with Latin mark",
     "เปิด การ จับ เวลา ใน อีก 5 นาที ?",  # word-segmented Thai (MTOP's): words are tokens
     "ส่ง การ์ด \u200b อวยพร ให้ แม่",
-    "ก" * 16 + " ข",  # the longest word of a segmented text
-    "ก" * 17 + " ข",  # longer: not segmented
+    "ก" * 12 + " ข ค",  # the longest word of a segmented text
+    "ก" * 13 + " ข ค",  # longer: not segmented
+    "เซทอุณหภูมิใน ห้องอาหาร",  # one gap: Thai as usually written, per character
+    "ก\u0301 ข, ค ง",  # two gaps apart
     "ก\u0301 ข, ค",
     "\u0e31\u0e48 marks alone",
     "ΟΔΟΣ Σ σ ς ΑΣ. Α'Σ ΑΣ'Β ΣΑΣ",

@@ -99,15 +99,16 @@ static int is_mark(uint32_t cp) { return IN(marks, cp); }
 
 /* ------------------------------------------------------------------ tokenizer */
 
-/* tokenization.segmented: two no-space characters with only separators between them, and no
- * no-space run (with its marks) longer than PQRNN_MAX_SEGMENTED_WORD. */
+/* tokenization.segmented: at least PQRNN_MIN_SEGMENTED_GAPS times two no-space characters with
+ * only separators between them, and no no-space run (with its marks) longer than
+ * PQRNN_MAX_SEGMENTED_WORD. */
 static int segmented(const unsigned char *s, size_t n) {
     size_t pos = 0, run = 0;
-    int after_run = 0, pair = 0;
+    int after_run = 0, gaps = 0;
     while (pos < n) {
         uint32_t cp = decode_utf8(s, n, &pos);
         if (is_no_space(cp) || (run > 0 && is_mark(cp))) {
-            if (run == 0 && after_run) pair = 1;
+            if (run == 0 && after_run) gaps++;
             if (++run > PQRNN_MAX_SEGMENTED_WORD) return 0;
         } else if (is_separator(cp)) {
             if (run > 0) after_run = 1;
@@ -117,7 +118,7 @@ static int segmented(const unsigned char *s, size_t n) {
             after_run = 0;
         }
     }
-    return pair;
+    return gaps >= PQRNN_MIN_SEGMENTED_GAPS;
 }
 
 void pqrnn_tokenizer_init(pqrnn_tokenizer *tokenizer, const char *text, size_t len) {

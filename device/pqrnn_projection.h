@@ -48,8 +48,10 @@ extern "C" {
 #define PQRNN_FIELDS_PER_HASH 32
 #define PQRNN_MAX_FEATURE_SIZE 8192 /* one salt byte */
 #define PQRNN_MAX_NGRAM_CHARS 16
-/* tokenization.MAX_SEGMENTED_WORD: the longest no-space run of a word-segmented text. */
-#define PQRNN_MAX_SEGMENTED_WORD 16
+/* tokenization.MIN_SEGMENTED_GAPS, MAX_SEGMENTED_WORD: a word-segmented text has at least this
+ * many gaps between no-space runs, and no no-space run longer than this. */
+#define PQRNN_MIN_SEGMENTED_GAPS 2
+#define PQRNN_MAX_SEGMENTED_WORD 12
 
 /* Bytes of scratch pqrnn_project needs for a text of `len` bytes (lower-casing and U+FFFD can
  * grow a token to 3 bytes per input byte, plus the 2 salt bytes and the markers). */

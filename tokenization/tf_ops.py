@@ -30,7 +30,7 @@ from typing import Callable, List, NamedTuple, Tuple
 
 import tensorflow as tf
 
-from tokenization import MAX_SEGMENTED_WORD, NO_SPACE_RANGES, is_separator
+from tokenization import MAX_SEGMENTED_WORD, MIN_SEGMENTED_GAPS, NO_SPACE_RANGES, is_separator
 
 
 def _ranges(predicate: Callable[[str], bool]) -> List[Tuple[int, int]]:
@@ -63,7 +63,7 @@ class Patterns(NamedTuple):
     standalone: str  # a token by itself in any text (rule 1 or 2), in a group
     punctuation: str  # a token by itself in a word-segmented text (rule 1), in a group
     space: str  # a separator (rule 3)
-    word_pair: str  # two no-space characters with only separators between them
+    gaps: str  # MIN_SEGMENTED_GAPS times two no-space characters with only separators between them
     long_run: str  # a no-space run longer than a segmented text's words
 
 
@@ -73,14 +73,17 @@ def patterns() -> Patterns:
     marks = _char_class(_ranges(lambda ch: unicodedata.category(ch)[0] == "M"))
     no_space = _char_class(list(NO_SPACE_RANGES))
     space = _char_class(_ranges(is_separator))
+    gap = f"{no_space}{marks}*{space}+{no_space}"
+    run_tail = f"(?:{no_space}|{marks})*"
     return Patterns(
         # Alternation order matters: RE2 is leftmost-first like Python's loop, which tests
         # "punctuation/symbol" before "no-space script" (e.g. U+0E3F THAI BAHT is a symbol).
         standalone=f"({punctuation}|{no_space}{marks}*)",
         punctuation=f"({punctuation})",
         space=space,
-        # A run ends in a no-space character and its marks; `(?s)`: `.` also matches newlines.
-        word_pair=f"(?s).*{no_space}{marks}*{space}+{no_space}.*",
+        # A run ends in a no-space character and its marks; a gap's right run may be the next
+        # gap's left run; `(?s)`: `.` also matches newlines.
+        gaps=f"(?s).*{gap}" + f"(?:{run_tail}{space}+{no_space}|.*{gap})" * (MIN_SEGMENTED_GAPS - 1) + ".*",
         long_run=f"(?s).*{no_space}(?:{no_space}|{marks}){{{MAX_SEGMENTED_WORD}}}.*",
     )
 
@@ -91,7 +94,7 @@ def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     texts = tf.strings.unicode_transcode(
         texts, input_encoding="UTF-8", output_encoding="UTF-8", errors="replace", replacement_char=0xFFFD
     )
-    segmented = tf.strings.regex_full_match(texts, rule.word_pair) & ~tf.strings.regex_full_match(texts, rule.long_run)
+    segmented = tf.strings.regex_full_match(texts, rule.gaps) & ~tf.strings.regex_full_match(texts, rule.long_run)
     texts = tf.where(
         segmented,
         tf.strings.regex_replace(texts, rule.punctuation, r" \1 "),

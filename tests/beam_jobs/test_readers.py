@@ -72,7 +72,7 @@ THAI_CLUSTERS = ["เ", "ปิ", "ด", "ไ", "ฟ", "ห้", "อ", "ง", "
         # "turn on the light" + "bedroom" as Thai is usually written: one token per character.
         ("เปิดไฟห้องนอน", THAI_CLUSTERS, ["O"] * 5 + ["B-room"] + ["I-room"] * 5),
         # Word-segmented (MTOP's Thai, here with a zero-width space): the words are the tokens.
-        ("เปิดไฟ\u200bห้องนอน", ["เปิดไฟ", "ห้องนอน"], ["O", "B-room"]),
+        ("เปิด ไฟ\u200bห้องนอน", ["เปิด", "ไฟ", "ห้องนอน"], ["O", "O", "B-room"]),
     ],
 )
 def test_every_reader_gives_the_same_thai_tokens_and_aligned_slot_tags(text, tokens, tags):
@@ -85,7 +85,7 @@ def test_every_reader_gives_the_same_thai_tokens_and_aligned_slot_tags(text, tok
     )
     mtop = f"1\tIN:on\t{start}:{len(text)}:SL:room\t{text}\tlights\tth_TH\t[IN:on ]\t{{}}"
     rows = [parse_jsonl(jsonl, "a.jsonl:1", "en", 64), parse_mtop(mtop, "mtop:1", "en", 64)]
-    if len(tokens) == 2:  # multiATIS gives words with spaces between them: word-segmented
-        rows.append(parse_multiatis("1\tเปิดไฟ ห้องนอน\tO B-room\ton", "train_TH.tsv:2", "en", 64))
+    if len(tokens) == 3:  # multiATIS gives words with spaces between them: word-segmented
+        rows.append(parse_multiatis("1\tเปิด ไฟ ห้องนอน\tO O B-room\ton", "train_TH.tsv:2", "en", 64))
     for row in rows:
         assert (row.tokens, row.slot_tags) == (tokens, tags), row.id

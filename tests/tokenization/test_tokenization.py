@@ -24,20 +24,21 @@ def test_thai_and_chinese_are_split_per_character_with_marks_attached():
 def test_word_segmented_thai_keeps_its_words():
     # MTOP writes Thai one word at a time: the words are the tokens.
     assert words("เปิด การ จับ เวลา ?") == ["เปิด", "การ", "จับ", "เวลา", "?"]
-    # Thai as usually written: spaces between phrases longer than a word, so per character.
-    assert words("เปิดไฟในห้องนั่งเล่น ราคา")[:3] == ["เ", "ปิ", "ด"]
-    # One Thai word alone, or Thai words with something else between them: per character.
+    assert words("ส่ง การ์ด \u200b อวยพร") == ["ส่ง", "การ์ด", "อวยพร"]
+    # Thai as usually written: a space between phrases at most, so per character.
+    assert words("เซทอุณหภูมิใน ห้องอาหาร")[:3] == ["เ", "ซ", "ท"]
     assert words("เปิด") == ["เ", "ปิ", "ด"]
-    assert words("ก a ข") == ["ก", "a", "ข"]
+    assert words("ก a ข b ค") == ["ก", "a", "ข", "b", "ค"]
 
 
-def test_segmented_needs_two_short_runs_with_only_separators_between():
-    from tokenization import MAX_SEGMENTED_WORD, segmented
+def test_segmented_needs_two_gaps_between_short_runs():
+    from tokenization import MAX_SEGMENTED_WORD, MIN_SEGMENTED_GAPS, segmented
 
-    assert segmented("ก ข") and segmented("ก\u200bข") and segmented("ที่ นี่")
-    assert not segmented("ก, ข") and not segmented("กข") and not segmented("a b")
-    assert segmented("ก" * MAX_SEGMENTED_WORD + " ข")
-    assert not segmented("ก" * (MAX_SEGMENTED_WORD + 1) + " ข")
+    assert MIN_SEGMENTED_GAPS == 2
+    assert segmented("ก ข ค") and segmented("ก\u200bข ค") and segmented("ที่ นี่, ก ข")
+    assert not segmented("ก ข") and not segmented("ก, ข, ค") and not segmented("กข") and not segmented("a b c")
+    assert segmented("ก" * MAX_SEGMENTED_WORD + " ข ค")
+    assert not segmented("ก" * (MAX_SEGMENTED_WORD + 1) + " ข ค")
 
 
 def test_mixed_scripts():
