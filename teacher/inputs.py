@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from teacher.model import IGNORE_INDEX
-from tokenization import NO_SPACE_RANGES
+from tokenization import is_character_token
 
 _SENTINEL = -7  # placeholder id used to find where content starts between special tokens
-
-
-def _is_character(word: str) -> bool:
-    """One character of a script written without spaces with its marks: a token of text the word
-    rule split per character (a word-segmented text's words are longer, see `tokenization`)."""
-    cp = ord(word[0])
-    no_space = any(lo <= cp <= hi for lo, hi in NO_SPACE_RANGES)
-    return no_space and all(unicodedata.category(ch)[0] == "M" for ch in word[1:])
 
 
 def _bare_metaspace_id(tokenizer: Any) -> Optional[int]:
@@ -33,7 +24,7 @@ def _runs(words: Sequence[str]) -> List[List[int]]:
     (they were written without spaces), every other word is a run of its own."""
     runs: List[List[int]] = []
     for i, word in enumerate(words):
-        if runs and _is_character(word) and _is_character(words[runs[-1][-1]]):
+        if runs and is_character_token(word) and is_character_token(words[runs[-1][-1]]):
             runs[-1].append(i)
         else:
             runs.append([i])

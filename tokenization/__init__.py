@@ -72,6 +72,12 @@ def _mark(ch: str) -> bool:
     return unicodedata.category(ch)[0] == "M"
 
 
+def is_character_token(token: str) -> bool:
+    """Whether `token` is one character of a script written without spaces with its marks: what
+    rule 2 makes of text that is not word-segmented."""
+    return bool(token) and _no_space(token[0]) and all(_mark(ch) for ch in token[1:])
+
+
 def segmented(text: str) -> bool:
     """Whether `text` writes a script without spaces one word at a time (see the module's rule)."""
     run = 0  # characters of the current no-space run, marks included
