@@ -17,7 +17,7 @@ class TeacherFinetuneConfig:
     # `eval_every_steps`, stop after `patience` evaluations without a gain of `min_delta` in
     # exact match, and keep the best evaluation's weights. The learning rate warms up, then
     # decays linearly to 0 at `max_steps`, the budget (and `max_minutes`, when > 0).
-    max_steps: int = 1500
+    max_steps: int = 2000
     max_minutes: float = 0.0
     eval_every_steps: int = 250
     patience: int = 3
