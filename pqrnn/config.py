@@ -126,10 +126,6 @@ class TrainingConfig:
     # > 0: each epoch is scored, kept and exported with an exponential moving average of the
     # trainable weights at this decay per step (pqrnn.train.AverageWeights); 0: the weights as trained.
     weight_average_decay: float = 0.0
-    # Share of the words the teacher tags as part of a slot whose characters are redrawn at
-    # random from the word's own (pqrnn.projection.novel_words), a word no training row has:
-    # real utterances name places and people the training rows never saw.
-    novel_slot_words: float = 0.0
     # With student.quantize: only the last N epochs train with fake quantization, the ones
     # before in float (a quarter faster per step); None: every epoch.
     quantization_aware_epochs: Optional[int] = None
@@ -149,6 +145,5 @@ class TrainingConfig:
         at_least(f"{key}.lr_decay_steps", self.lr_decay_steps, 1)
         within(f"{key}.language_sampling_exponent", self.language_sampling_exponent, 0.0, 1.0)
         within(f"{key}.intent_sampling_exponent", self.intent_sampling_exponent, 0.0, 1.0)
-        within(f"{key}.novel_slot_words", self.novel_slot_words, 0.0, 1.0)
         if not 0.0 <= self.weight_average_decay < 1.0:
             raise ConfigError(f"{key}.weight_average_decay", f"must be in [0, 1), got {self.weight_average_decay}")

@@ -15,12 +15,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from pqrnn.projection import Projection, novel_words
+from pqrnn.projection import Projection
 from schemas.features import (
     AUGMENTED,
     INTENT,
     LANG,
-    OUTSIDE_TAG,
     SLOT_TAGS,
     TEACHER_INTENT,
     TEACHER_INTENT_LOGITS,
@@ -50,14 +49,8 @@ class ExampleDecoder:
         intent_vocab: Sequence[str],
         tag_vocab: Sequence[str],
         soft_labels: bool = False,
-        novel_slot_words: float = 0.0,
     ):
-        """`novel_slot_words` (training only): the share of the words in a slot, by the teacher's
-        tags where there are soft labels and by the gold ones otherwise, made new words
-        (`novel_words`) so the student learns to tag a word it never saw from its context."""
         self.projection = projection
-        self.novel_slot_words = novel_slot_words
-        self.outside = list(tag_vocab).index(OUTSIDE_TAG)
         self.num_intents = len(intent_vocab)
         self.num_tags = len(tag_vocab)
         self.soft_labels = soft_labels
@@ -80,8 +73,6 @@ class ExampleDecoder:
         ex = tf.io.parse_example(serialized, self.spec())
         max_words = self.projection.max_words
         tokens = ex[TOKENS]
-        if training and self.novel_slot_words > 0:
-            tokens = self._novel_slot_words(ex)
         features = self.projection(tokens, training=training)
         lengths = tf.minimum(tokens.row_lengths(), max_words)
         width = tf.cast(tf.reduce_max(tf.concat([lengths, [0]], 0)), tf.int32)
@@ -99,16 +90,6 @@ class ExampleDecoder:
             )
             targets["teacher_slot_logits"] = _fit_width(per_token[:, :max_words].to_tensor(0.0), width, 0.0)
         return features, targets
-
-    def _novel_slot_words(self, ex: Dict[str, tf.Tensor]) -> tf.RaggedTensor:
-        tokens = ex[TOKENS]
-        if self.soft_labels:  # one row of logits per word (schemas.features)
-            logits = ex[TEACHER_SLOT_LOGITS].flat_values
-            in_slot = tf.not_equal(tf.argmax(tf.reshape(logits, [-1, self.num_tags]), axis=1), self.outside)
-        else:
-            in_slot = tf.not_equal(ex[SLOT_TAGS].flat_values, OUTSIDE_TAG)
-        chosen = in_slot & (tf.random.uniform(tf.shape(in_slot)) < self.novel_slot_words)
-        return tokens.with_flat_values(novel_words(tokens.flat_values, chosen))
 
 
 def _language(serialized: tf.Tensor) -> tf.Tensor:

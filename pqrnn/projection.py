@@ -86,19 +86,6 @@ def distort(tokens: tf.Tensor, probability: float, seed: Optional[int] = None) -
     return tf.strings.unicode_encode(edited, "UTF-8")
 
 
-def novel_words(words: tf.Tensor, chosen: tf.Tensor, seed: Optional[int] = None) -> tf.Tensor:
-    """Each chosen word of a flat string tensor with its characters redrawn, with replacement,
-    from its own: as long, in the same script, and almost never a word seen before."""
-    chars = tf.strings.unicode_decode(words, "UTF-8", errors="replace")
-    lengths = tf.gather(chars.row_lengths(), chars.value_rowids())
-    draws = tf.random.uniform(tf.shape(chars.flat_values), seed=seed)
-    picks = tf.gather(chars.row_starts(), chars.value_rowids()) + tf.cast(
-        draws * tf.cast(lengths, tf.float32), tf.int64
-    )
-    redrawn = tf.strings.unicode_encode(chars.with_flat_values(tf.gather(chars.flat_values, picks)), "UTF-8")
-    return tf.where(chosen, redrawn, words)
-
-
 class Projection:
     """Word tokens -> ternary features [batch, T, feature_size], zero at padding positions.
 

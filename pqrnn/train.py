@@ -326,7 +326,7 @@ def train_student(
             *student_cpu_threads(),
         )
     projection = Projection.from_config(student)
-    decoder = ExampleDecoder(projection, intents, tags, soft_labels=True, novel_slot_words=training.novel_slot_words)
+    decoder = ExampleDecoder(projection, intents, tags, soft_labels=True)
     batch = training.batch_size
     train_ds = make_dataset(
         train_pattern,

@@ -6,8 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from pqrnn.data import ExampleDecoder, batches_per_pass, length_buckets, make_dataset
-from pqrnn.projection import Projection, novel_words
-from schemas.features import INTENT, SLOT_TAGS, TEACHER_INTENT_LOGITS, TEACHER_SLOT_LOGITS, TOKENS
+from pqrnn.projection import Projection
 from tests.pqrnn.test_training import CONFIG, write_toy_dataset
 
 
@@ -52,41 +51,3 @@ def test_batches_per_pass_is_one_pass_of_the_training_batches(tmp_path):
     passes = {b: sum(1 for _ in make_dataset(pattern, decoder, b, training=True, seed=0)) for b in (3, 8, 1000)}
     assert passes[3] > passes[8] > 1  # partial batches: one per length bucket at most
     assert {b: batches_per_pass(pattern, b, projection.max_words) for b in passes} == passes
-
-
-def test_novel_words_redraw_only_the_chosen_words_from_their_own_characters():
-    words = tf.constant(["pittsburgh", "weather", "ภูเก็ต", "x"])
-    chosen = tf.constant([True, False, True, True])
-    out = [w.decode() for w in novel_words(words, chosen, seed=1).numpy()]
-    assert out[1] == "weather" and out[3] == "x"
-    for before, after in ((words[0], out[0]), (words[2], out[2])):
-        before = before.numpy().decode()
-        assert len(after) == len(before) and set(after) <= set(before)
-    assert out[0] != "pittsburgh"
-
-
-def _example(tokens, teacher_tags, tags):
-    logits = np.full((len(tokens), len(tags)), -5.0, np.float32)
-    logits[np.arange(len(tokens)), [tags.index(t) for t in teacher_tags]] = 5.0
-    feature = {
-        TOKENS: tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode() for t in tokens])),
-        INTENT: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"play"])),
-        SLOT_TAGS: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"O"] * len(tokens))),
-        TEACHER_INTENT_LOGITS: tf.train.Feature(float_list=tf.train.FloatList(value=[1.0])),
-        TEACHER_SLOT_LOGITS: tf.train.Feature(float_list=tf.train.FloatList(value=logits.reshape(-1))),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
-def test_novel_slot_words_change_only_the_words_the_teacher_puts_in_a_slot():
-    tags = ["O", "B-genre", "I-genre"]
-    projection = Projection(feature_size=64, max_tokens=16)  # no distortion: only the new words differ
-    serialized = tf.constant([_example(["play", "smooth", "jazz", "now"], ["O", "B-genre", "I-genre", "O"], tags)])
-    plain, _ = ExampleDecoder(projection, ["play"], tags, soft_labels=True)(serialized, training=True)
-    novel, _ = ExampleDecoder(projection, ["play"], tags, soft_labels=True, novel_slot_words=1.0)(
-        serialized, training=True
-    )
-    scored, _ = ExampleDecoder(projection, ["play"], tags, soft_labels=True, novel_slot_words=1.0)(serialized)
-    changed = np.any(plain.numpy()[0] != novel.numpy()[0], axis=-1)
-    assert changed.tolist() == [False, False, True, True, False, False]  # BOS play smooth jazz now EOS
-    assert np.array_equal(scored.numpy(), plain.numpy())  # never when scoring
