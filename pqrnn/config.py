@@ -76,14 +76,9 @@ class StudentConfig:
     # Batch renormalisation (pqrnn.layers.MaskedBatchNorm): length-bucketed batches are not
     # alike, so training normalises with the moving statistics, as inference does.
     batch_renorm: bool = True
-    # Training only: dropout at this rate on the bottleneck's output and on each QRNN layer's
-    # (the heads' input). 0: off, as in the reference.
-    dropout: float = 0.0
 
     def check(self, key: str, base_dir: str) -> None:
         at_least(f"{key}.bottleneck_size", self.bottleneck_size, 1)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"{key}.dropout", f"must be in [0, 1), got {self.dropout}")
         at_least(f"{key}.max_tokens", self.max_tokens, 1)
         within(f"{key}.batch_norm_momentum", self.batch_norm_momentum, 0.0, 0.9999)
 

@@ -64,19 +64,15 @@ class PQRNNStudent(tf.keras.Model):
         valid = tf.expand_dims(mask, -1)
         x = self.bottleneck(features, training=training)
         x = tf.nn.relu(self.bottleneck_norm(x, mask, training=training)) * valid
-        x = self._dropout(self.bottleneck_quant(x, training=training), training)
+        x = self.bottleneck_quant(x, training=training)
         for layer in self.qrnn_layers:
-            x = self._dropout(layer(x, mask, training=training), training)
+            x = layer(x, mask, training=training)
         scores = self.attention(x, training=training)[..., 0]
         pooled = self.pool_quant(masked_attention_pool(scores, x, mask))
         slot_logits = self.slot_head(x, training=training)
         if self.student_config.projection.add_bos_eos:
             slot_logits = slot_logits[:, 1:-1]
         return {"intent_logits": self.intent_head(pooled, training=training), "slot_logits": slot_logits}
-
-    def _dropout(self, x: tf.Tensor, training: bool) -> tf.Tensor:
-        rate = self.student_config.dropout
-        return tf.nn.dropout(x, rate) if training and rate > 0 else x
 
     def set_fake_quant(self, active: bool) -> None:
         """Fake quantization on or off in every quantizing layer (a float phase, then QAT); the

@@ -1,4 +1,4 @@
-"""Student model: closed-form size, masking invariance, fo-pooling scan, dropout, QAT switch."""
+"""Student model: closed-form size, masking invariance, fo-pooling scan, QAT switch."""
 
 import numpy as np
 import pytest
@@ -92,18 +92,6 @@ def test_padding_and_neighbours_never_change_outputs(quantize):
     np.testing.assert_allclose(batched["intent_logits"][1], alone["intent_logits"][0], atol=1e-5)
     np.testing.assert_allclose(batched["slot_logits"][1, :n], alone["slot_logits"][0, :n], atol=1e-5)
     assert batched["slot_logits"].shape[1] == 9  # word-aligned: longest row's words
-
-
-def test_dropout_acts_only_in_training():
-    def two_calls(dropout, training):
-        config = small_config(quantize=False, dropout=dropout, qrnn=QRNNConfig(state_size=16, zoneout_probability=0.0))
-        model = build_student(config, 7, 5)
-        features = Projection.from_config(config)(tf.ragged.constant([["turn", "on", "the", "lamp"]]))
-        return [model(features, training=training)["slot_logits"].numpy() for _ in range(2)]
-
-    assert not np.allclose(*two_calls(0.5, training=True))
-    np.testing.assert_array_equal(*two_calls(0.5, training=False))
-    np.testing.assert_allclose(*two_calls(0.0, training=True), atol=1e-6)  # the control: nothing else random
 
 
 def test_quantization_switch_keeps_variables_and_quantizes_arithmetic():
