@@ -840,6 +840,7 @@ def render_headline(results_dir: str = RESULTS_DIR) -> str:
             ", ".join(
                 [_command(record)]
                 + ([f"{record['minutes']:.1f} min"] if record.get("minutes") is not None else [])
+                + ([f"{len(record['cached'])} stages from the cache"] if record.get("cached") else [])
                 + [_machine(record.get("machine"))]
             ),
             f"{_date(record)}, {_commit(record)}: {link}",
