@@ -691,8 +691,7 @@ def build(
                 )
             if aug.neighbour_words > 0:
                 made.append(
-                    train
-                    | "NeighbourWords" >> NeighbourWordRows(aug, seed, teacher_base, teacher_cache_dir, scale)
+                    train | "NeighbourWords" >> NeighbourWordRows(aug, seed, teacher_base, teacher_cache_dir, scale)
                 )
             for i, route in enumerate(aug.round_trip.routes):
                 translated = train | f"Route{i}" >> RoundTripRows(route, aug, seed)

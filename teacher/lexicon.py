@@ -86,7 +86,9 @@ def induce_lexicon(
     return lexicon
 
 
-def vocabulary_neighbours(encoder_dir: str, words: Sequence[str], neighbours: int, chunk: int = 1024) -> Dict[str, List[str]]:
+def vocabulary_neighbours(
+    encoder_dir: str, words: Sequence[str], neighbours: int, chunk: int = 1024
+) -> Dict[str, List[str]]:
     """Each word's `neighbours` nearest whole words of its script in the encoder's vocabulary
     (case-folded, itself left out), nearest first, by the cosine of their input word-piece
     embeddings. A whole word is a piece the tokenizer gives for its own text alone: a

@@ -59,7 +59,10 @@ def test_the_job_recombines_rows_of_the_same_intent_and_language_only(write_conf
     ]
     dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
     write_examples(dataset, rows)
-    amounts = {m: 0.0 for m in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual", "neighbour_words")}
+    amounts = {
+        m: 0.0
+        for m in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual", "neighbour_words")
+    }
     config = write_config({"augmentation": {"min_train_rows": 0, "recombine": 8.0, **amounts}})
     summary = augment.run(
         ["--config", config, "--dataset_dir", dataset, "--output_dir", out], test_pipeline=beam_test_pipeline()
@@ -214,7 +217,13 @@ def _cross_lingual_job(tmp_path, write_config, out):
     dataset = tmp_path / "ds"
     if not dataset.exists():
         write_examples(str(dataset), CROSS_LINGUAL_ROWS)
-    only_cross_lingual = {"slot_resample": 0.0, "word_dropout": 0.0, "word_swap": 0.0, "char_distortion": 0.0, "neighbour_words": 0.0}
+    only_cross_lingual = {
+        "slot_resample": 0.0,
+        "word_dropout": 0.0,
+        "word_swap": 0.0,
+        "char_distortion": 0.0,
+        "neighbour_words": 0.0,
+    }
     config = write_config(
         {
             "augmentation": {
@@ -416,7 +425,9 @@ def test_the_job_draws_scaled_amounts_and_says_by_how_much(write_config, tmp_pat
     rows += [example_row(9, "switch off", "off", ["O", "O"], "eval"), example_row(10, "stop", "stop", ["O"], "test")]
     dataset = str(tmp_path / "ds")
     write_examples(dataset, rows)
-    only_swap = dict.fromkeys(("slot_resample", "word_dropout", "char_distortion", "cross_lingual", "neighbour_words"), 0.0)
+    only_swap = dict.fromkeys(
+        ("slot_resample", "word_dropout", "char_distortion", "cross_lingual", "neighbour_words"), 0.0
+    )
     only_swap["word_swap"] = 1.0
     config = write_config({"augmentation": {**only_swap, "min_train_rows": 20, "max_scale": 10.0}})
     summary = augment.run(
