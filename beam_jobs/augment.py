@@ -5,16 +5,14 @@ split and the user's own unlabelled utterances (`data.unlabeled`).
 
 `build(pipeline, augmentation, data, seed, dataset_dir, output_dir, teacher_base,
 teacher_cache_dir)` is the job, wiring composite transforms (OfflineRows, CrossLingualRows,
-NeighbourWordRows, RoundTripRows, ObeyRowRules, KeepNewTexts, CountOutcomes; each tested on its own); `summarize`
+RoundTripRows, ObeyRowRules, KeepNewTexts, CountOutcomes; each tested on its own); `summarize`
 and `publish_or_fail` are its summary and failure policy. `run(argv)` is its command line (reads
 the `project`, `augmentation`, `data`, `teacher` and `beam` sections).
 
 Methods and amounts (new rows per training row) come from `augmentation:` in the config:
 slot_resample, recombine (two rows of an intent joined where a slot of the same name starts or
 ends), word_dropout, word_swap, char_distortion, cross_lingual (the row word by word in
-another language, with a lexicon induced from teacher.base's encoder: `teacher.lexicon`),
-neighbour_words (one word replaced by one of its nearest whole words in teacher.base's
-vocabulary: `teacher.lexicon.vocabulary_neighbours`), and
+another language, with a lexicon induced from teacher.base's encoder: `teacher.lexicon`), and
 round_trip through pivot languages with local seq2seq models (the paper's paraphrasing) when
 routes are configured. A small train split gets more: every amount but round_trip's is scaled
 so that train rows x (1 + amounts) reaches `augmentation.min_train_rows` (at most x`max_scale`;
@@ -198,37 +196,6 @@ class CrossLingual(beam.DoFn):
             new = augmentation.translate_words(parent["text"][0], induced[(lang, target)], rng) if target else None
             if new:
                 yield beam.pvalue.TaggedOutput(CANDIDATES, _candidate(parent, new, self.METHOD, n, target))
-            else:
-                yield beam.pvalue.TaggedOutput(COUNTS, (self.METHOD, "not_applicable"))
-
-
-def _vocabulary_neighbours(
-    vocabularies: List[Tuple[str, List[str]]], teacher_base: str, teacher_cache_dir: str, neighbours: int
-) -> Dict[str, List[str]]:
-    """The training words' nearest whole words in teacher.base's vocabulary."""
-    started = time.time()
-    found = lexicon.vocabulary_neighbours(
-        resolve_base(teacher_base, teacher_cache_dir), sorted({w for _, ws in vocabularies for w in ws}), neighbours
-    )
-    logging.info("vocabulary neighbours: %d training words, %.0f s", len(found), time.time() - started)
-    return found
-
-
-class NeighbourWords(beam.DoFn):
-    """A training row with one word replaced by one of its neighbours in the teacher's vocabulary."""
-
-    METHOD = "neighbour_words"
-
-    def __init__(self, amount: float, seed: int):
-        self._amount = amount
-        self._seed = seed
-
-    def process(self, parent: Dict[str, List[Any]], neighbours: Dict[str, List[str]], scale: float) -> Iterator[Any]:
-        rng = _rng(self._seed, parent["id"][0], self.METHOD)
-        for n in range(_draws(self._amount * scale, rng)):
-            new = augmentation.swap_word(parent["text"][0], neighbours, rng)
-            if new:
-                yield beam.pvalue.TaggedOutput(CANDIDATES, _candidate(parent, new, self.METHOD, n))
             else:
                 yield beam.pvalue.TaggedOutput(COUNTS, (self.METHOD, "not_applicable"))
 
@@ -444,21 +411,6 @@ class OfflineRows(beam.PTransform):
         ).with_outputs(CANDIDATES, COUNTS)
 
 
-class TrainingVocabularies(beam.PTransform):
-    """Training rows -> one list [(lang, sorted distinct case-folded words)] of the languages
-    written with spaces or segmented into words."""
-
-    def expand(self, train):
-        return (
-            train
-            | "TrainingWords" >> beam.FlatMap(_training_words)
-            | "DistinctWords" >> beam.Distinct()
-            | "GroupWords" >> beam.GroupByKey()
-            | "SortWords" >> beam.MapTuple(lambda lang, ws: (lang, sorted(ws)))
-            | "AllVocabularies" >> beam.combiners.ToList()
-        )
-
-
 class CrossLingualRows(beam.PTransform):
     """Training rows -> candidates and counts of word-by-word translation, with a lexicon
     induced from the training words and teacher.base's encoder."""
@@ -474,7 +426,11 @@ class CrossLingualRows(beam.PTransform):
     def expand(self, train):
         induced = (
             train
-            | "Vocabularies" >> TrainingVocabularies()
+            | "TrainingWords" >> beam.FlatMap(_training_words)
+            | "DistinctWords" >> beam.Distinct()
+            | "GroupWords" >> beam.GroupByKey()
+            | "SortWords" >> beam.MapTuple(lambda lang, ws: (lang, sorted(ws)))
+            | "AllVocabularies" >> beam.combiners.ToList()
             | "InduceLexicon"
             >> beam.Map(
                 _induce_lexicon, self._teacher_base, self._teacher_cache_dir, self._aug.cross_lingual_neighbours
@@ -491,35 +447,6 @@ class CrossLingualRows(beam.PTransform):
             beam.pvalue.AsSingleton(induced),
             beam.pvalue.AsDict(templates),
             self._scale,
-        ).with_outputs(CANDIDATES, COUNTS)
-
-
-class NeighbourWordRows(beam.PTransform):
-    """Training rows -> candidates and counts of rows with one word replaced by a neighbour in
-    teacher.base's vocabulary."""
-
-    def __init__(self, aug: AugmentationConfig, seed: int, teacher_base: str, teacher_cache_dir: str, scale: Any):
-        super().__init__()
-        self._aug = aug
-        self._seed = seed
-        self._teacher_base = teacher_base
-        self._teacher_cache_dir = teacher_cache_dir
-        self._scale = scale
-
-    def expand(self, train):
-        neighbours = (
-            train
-            | "Vocabularies" >> TrainingVocabularies()
-            | "VocabularyNeighbours"
-            >> beam.Map(
-                _vocabulary_neighbours,
-                self._teacher_base,
-                self._teacher_cache_dir,
-                self._aug.neighbour_words_candidates,
-            )
-        )
-        return train | "Swap" >> beam.ParDo(
-            NeighbourWords(self._aug.neighbour_words, self._seed), beam.pvalue.AsSingleton(neighbours), self._scale
         ).with_outputs(CANDIDATES, COUNTS)
 
 
@@ -688,10 +615,6 @@ def build(
             if aug.cross_lingual > 0:
                 made.append(
                     train | "CrossLingual" >> CrossLingualRows(aug, seed, teacher_base, teacher_cache_dir, scale)
-                )
-            if aug.neighbour_words > 0:
-                made.append(
-                    train | "NeighbourWords" >> NeighbourWordRows(aug, seed, teacher_base, teacher_cache_dir, scale)
                 )
             for i, route in enumerate(aug.round_trip.routes):
                 translated = train | f"Route{i}" >> RoundTripRows(route, aug, seed)

@@ -2,8 +2,7 @@
 
 The teacher labels the new texts later, as in the paper, where paraphrases come from
 round-trip translation. The offline methods here need no model; `translate_words` needs a
-lexicon (`teacher.lexicon` induces one from the teacher's encoder), `swap_word` a word's
-neighbours in the teacher's vocabulary (`teacher.lexicon.vocabulary_neighbours`); `RoundTripTranslator` runs
+lexicon (`teacher.lexicon` induces one from the teacher's encoder); `RoundTripTranslator` runs
 Hugging Face seq2seq models given in the config.
 """
 
@@ -14,7 +13,7 @@ import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from schemas.features import bio_spans
-from tokenization import segmented, tokenize, written_with_spaces
+from tokenization import tokenize
 
 _SPACES = re.compile(r"\s+")
 # (lang, slot name) -> surface values seen in the training split.
@@ -132,19 +131,6 @@ def translate_words(text: str, lexicon: Dict[str, List[str]], rng: random.Random
         out.append(rng.choice(options) if options else token.text)
         changed = changed or bool(options)
     return _clean(" ".join(out)) if changed else None
-
-
-def swap_word(text: str, neighbours: Dict[str, List[str]], rng: random.Random) -> Optional[str]:
-    """One word that has neighbours (case-folded) replaced by one of them, chosen at random;
-    none in a text of a script written without spaces that is not segmented into words (its
-    tokens are characters)."""
-    if not (written_with_spaces(text) or segmented(text)):
-        return None
-    known = [t for t in tokenize(text) if neighbours.get(t.text.casefold())]
-    if not known:
-        return None
-    token = rng.choice(known)
-    return text[: token.start] + rng.choice(neighbours[token.text.casefold()]) + text[token.end :]
 
 
 class RoundTripTranslator:

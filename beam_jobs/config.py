@@ -184,12 +184,6 @@ class AugmentationConfig:
     # The target language is drawn with weight (its training templates) ** -balance: 0 draws
     # uniformly, 1 inversely to the templates, so the thinnest languages get the most new rows.
     cross_lingual_balance: float = 1.0
-    # New rows per training row: one word replaced by one of its `neighbour_words_candidates`
-    # nearest whole words of the same script in teacher.base's vocabulary, by the encoder's
-    # word-piece embeddings (teacher.lexicon.vocabulary_neighbours): words the training split
-    # never shows (inflections, translations, relatives), for the teacher to label.
-    neighbour_words: float = 1.0
-    neighbour_words_candidates: int = 8
     # A small train split gets more of the teacher: when train rows x (1 + the amounts above)
     # is below this, every amount is scaled up to reach it (before duplicates are dropped), by
     # at most `max_scale`. 0: the amounts as given.
@@ -197,7 +191,7 @@ class AugmentationConfig:
     max_scale: float = 10.0
     round_trip: RoundTripConfig = field(default_factory=RoundTripConfig)
 
-    def scaled_amount(self) -> float:
+    def offline_and_cross_lingual_amount(self) -> float:
         """New rows per training row of the scaled methods, together."""
         return (
             self.slot_resample
@@ -206,35 +200,22 @@ class AugmentationConfig:
             + self.word_swap
             + self.char_distortion
             + self.cross_lingual
-            + self.neighbour_words
         )
 
     def scale(self, train_rows: int) -> float:
         """The factor on every amount for a train split of `train_rows` rows (>= 1)."""
-        produced = train_rows * (1.0 + self.scaled_amount())
-        if not self.min_train_rows or not produced or self.scaled_amount() == 0:
+        produced = train_rows * (1.0 + self.offline_and_cross_lingual_amount())
+        if not self.min_train_rows or not produced or self.offline_and_cross_lingual_amount() == 0:
             return 1.0
         return min(self.max_scale, max(1.0, self.min_train_rows / produced))
 
     def check(self, key: str, base_dir: str) -> None:
-        for name in (
-            "slot_resample",
-            "recombine",
-            "word_dropout",
-            "word_swap",
-            "char_distortion",
-            "cross_lingual",
-            "neighbour_words",
-        ):
+        for name in ("slot_resample", "recombine", "word_dropout", "word_swap", "char_distortion", "cross_lingual"):
             amount = getattr(self, name)
             if amount < 0:
                 raise ConfigError(f"{key}.{name}", f"new rows per training row cannot be negative: {amount}")
         if self.cross_lingual_neighbours < 1:
             raise ConfigError(f"{key}.cross_lingual_neighbours", f"must be at least 1: {self.cross_lingual_neighbours}")
-        if self.neighbour_words_candidates < 1:
-            raise ConfigError(
-                f"{key}.neighbour_words_candidates", f"must be at least 1: {self.neighbour_words_candidates}"
-            )
         if self.cross_lingual_balance < 0:
             raise ConfigError(f"{key}.cross_lingual_balance", f"cannot be negative: {self.cross_lingual_balance}")
         if self.min_train_rows < 0:

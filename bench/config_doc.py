@@ -43,8 +43,6 @@ EXTRA = {
     "augmentation.char_distortion": "Rows with characters distorted.",
     "augmentation.cross_lingual_neighbours": "Candidate translations per word in the induced lexicon; each "
     "translated word takes one of them at random.",
-    "augmentation.neighbour_words_candidates": "Neighbours per word in the teacher's vocabulary; each swapped word "
-    "takes one of them at random.",
     "augmentation.max_scale": "The most the amounts are scaled up by (see `min_train_rows`).",
     "augmentation.round_trip.routes": "Round-trip routes: a language, its pivot and two local seq2seq folders.",
     "augmentation.enabled": "false: no augmentation (the `data.unlabeled` rows are still added).",

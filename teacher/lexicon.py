@@ -11,20 +11,12 @@ and Nepali for Hindi) and sub-word fragments.
 Used by the cross-lingual augmentation (`beam_jobs.augmentation.translate_words`): the
 teacher labels the word-by-word translations, so a rough one costs a noisy row, not a wrong
 label.
-
-`vocabulary_neighbours` looks further than the training words: a word's nearest whole words
-in the teacher's own vocabulary, by its word-piece embeddings ("hotel" -> "hôtel", "hotels",
-"होटल"; "storm" -> "tormenta", "flood"). Those are words a small training split never shows
-(inflections, translations, relatives); the neighbour-word augmentation
-(`beam_jobs.augmentation.swap_word`) puts them into training rows for the teacher to label.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from typing import Dict, List, Mapping, Sequence, Tuple
-
-from tokenization import written_with_spaces
 
 # (source language, target language) -> source word -> its nearest target words, nearest first.
 Lexicon = Dict[Tuple[str, str], Dict[str, List[str]]]
@@ -38,11 +30,6 @@ def is_word(text: str) -> bool:
         and unicodedata.category(text[0])[0] == "L"
         and all(unicodedata.category(ch)[0] in "LM" for ch in text)
     )
-
-
-def script(word: str) -> str:
-    """The Unicode script of a word's first character ("LATIN", "DEVANAGARI", "THAI", ...)."""
-    return unicodedata.name(word[0], "?").split(" ")[0]
 
 
 def embed_words(encoder_dir: str, words: Sequence[str], batch_size: int = 256):
@@ -84,43 +71,3 @@ def induce_lexicon(
             nearest = similarity.topk(min(neighbours, len(tgt_words)), dim=1).indices.tolist()
             lexicon[(src, tgt)] = {w: [tgt_words[j] for j in row] for w, row in zip(src_words, nearest)}
     return lexicon
-
-
-def vocabulary_neighbours(
-    encoder_dir: str, words: Sequence[str], neighbours: int, chunk: int = 1024
-) -> Dict[str, List[str]]:
-    """Each word's `neighbours` nearest whole words of its script in the encoder's vocabulary
-    (case-folded, itself left out), nearest first, by the cosine of their input word-piece
-    embeddings. A whole word is a piece the tokenizer gives for its own text alone: a
-    SentencePiece "▁word" (or "word" after a bare "▁", in a script written without spaces), a
-    WordPiece "word". Only whole words have neighbours: the mean of a longer word's pieces
-    ("▁coa" + "t") is nearest to other fragments, not to relatives of the word."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(encoder_dir, local_files_only=True)
-    table = AutoModel.from_pretrained(encoder_dir, local_files_only=True).get_input_embeddings().weight.detach()
-    table = torch.nn.functional.normalize(table.float(), dim=-1)
-    vocabulary = tokenizer.get_vocab()
-    bare_space = vocabulary.get("\u2581")
-    pieces = sorted(vocabulary.items(), key=lambda item: item[1])
-    texts = [piece[1:] if piece.startswith("\u2581") else piece for piece, _ in pieces]
-    whole: Dict[str, int] = {}  # case-folded word -> its piece (the first, most frequent, of its spellings)
-    for (piece, piece_id), text, ids in zip(pieces, texts, tokenizer(texts, add_special_tokens=False)["input_ids"]):
-        own = [i for i in ids if i != bare_space] if not written_with_spaces(text) else ids
-        if own == [piece_id] and is_word(text):
-            whole.setdefault(text.casefold(), piece_id)
-    by_script: Dict[str, List[str]] = {}
-    for word in whole:
-        by_script.setdefault(script(word), []).append(word)
-    found: Dict[str, List[str]] = {}
-    for name, candidates in sorted(by_script.items()):
-        sources = sorted({w.casefold() for w in words if w.casefold() in whole and script(w) == name})
-        candidate_table = table[[whole[w] for w in candidates]]
-        k = min(neighbours + 1, len(candidates))
-        for start in range(0, len(sources), chunk):
-            batch = sources[start : start + chunk]
-            nearest = (table[[whole[w] for w in batch]] @ candidate_table.T).topk(k, dim=1).indices.tolist()
-            for word, row in zip(batch, nearest):
-                found[word] = [candidates[j] for j in row if candidates[j] != word][:neighbours]
-    return {word: near for word, near in found.items() if near}

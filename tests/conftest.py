@@ -131,7 +131,6 @@ def tiny_sections(tmp):
             "word_dropout": 0.2,
             "word_swap": 0.0,
             "char_distortion": 0.0,
-            "neighbour_words": 0.2,
         },
         "teacher": {
             "base": str(tmp / "base"),

@@ -59,10 +59,7 @@ def test_the_job_recombines_rows_of_the_same_intent_and_language_only(write_conf
     ]
     dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
     write_examples(dataset, rows)
-    amounts = {
-        m: 0.0
-        for m in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual", "neighbour_words")
-    }
+    amounts = {m: 0.0 for m in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual")}
     config = write_config({"augmentation": {"min_train_rows": 0, "recombine": 8.0, **amounts}})
     summary = augment.run(
         ["--config", config, "--dataset_dir", dataset, "--output_dir", out], test_pipeline=beam_test_pipeline()
@@ -95,7 +92,6 @@ def test_job_never_generates_from_or_emits_eval_and_test_texts(write_config, tmp
                 "word_swap": 3.0,
                 "slot_resample": 2.0,
                 "char_distortion": 2.0,
-                "neighbour_words": 0.0,
             }
         }
     )
@@ -168,7 +164,6 @@ def test_round_trip_translation_runs_configured_models(write_config, tmp_path):
                 "word_dropout": 0.0,
                 "word_swap": 0.0,
                 "char_distortion": 0.0,
-                "neighbour_words": 0.0,
                 "round_trip": {"amount": 1.0, "routes": [route], "batch_size": 2},
             }
         }
@@ -217,13 +212,7 @@ def _cross_lingual_job(tmp_path, write_config, out):
     dataset = tmp_path / "ds"
     if not dataset.exists():
         write_examples(str(dataset), CROSS_LINGUAL_ROWS)
-    only_cross_lingual = {
-        "slot_resample": 0.0,
-        "word_dropout": 0.0,
-        "word_swap": 0.0,
-        "char_distortion": 0.0,
-        "neighbour_words": 0.0,
-    }
+    only_cross_lingual = {"slot_resample": 0.0, "word_dropout": 0.0, "word_swap": 0.0, "char_distortion": 0.0}
     config = write_config(
         {
             "augmentation": {
@@ -269,58 +258,6 @@ def test_cross_lingual_rows_are_train_rows_in_another_language(write_config, tmp
     assert sorted((p["id"][0], p["text"][0]) for p in again) == sorted((p["id"][0], p["text"][0]) for p in produced)
 
 
-def test_swap_word_replaces_one_word_the_neighbours_know():
-    neighbours = {"light": ["lamp", "lights"], "kitchen": ["küche"]}
-    made = {augmentation.swap_word("Turn on the Kitchen light 3", neighbours, random.Random(s)) for s in range(30)}
-    assert made == {
-        "Turn on the küche light 3",
-        "Turn on the Kitchen lamp 3",
-        "Turn on the Kitchen lights 3",
-    }
-    assert augmentation.swap_word("stop the timer", neighbours, random.Random(0)) is None
-    # Thai not segmented into words: its tokens are characters, which are not words to swap.
-    assert augmentation.swap_word("เปิดไฟ", {"เปิ": ["ปิด"], "ไฟ": ["แสง"]}, random.Random(0)) is None
-    assert augmentation.swap_word("เปิด ไฟ ห้องนอน", {"ไฟ": ["แสง"]}, random.Random(0)) == "เปิด แสง ห้องนอน"
-
-
-NEIGHBOUR_ROWS = [
-    example_row(0, "turn on the kitchen light", "on", ["O", "O", "O", "B-area", "O"], "train"),
-    example_row(1, "stop timer", "stop", ["O", "O"], "train"),
-    example_row(2, "42 %", "stop", ["O", "O"], "train"),
-    example_row(3, "lamp off", "off", ["O", "O"], "eval"),
-]
-
-
-def test_neighbour_word_rows_are_train_rows_with_one_word_from_the_teacher_vocabulary(write_config, tmp_path):
-    from teacher.tiny import make_tiny_base
-
-    # The teacher's vocabulary holds words the training split never shows: "lamp", "garage".
-    base = make_tiny_base(str(tmp_path / "base"), [r["text"] for r in NEIGHBOUR_ROWS] + ["garage door"], hidden_size=16)
-    dataset, out = str(tmp_path / "ds"), str(tmp_path / "aug")
-    write_examples(dataset, NEIGHBOUR_ROWS)
-    others = dict.fromkeys(("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual"), 0.0)
-    config = write_config(
-        {
-            "augmentation": {**others, "min_train_rows": 0, "neighbour_words": 4.0, "neighbour_words_candidates": 3},
-            "teacher": {"base": base},
-        }
-    )
-    summary = augment.run(
-        ["--config", config, "--dataset_dir", dataset, "--output_dir", out], test_pipeline=beam_test_pipeline()
-    )
-    produced, outcomes = read_output(out), summary["by_method"]["neighbour_words"]
-    # 4 draws per training row, each accounted for; "42 %" has no word.
-    assert sum(outcomes.values()) == 4 * 3 and outcomes["not_applicable"] == 4
-    assert produced and len(produced) == outcomes["emitted"]
-    vocabulary = {w for r in NEIGHBOUR_ROWS for w in r["tokens"]} | {"garage", "door"}
-    by_id = {r["id"]: r for r in NEIGHBOUR_ROWS}
-    for p in produced:
-        parent = by_id[p["id"][0].split("~")[0]]
-        changed = [(a, b) for a, b in zip(parent["tokens"], p["tokens"]) if a != b]
-        assert len(p["tokens"]) == len(parent["tokens"]) and len(changed) == 1
-        assert changed[0][1] in vocabulary and p["aug_method"] == ["neighbour_words"] and "intent" not in p
-
-
 def test_cross_lingual_balance_sends_rows_to_the_languages_with_fewest_templates():
     induced = {("en", "de"): {"light": ["licht"]}, ("en", "hi"): {"light": ["लाइट"]}}
     templates = {"en": 40, "de": 40, "hi": 4}  # Hindi has a tenth of German's templates
@@ -362,7 +299,6 @@ def test_generated_rows_obey_the_dataset_row_rules(write_config, tmp_path):
                 "word_dropout": 0.0,
                 "word_swap": 2.0,
                 "char_distortion": 8.0,
-                "neighbour_words": 0.0,
             },
             "data": {"max_tokens": THAI_MAX_TOKENS, "languages": ["th", "en"]},
         }
@@ -412,8 +348,7 @@ def test_a_small_train_split_gets_every_amount_scaled_up_to_min_train_rows():
     from beam_jobs.config import AugmentationConfig
 
     config = AugmentationConfig(slot_resample=1.0, word_dropout=0.5, word_swap=0.25, char_distortion=0.25,
-                                cross_lingual=0.5, neighbour_words=0.0, min_train_rows=70000,
-                                max_scale=10.0)  # fmt: skip
+                                cross_lingual=0.5, min_train_rows=70000, max_scale=10.0)  # fmt: skip
     assert config.scale(20000) == 1.0  # 20,000 x 3.5 = 70,000 rows already
     assert config.scale(10000) == 2.0
     assert config.scale(100) == 10.0  # at most max_scale
@@ -425,9 +360,7 @@ def test_the_job_draws_scaled_amounts_and_says_by_how_much(write_config, tmp_pat
     rows += [example_row(9, "switch off", "off", ["O", "O"], "eval"), example_row(10, "stop", "stop", ["O"], "test")]
     dataset = str(tmp_path / "ds")
     write_examples(dataset, rows)
-    only_swap = dict.fromkeys(
-        ("slot_resample", "word_dropout", "char_distortion", "cross_lingual", "neighbour_words"), 0.0
-    )
+    only_swap = dict.fromkeys(("slot_resample", "word_dropout", "char_distortion", "cross_lingual"), 0.0)
     only_swap["word_swap"] = 1.0
     config = write_config({"augmentation": {**only_swap, "min_train_rows": 20, "max_scale": 10.0}})
     summary = augment.run(

@@ -78,10 +78,7 @@ def test_recombine_partners_groups_rows_by_language_and_intent_with_their_slot_e
 
 
 def test_offline_rows_draw_each_amount_times_the_scale():
-    amounts = {
-        m: 0.0
-        for m in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual", "neighbour_words")
-    }
+    amounts = {m: 0.0 for m in ("slot_resample", "word_dropout", "word_swap", "char_distortion", "cross_lingual")}
     aug = AugmentationConfig(recombine=4.0, min_train_rows=0, **amounts)
     with beam_test_pipeline() as p:
         rows = p | beam.Create(ROWS)

@@ -158,13 +158,7 @@ def test_same_inputs_and_seed_give_the_same_rows(write_config, tmp_path):
     (tmp_path / "traffic.txt").write_text("switch off the oven\nplay some jazz\nplay some jazz\n", encoding="utf-8")
     (tmp_path / "traffic.jsonl").write_text(_jsonl({"text": "play some jazz", "id": "x"}), encoding="utf-8")
     data = {"unlabeled": [{"path": "traffic.*"}]}
-    augmentation = {
-        "min_train_rows": 0,
-        "word_dropout": 2.0,
-        "word_swap": 1.0,
-        "char_distortion": 1.0,
-        "neighbour_words": 0.0,
-    }
+    augmentation = {"min_train_rows": 0, "word_dropout": 2.0, "word_swap": 1.0, "char_distortion": 1.0}
     first, rows = _augment(tmp_path, write_config, data, augmentation, out="first")
     second, again = _augment(tmp_path, write_config, data, augmentation, out="second")
     assert rows == again and first["by_method"] == second["by_method"] and first["unlabeled"] == second["unlabeled"]

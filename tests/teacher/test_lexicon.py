@@ -19,15 +19,3 @@ def test_nearest_target_words_with_a_shared_word_first(tmp_path):
     # Identical embeddings: a word both languages use is its own nearest translation.
     assert induced[("en", "de")]["timer"][0] == "timer" and induced[("de", "en")]["timer"][0] == "timer"
     assert induced == lexicon.induce_lexicon(base, {"en": english, "de": german}, {"en": english, "de": german}, 2)
-
-
-def test_vocabulary_neighbours_are_whole_words_of_the_same_script(tmp_path):
-    corpus = ["turn on the kitchen light", "lamp garage door", "बत्ती जलाओ रसोई"]
-    base = make_tiny_base(str(tmp_path / "base"), corpus, hidden_size=16)
-    found = lexicon.vocabulary_neighbours(base, ["Light", "kitchen", "बत्ती", "lightning", "42"], 3)
-    # "lightning" is no piece of the vocabulary (it splits), "42" no word: no neighbours.
-    assert set(found) == {"light", "kitchen", "बत्ती"}
-    latin = {w for t in corpus[:2] for w in t.split()}
-    assert all(len(ws) == 3 and w not in ws and set(ws) <= latin for w, ws in found.items() if w != "बत्ती")
-    assert sorted(found["बत्ती"]) == ["जलाओ", "रसोई"]  # the only other Devanagari words
-    assert found == lexicon.vocabulary_neighbours(base, ["kitchen", "Light", "बत्ती"], 3)
