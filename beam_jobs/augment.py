@@ -16,8 +16,7 @@ another language, with a lexicon induced from teacher.base's encoder: `teacher.l
 round_trip through pivot languages with local seq2seq models (the paper's paraphrasing) when
 routes are configured. A small train split gets more: every amount but round_trip's is scaled
 so that train rows x (1 + amounts) reaches `augmentation.min_train_rows` (at most x`max_scale`;
-the factor is `amount_scale` in the summary); with `augmentation.intent_balance` > 0 a row's
-amounts are also weighted by its intent's training rows ** -balance (the total unchanged).
+the factor is `amount_scale` in the summary).
 The rows of `data.unlabeled` files are candidates too (aug_method `unlabeled`, also when
 `augmentation.enabled` is false: they are data); a bad line is a dead letter.
 
@@ -113,10 +112,9 @@ class GenerateOffline(beam.DoFn):
         parent: Dict[str, List[Any]],
         values: Dict[Tuple[str, str], List[str]],
         partners: Dict[Tuple[str, str], List[Tuple[str, Dict[str, int]]]],
-        scales: Dict[str, float],
+        scale: float,
     ) -> Iterator[Any]:
         text, lang, tags = parent["text"][0], parent["lang"][0], parent.get("slot_tags", [])
-        scale = scales[_intent(parent)]
         # The row's own edges and partners, once for all its recombine draws.
         intent_key, (_, edges) = _recombine_partner(parent) if self._config.recombine > 0 else (None, (text, {}))
         for method in OFFLINE_METHODS:
@@ -134,12 +132,8 @@ class GenerateOffline(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(COUNTS, (method, "not_applicable"))
 
 
-def _intent(row: Dict[str, List[Any]]) -> str:
-    return (row.get("intent") or [""])[0]
-
-
 def _intent_key(row: Dict[str, List[Any]]) -> Tuple[str, str]:
-    return row["lang"][0], _intent(row)
+    return row["lang"][0], (row.get("intent") or [""])[0]
 
 
 def _recombine_partner(row: Dict[str, List[Any]]) -> Tuple[Tuple[str, str], Tuple[str, Dict[str, int]]]:
@@ -191,13 +185,9 @@ class CrossLingual(beam.DoFn):
         self._seed = seed
 
     def process(
-        self,
-        parent: Dict[str, List[Any]],
-        induced: lexicon.Lexicon,
-        templates: Dict[str, int],
-        scales: Dict[str, float],
+        self, parent: Dict[str, List[Any]], induced: lexicon.Lexicon, templates: Dict[str, int], scale: float
     ) -> Iterator[Any]:
-        lang, scale = parent["lang"][0], scales[_intent(parent)]
+        lang = parent["lang"][0]
         targets = sorted(tgt for src, tgt in induced if src == lang)
         weights = [templates[t] ** -self._balance for t in targets]
         rng = _rng(self._seed, parent["id"][0], self.METHOD)
@@ -402,13 +392,13 @@ class RecombinePartners(beam.PTransform):
 
 class OfflineRows(beam.PTransform):
     """Training rows -> candidates and (method, outcome) counts of the model-free methods, each
-    amount times the row's intent's factor in `scales` (a singleton side input)."""
+    amount times `scale` (a singleton side input)."""
 
-    def __init__(self, aug: AugmentationConfig, seed: int, scales: Any):
+    def __init__(self, aug: AugmentationConfig, seed: int, scale: Any):
         super().__init__()
         self._aug = aug
         self._seed = seed
-        self._scales = scales
+        self._scale = scale
 
     def expand(self, train):
         values = train | "SlotValueLists" >> SlotValueLists()
@@ -417,21 +407,21 @@ class OfflineRows(beam.PTransform):
             GenerateOffline(self._aug, self._seed),
             beam.pvalue.AsDict(values),
             beam.pvalue.AsDict(partners),
-            self._scales,
+            self._scale,
         ).with_outputs(CANDIDATES, COUNTS)
 
 
 class CrossLingualRows(beam.PTransform):
     """Training rows -> candidates and counts of word-by-word translation, with a lexicon
-    induced from the training words and teacher.base's encoder; amounts as in OfflineRows."""
+    induced from the training words and teacher.base's encoder."""
 
-    def __init__(self, aug: AugmentationConfig, seed: int, teacher_base: str, teacher_cache_dir: str, scales: Any):
+    def __init__(self, aug: AugmentationConfig, seed: int, teacher_base: str, teacher_cache_dir: str, scale: Any):
         super().__init__()
         self._aug = aug
         self._seed = seed
         self._teacher_base = teacher_base
         self._teacher_cache_dir = teacher_cache_dir
-        self._scales = scales
+        self._scale = scale
 
     def expand(self, train):
         induced = (
@@ -456,7 +446,7 @@ class CrossLingualRows(beam.PTransform):
             CrossLingual(self._aug.cross_lingual, self._aug.cross_lingual_balance, self._seed),
             beam.pvalue.AsSingleton(induced),
             beam.pvalue.AsDict(templates),
-            self._scales,
+            self._scale,
         ).with_outputs(CANDIDATES, COUNTS)
 
 
@@ -618,19 +608,13 @@ def build(
         splits = {s: p | f"Read{s}" >> ReadExamples(dataset_dir, s) for s in SPLITS}
         train = splits[TRAIN]
         parents = train | "CountParents" >> beam.combiners.Count.Globally()
-        scales = beam.pvalue.AsSingleton(
-            train
-            | "Intents" >> beam.Map(_intent)
-            | "RowsPerIntent" >> beam.combiners.Count.PerElement()
-            | "AllIntents" >> beam.combiners.ToDict()
-            | "AmountScales" >> beam.Map(aug.intent_scales)
-        )
+        scale = beam.pvalue.AsSingleton(parents | "AmountScale" >> beam.Map(aug.scale))
         generated, counts, dead = [], [], []
         if aug.enabled:
-            made = [train | "Offline" >> OfflineRows(aug, seed, scales)]
+            made = [train | "Offline" >> OfflineRows(aug, seed, scale)]
             if aug.cross_lingual > 0:
                 made.append(
-                    train | "CrossLingual" >> CrossLingualRows(aug, seed, teacher_base, teacher_cache_dir, scales)
+                    train | "CrossLingual" >> CrossLingualRows(aug, seed, teacher_base, teacher_cache_dir, scale)
                 )
             for i, route in enumerate(aug.round_trip.routes):
                 translated = train | f"Route{i}" >> RoundTripRows(route, aug, seed)

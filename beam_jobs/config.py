@@ -189,10 +189,6 @@ class AugmentationConfig:
     # at most `max_scale`. 0: the amounts as given.
     min_train_rows: int = 75000
     max_scale: float = 10.0
-    # A training row's amounts are also weighted by (its intent's training rows) ** -balance,
-    # normalised so the split's total stays the same: rows of rare intents get more new rows.
-    # 0: every row the same.
-    intent_balance: float = 0.0
     round_trip: RoundTripConfig = field(default_factory=RoundTripConfig)
 
     def offline_and_cross_lingual_amount(self) -> float:
@@ -213,14 +209,6 @@ class AugmentationConfig:
             return 1.0
         return min(self.max_scale, max(1.0, self.min_train_rows / produced))
 
-    def intent_scales(self, intent_rows: Dict[str, int]) -> Dict[str, float]:
-        """The factor on every amount of a training row, by its intent, for a train split with
-        these rows per intent: `scale` times the intent's weight (rows ** -intent_balance, with
-        a mean of 1 over the rows)."""
-        total = sum(intent_rows.values())
-        mean_weight = sum(n ** (1.0 - self.intent_balance) for n in intent_rows.values()) / total if total else 1.0
-        return {intent: self.scale(total) * n**-self.intent_balance / mean_weight for intent, n in intent_rows.items()}
-
     def check(self, key: str, base_dir: str) -> None:
         for name in ("slot_resample", "recombine", "word_dropout", "word_swap", "char_distortion", "cross_lingual"):
             amount = getattr(self, name)
@@ -230,8 +218,6 @@ class AugmentationConfig:
             raise ConfigError(f"{key}.cross_lingual_neighbours", f"must be at least 1: {self.cross_lingual_neighbours}")
         if self.cross_lingual_balance < 0:
             raise ConfigError(f"{key}.cross_lingual_balance", f"cannot be negative: {self.cross_lingual_balance}")
-        if self.intent_balance < 0:
-            raise ConfigError(f"{key}.intent_balance", f"cannot be negative: {self.intent_balance}")
         if self.min_train_rows < 0:
             raise ConfigError(f"{key}.min_train_rows", f"cannot be negative: {self.min_train_rows}")
         if self.max_scale < 1:

@@ -1,9 +1,7 @@
 import glob
 import os
 import random
-from collections import Counter
 
-import pytest
 import tensorflow as tf
 from apache_beam.pvalue import TaggedOutput
 
@@ -270,7 +268,7 @@ def test_cross_lingual_balance_sends_rows_to_the_languages_with_fewest_templates
 
     def targets(balance, seed=0):
         do_fn = augment.CrossLingual(amount=1.0, balance=balance, seed=seed)
-        return [out.value["lang"] for p in parents for out in do_fn.process(p, induced, templates, {"": 1.0})]
+        return [out.value["lang"] for p in parents for out in do_fn.process(p, induced, templates, 1.0)]
 
     uniform, balanced = targets(0.0), targets(1.0)
     assert len(uniform) == len(balanced) == 400  # the amount is the same, only the targets move
@@ -355,41 +353,6 @@ def test_a_small_train_split_gets_every_amount_scaled_up_to_min_train_rows():
     assert config.scale(10000) == 2.0
     assert config.scale(100) == 10.0  # at most max_scale
     assert AugmentationConfig(min_train_rows=0).scale(10) == 1.0
-
-
-def test_intent_balance_moves_amounts_to_rare_intents_and_keeps_the_total():
-    from beam_jobs.config import AugmentationConfig
-
-    rows = {"play": 40, "stop": 8, "snooze": 2}
-    even = AugmentationConfig(min_train_rows=0).intent_scales(rows)
-    assert even == {"play": 1.0, "stop": 1.0, "snooze": 1.0}
-    balanced = AugmentationConfig(min_train_rows=0, intent_balance=1.0).intent_scales(rows)
-    # Each intent gets the same share of the new rows: a row of "snooze" 20 times a row of "play".
-    assert balanced["snooze"] / balanced["play"] == pytest.approx(20.0)
-    assert sum(rows[i] * balanced[i] for i in rows) == pytest.approx(sum(rows.values()))  # the total stays
-    half = AugmentationConfig(min_train_rows=0, intent_balance=0.5).intent_scales(rows)
-    assert half["play"] < 1.0 < half["stop"] < half["snooze"] < balanced["snooze"]
-    # With a small train split the scale-up comes on top.
-    scaled = AugmentationConfig(min_train_rows=1000, intent_balance=1.0).intent_scales(rows)
-    assert scaled["snooze"] == pytest.approx(balanced["snooze"] * AugmentationConfig(min_train_rows=1000).scale(50))
-
-
-def test_the_job_gives_rows_of_a_rare_intent_more_new_rows(write_config, tmp_path):
-    rows = [example_row(i, f"play song number {i}", "play", ["O"] * 4, "train") for i in range(4)]
-    # Ten words, nine distinct swaps: its draws hardly ever make the same text twice.
-    rows.append(example_row(4, "snooze my very loud morning alarm for ten more minutes", "snooze", ["O"] * 10, "train"))
-    dataset = str(tmp_path / "ds")
-    write_examples(dataset, rows)
-    only_swap = dict.fromkeys(("slot_resample", "word_dropout", "char_distortion", "cross_lingual"), 0.0)
-    config = write_config({"augmentation": {**only_swap, "word_swap": 1.0, "min_train_rows": 0, "intent_balance": 1.0}})
-    summary = augment.run(
-        ["--config", config, "--dataset_dir", dataset, "--output_dir", str(tmp_path / "aug")],
-        test_pipeline=beam_test_pipeline(),
-    )
-    parents = Counter(p["id"][0].split("~")[0] for p in read_output(str(tmp_path / "aug")))
-    # Weights 1/4 and 1, mean 0.4 over the rows: 0.625 new rows per "play" row, 2.5 for "snooze".
-    assert parents[rows[4]["id"]] in (2, 3) and sum(parents[r["id"]] for r in rows[:4]) <= 4
-    assert summary["by_method"]["word_swap"]["emitted"] == sum(parents.values())
 
 
 def test_the_job_draws_scaled_amounts_and_says_by_how_much(write_config, tmp_path):

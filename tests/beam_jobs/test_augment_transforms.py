@@ -82,8 +82,8 @@ def test_offline_rows_draw_each_amount_times_the_scale():
     aug = AugmentationConfig(recombine=4.0, min_train_rows=0, **amounts)
     with beam_test_pipeline() as p:
         rows = p | beam.Create(ROWS)
-        scales = beam.pvalue.AsSingleton(p | "Scales" >> beam.Create([{"on": 2.0, "off": 2.0}]))
-        made = rows | OfflineRows(aug, seed=0, scales=scales)
+        scale = beam.pvalue.AsSingleton(p | "Scale" >> beam.Create([2.0]))
+        made = rows | OfflineRows(aug, seed=0, scale=scale)
         texts = made[CANDIDATES] | "Texts" >> beam.Map(lambda c: (c[AUG_METHOD], c["text"]))
         outcomes = made[COUNTS] | "Outcomes" >> beam.combiners.Count.PerElement()
         assert_that(
