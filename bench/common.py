@@ -8,7 +8,8 @@ import datetime
 import json
 import os
 import subprocess
-from typing import Any, Dict
+import sys
+from typing import Any, Dict, List, Optional, Sequence
 
 from runtime.timing import machine
 
@@ -28,6 +29,23 @@ def commit_and_machine() -> Dict[str, str]:
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def recorded_command(program: str, argv: Optional[Sequence[str]], drop: Sequence[str] = ("--output",)) -> str:
+    """The command a record says it came from: `program` and its arguments (`sys.argv[1:]` when
+    `argv` is None) without the options in `drop` and their values, which say only where this
+    copy of the record was written, so that the command reruns the measurement as it is kept."""
+    args: List[str] = list(sys.argv[1:] if argv is None else argv)
+    kept: List[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in drop:
+            skip = True
+        elif not any(arg.startswith(option + "=") for option in drop):
+            kept.append(arg)
+    return " ".join([program] + kept)
 
 
 def append_record(path: str, record: Dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from beam_jobs.dataset.rows import assign_split
-from bench.common import commit_and_machine
+from bench.common import commit_and_machine, recorded_command
 from bench.runs import run_record
 from review.run_store import local_metadata_path
 
@@ -159,7 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     config = load_config_or_exit(args.config, args.overrides)
     row = {
         "name": name,
-        "command": " ".join(["python -m bench.real"] + (argv if argv is not None else sys.argv[1:])),
+        "command": recorded_command("python -m bench.real", argv),
         "overrides": args.overrides,
         "scored": splits["scored"],
         "train_groups_fraction": args.train_groups,

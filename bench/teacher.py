@@ -20,7 +20,7 @@ import sys
 import time
 from typing import List, Optional
 
-from bench.common import append_record, commit_and_machine
+from bench.common import append_record, commit_and_machine, recorded_command
 from bench.real import split_files
 from config_core import ProjectConfig, load_sections, or_exit
 from schemas.features import TEACHER_METRICS_FILE, TEST
@@ -87,7 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     languages = [lang for lang in scored if lang != "all"]
     row = {
         "name": args.name,
-        "command": " ".join(["python -m bench.teacher"] + (argv if argv is not None else sys.argv[1:])),
+        "command": recorded_command("python -m bench.teacher", argv),
         "overrides": args.overrides,
         "data": data_name,
         "scored": splits["scored"],
