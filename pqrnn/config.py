@@ -94,10 +94,6 @@ class DistillationConfig:
     gold_weight: float = 0.5
     intent_weight: float = 1.0
     slot_weight: float = 1.0
-    # > 0: the QRNN's word outputs also regress the teacher's per-word hidden states
-    # (standardised, `teacher_word_states` in the soft labels) with this weight.
-    word_state_weight: float = 0.0
-    word_state_size: int = 384
 
     def check(self, key: str, base_dir: str) -> None:
         positive(f"{key}.temperature", self.temperature)

@@ -49,9 +49,7 @@ class ExampleDecoder:
         intent_vocab: Sequence[str],
         tag_vocab: Sequence[str],
         soft_labels: bool = False,
-        word_state_size: int = 0,
     ):
-        self.word_state_size = word_state_size
         self.projection = projection
         self.num_intents = len(intent_vocab)
         self.num_tags = len(tag_vocab)
@@ -59,7 +57,7 @@ class ExampleDecoder:
         self.intent_table = _table(intent_vocab)
         self.tag_table = _table(tag_vocab)
 
-    def spec(self, training: bool = False) -> Dict[str, object]:
+    def spec(self) -> Dict[str, object]:
         spec = {
             TOKENS: tf.io.RaggedFeature(tf.string),
             INTENT: tf.io.FixedLenFeature([], tf.string, default_value=""),
@@ -69,12 +67,10 @@ class ExampleDecoder:
         if self.soft_labels:
             spec[TEACHER_INTENT_LOGITS] = tf.io.FixedLenFeature([self.num_intents], tf.float32)
             spec[TEACHER_SLOT_LOGITS] = tf.io.RaggedFeature(tf.float32)
-        if training and self.word_state_size:
-            spec["teacher_word_states"] = tf.io.RaggedFeature(tf.float32)
         return spec
 
     def __call__(self, serialized: tf.Tensor, training: bool = False) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-        ex = tf.io.parse_example(serialized, self.spec(training))
+        ex = tf.io.parse_example(serialized, self.spec())
         max_words = self.projection.max_words
         tokens = ex[TOKENS]
         features = self.projection(tokens, training=training)
@@ -93,12 +89,6 @@ class ExampleDecoder:
                 tf.reshape(flat.flat_values, [-1, self.num_tags]), flat.row_lengths() // self.num_tags
             )
             targets["teacher_slot_logits"] = _fit_width(per_token[:, :max_words].to_tensor(0.0), width, 0.0)
-        if training and self.word_state_size:
-            flat = ex["teacher_word_states"]
-            states = tf.RaggedTensor.from_row_lengths(
-                tf.reshape(flat.flat_values, [-1, self.word_state_size]), flat.row_lengths() // self.word_state_size
-            )
-            targets["teacher_word_states"] = _fit_width(states[:, :max_words].to_tensor(0.0), width, 0.0)
         return features, targets
 
 

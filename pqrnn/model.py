@@ -13,16 +13,7 @@ from pqrnn.projection import token_mask
 from pqrnn.qrnn import BiQRNN
 from pqrnn.quantization import ActivationQuantizer
 
-_TRACKED = (
-    "loss",
-    "intent_soft",
-    "slot_soft",
-    "intent_gold",
-    "slot_gold",
-    "word_state",
-    "intent_accuracy",
-    "slot_accuracy",
-)
+_TRACKED = ("loss", "intent_soft", "slot_soft", "intent_gold", "slot_gold", "intent_accuracy", "slot_accuracy")
 
 
 class PQRNNStudent(tf.keras.Model):
@@ -66,7 +57,6 @@ class PQRNNStudent(tf.keras.Model):
         self.intent_head = QuantDense(num_intents, quantize=q, name="intent_head")
         self.slot_head = QuantDense(num_tags, quantize=q, name="slot_head")
         self.distillation = DistillationConfig()
-        self.state_head: Optional[tf.keras.layers.Dense] = None
         self.trackers = {name: tf.keras.metrics.Mean(name=name) for name in _TRACKED}
 
     def call(self, features: tf.Tensor, training: bool = False) -> Dict[str, tf.Tensor]:
@@ -80,14 +70,9 @@ class PQRNNStudent(tf.keras.Model):
         scores = self.attention(x, training=training)[..., 0]
         pooled = self.pool_quant(masked_attention_pool(scores, x, mask))
         slot_logits = self.slot_head(x, training=training)
-        word_x = x
         if self.student_config.projection.add_bos_eos:
             slot_logits = slot_logits[:, 1:-1]
-            word_x = x[:, 1:-1]
-        outputs = {"intent_logits": self.intent_head(pooled, training=training), "slot_logits": slot_logits}
-        if training and self.state_head is not None:
-            outputs["word_states"] = self.state_head(word_x)
-        return outputs
+        return {"intent_logits": self.intent_head(pooled, training=training), "slot_logits": slot_logits}
 
     def set_fake_quant(self, active: bool) -> None:
         """Fake quantization on or off in every quantizing layer (a float phase, then QAT); the
@@ -108,10 +93,6 @@ class PQRNNStudent(tf.keras.Model):
     def compile(self, optimizer="adam", distillation: Optional[DistillationConfig] = None, **kwargs):
         super().compile(optimizer=optimizer, **kwargs)
         self.distillation = distillation or DistillationConfig()
-        if self.distillation.word_state_weight > 0 and self.state_head is None:
-            # Training only: the teacher's word states are a target, never an output.
-            self.state_head = tf.keras.layers.Dense(self.distillation.word_state_size, name="word_state_head")
-            self.state_head.build((None, None, 2 * self.student_config.qrnn.state_size))
 
     @property
     def metrics(self):
@@ -119,7 +100,7 @@ class PQRNNStudent(tf.keras.Model):
 
     def _loss_terms(self, outputs, targets):
         d = self.distillation
-        terms = distillation_loss(
+        return distillation_loss(
             outputs["intent_logits"],
             outputs["slot_logits"],
             targets["slot_mask"],
@@ -135,12 +116,6 @@ class PQRNNStudent(tf.keras.Model):
             intent_weight=d.intent_weight,
             slot_weight=d.slot_weight,
         )
-        if "word_states" in outputs and "teacher_word_states" in targets:
-            mask = tf.cast(targets["slot_mask"], tf.float32)
-            per_word = tf.reduce_mean(tf.square(outputs["word_states"] - targets["teacher_word_states"]), -1)
-            terms["word_state"] = tf.reduce_sum(per_word * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
-            terms["loss"] = terms["loss"] + d.word_state_weight * terms["word_state"]
-        return terms
 
     def _update_trackers(self, outputs, targets, terms):
         for name, value in terms.items():

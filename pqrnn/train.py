@@ -326,13 +326,7 @@ def train_student(
             *student_cpu_threads(),
         )
     projection = Projection.from_config(student)
-    decoder = ExampleDecoder(
-        projection,
-        intents,
-        tags,
-        soft_labels=True,
-        word_state_size=distillation.word_state_size if distillation.word_state_weight > 0 else 0,
-    )
+    decoder = ExampleDecoder(projection, intents, tags, soft_labels=True)
     batch = training.batch_size
     train_ds = make_dataset(
         train_pattern,
