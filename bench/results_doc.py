@@ -381,7 +381,7 @@ def _real_utterance_curve(records: List[Dict[str, Any]]) -> List[str]:
             _num(r.get("mean_fraction_over_languages")),
             _commit(r),
         ]
-        for r in sorted(points, key=lambda r: (_setting(r), r["train_rows"]))
+        for r in sorted(points, key=lambda r: (overrides(r), r["train_rows"]))
     ]
     header = ["name", "setting", "train groups", "train rows", "teacher EM", "student EM"]
     header += ["fraction of teacher (95 % interval)", "mean over languages", "commit"]
