@@ -18,6 +18,9 @@ benchmark's own row is the one without).
 `--train-groups F` keeps a fraction F of the train groups (chosen by a hash of the group id, so a
 smaller fraction's groups are a subset of a larger one's; the stopping split stays the same): a
 point of the curve of the student against the number of real utterances it learns from.
+`--rest-unlabelled` also gives the left-out train groups' texts, without their labels, to
+`data.unlabeled`: what real unlabelled utterances (production traffic) are worth against
+labelling them.
 """
 
 from __future__ import annotations
@@ -47,18 +50,23 @@ def keeps_train_group(group: str, fraction: float) -> bool:
     return int.from_bytes(digest[:8], "big") < fraction * 2**64
 
 
-def split_files(data_dir: str, work_dir: str, train_groups: float = 1.0) -> Dict[str, Any]:
-    """`data.paths` for the run, which of DIR's files is scored, and how many rows train."""
+def split_files(
+    data_dir: str, work_dir: str, train_groups: float = 1.0, rest_unlabelled: bool = False
+) -> Dict[str, Any]:
+    """`data.paths` for the run, which of DIR's files is scored, and how many rows train; with
+    `rest_unlabelled`, also `unlabeled`: a file of the left-out train groups' texts and languages."""
     paths = {name: os.path.join(os.path.abspath(data_dir), name) for name in (TRAIN_FILE, EVAL_FILE, TEST_FILE)}
     for name in (TRAIN_FILE, EVAL_FILE):
         if not os.path.isfile(paths[name]):
             raise FileNotFoundError(f"{data_dir}: no {name} (DIR holds train.jsonl, eval.jsonl, optionally test.jsonl)")
     if not 0.0 < train_groups <= 1.0:
         raise ValueError(f"--train-groups {train_groups}: must be in (0, 1]")
+    if rest_unlabelled and train_groups == 1.0:
+        raise ValueError("--rest-unlabelled needs --train-groups below 1: no train group is left out")
     has_test = os.path.isfile(paths[TEST_FILE])
     # Without a test file a tenth of the train file's groups is the stopping split; of the
     # others, `train_groups` are kept (both by group id, so a group stays on one side).
-    roles: Dict[str, List[str]] = {"train": [], "eval": []}
+    roles: Dict[str, List[str]] = {"train": [], "eval": [], "unlabeled": []}
     with open(paths[TRAIN_FILE], encoding="utf-8") as src:
         for line in src:
             if not line.strip():
@@ -70,6 +78,9 @@ def split_files(data_dir: str, work_dir: str, train_groups: float = 1.0) -> Dict
                 roles["eval"].append(line)
             elif keeps_train_group(group, train_groups):
                 roles["train"].append(line)
+            else:
+                text = {"text": row.get("text"), "lang": row.get("lang")}
+                roles["unlabeled"].append(json.dumps(text, ensure_ascii=False) + "\n")
     if has_test:
         split_paths = {"train": [paths[TRAIN_FILE]], "eval": [paths[EVAL_FILE]], "test": [paths[TEST_FILE]]}
         written = ["train"] if train_groups < 1.0 else []
@@ -81,7 +92,13 @@ def split_files(data_dir: str, work_dir: str, train_groups: float = 1.0) -> Dict
         split_paths[split] = [os.path.join(work_dir, "stop.jsonl" if split == "eval" else "train.jsonl")]
         with open(split_paths[split][0], "w", encoding="utf-8") as out:
             out.writelines(roles[split])
-    return {"paths": split_paths, "scored": TEST_FILE if has_test else EVAL_FILE, "train_rows": len(roles["train"])}
+    splits = {"paths": split_paths, "scored": TEST_FILE if has_test else EVAL_FILE, "train_rows": len(roles["train"])}
+    if rest_unlabelled:
+        splits["unlabeled"] = os.path.join(work_dir, "unlabeled.jsonl")
+        splits["unlabeled_rows"] = len(roles["unlabeled"])
+        with open(splits["unlabeled"], "w", encoding="utf-8") as out:
+            out.writelines(roles["unlabeled"])
+    return splits
 
 
 def run_pipeline(config: str, work_dir: str, paths: Dict[str, List[str]], overrides: List[str]) -> float:
@@ -132,6 +149,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="keep this fraction of the train groups (a point of the curve against real utterances)",
     )
     parser.add_argument(
+        "--rest-unlabelled",
+        action="store_true",
+        help="give the left-out train groups' texts, without labels, to data.unlabeled",
+    )
+    parser.add_argument(
         "--record-existing",
         type=float,
         metavar="MINUTES",
@@ -141,7 +163,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     name = args.name or os.path.basename(os.path.normpath(args.data))
     work_dir = os.path.abspath(args.work_dir or os.path.join("runs", f"real-{name}"))
     try:
-        splits = split_files(args.data, work_dir, args.train_groups)
+        splits = split_files(args.data, work_dir, args.train_groups, args.rest_unlabelled)
     except (FileNotFoundError, ValueError) as exc:
         print(f"bench.real: {exc}", file=sys.stderr)
         return 2
@@ -150,7 +172,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         seconds = 60 * args.record_existing
     else:
         try:
-            seconds = run_pipeline(args.config, work_dir, splits["paths"], args.overrides)
+            unlabeled = (
+                [f"data.unlabeled={json.dumps([{'path': splits['unlabeled']}])}"] if "unlabeled" in splits else []
+            )
+            seconds = run_pipeline(args.config, work_dir, splits["paths"], unlabeled + args.overrides)
         except subprocess.CalledProcessError as exc:
             print(f"bench.real: the pipeline failed (exit {exc.returncode}); no record written", file=sys.stderr)
             return 1
@@ -164,6 +189,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "scored": splits["scored"],
         "train_groups_fraction": args.train_groups,
         "train_rows": splits["train_rows"],
+        "rest_unlabelled": args.rest_unlabelled,
+        "unlabeled_rows": splits.get("unlabeled_rows", 0),
         "minutes": round(seconds / 60, 1),
         **record(args.config, work_dir, config.project.name),
         **provenance,

@@ -95,3 +95,20 @@ def test_a_folder_without_train_or_eval_is_a_usage_error_before_any_work(tmp_pat
     assert main(["--data", str(tmp_path), "--work-dir", str(tmp_path / "work")]) == 2
     assert "no eval.jsonl" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+
+
+def test_rest_unlabelled_gives_the_left_out_train_groups_texts_without_labels(tmp_path):
+    data = _data_without_test(tmp_path, 400)
+    full = split_files(str(data), str(tmp_path / "full"))
+    half = split_files(str(data), str(tmp_path / "half"), train_groups=0.5, rest_unlabelled=True)
+    kept, rest = _read(half["paths"]["train"][0]), _read(half["unlabeled"])
+    assert half["unlabeled_rows"] == len(rest) == full["train_rows"] - half["train_rows"] > 0
+    assert all(set(r) == {"text", "lang"} for r in rest)
+    left_out = [r for r in _read(full["paths"]["train"][0]) if r not in kept]
+    assert rest == [{"text": r["text"], "lang": r["lang"]} for r in left_out]
+
+
+def test_rest_unlabelled_without_left_out_groups_is_a_usage_error(tmp_path, capsys):
+    data = _data_without_test(tmp_path, 10)
+    assert main(["--data", str(data), "--work-dir", str(tmp_path / "work"), "--rest-unlabelled"]) == 2
+    assert "--rest-unlabelled needs --train-groups below 1" in capsys.readouterr().err
