@@ -343,7 +343,8 @@ def _real_utterance_curve(records: List[Dict[str, Any]]) -> List[str]:
     measured by the last of them (a later one measures a later student), fewest rows first."""
 
     def overrides(r: Dict[str, Any]) -> Tuple[str, ...]:
-        return tuple(r.get("overrides") or [])
+        # --rest-unlabelled changes the data as an override would: its points are another setting.
+        return tuple(r.get("overrides") or []) + (("--rest-unlabelled",) if r.get("rest_unlabelled") else ())
 
     last_subsampled: Dict[Tuple[str, ...], str] = {}
     for r in records:

@@ -174,12 +174,14 @@ def test_the_real_utterance_curve_lists_each_fraction_of_train_groups_of_one_set
         point(0.25, 1610, 0.55, date="2026-01-01T04:00:00"),
         {**point(1.0, 6444, 0.72), "overrides": []},  # another setting, never subsampled
         point(1.0, 6444, 0.80, date="2026-01-01T05:00:00"),  # after the curve: a later student
+        # The rest of the groups unlabelled: another setting, beside the plain point of its fraction.
+        point(0.25, 1610, 0.66, date="2026-01-01T04:30:00", rest_unlabelled=True),
     ]
     _write(tmp_path / "real.jsonl", real)
     curve = results_doc.render_results(str(tmp_path)).split("### Against real utterances")[1].split("\n## ")[0]
     rows = [line for line in curve.splitlines() if line.startswith("| mtop-")]
-    assert [row.split(" | ")[3] for row in rows] == ["1,610", "3,200", "6,444"]
-    assert "0.710" in curve
+    assert [row.split(" | ")[3] for row in rows] == ["1,610", "3,200", "6,444", "1,610"]
+    assert "0.710" in curve and "0.550" in curve and "0.660" in curve
     assert "0.400" not in curve and "0.720" not in curve and "0.800" not in curve
 
 
