@@ -78,7 +78,7 @@ def split_files(
                 roles["eval"].append(line)
             elif keeps_train_group(group, train_groups):
                 roles["train"].append(line)
-            else:
+            elif rest_unlabelled:
                 text = {"text": row.get("text"), "lang": row.get("lang")}
                 roles["unlabeled"].append(json.dumps(text, ensure_ascii=False) + "\n")
     if has_test:
@@ -171,10 +171,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.record_existing is not None:
         seconds = 60 * args.record_existing
     else:
+        unlabeled = [f"data.unlabeled={json.dumps([{'path': splits['unlabeled']}])}"] if args.rest_unlabelled else []
         try:
-            unlabeled = (
-                [f"data.unlabeled={json.dumps([{'path': splits['unlabeled']}])}"] if "unlabeled" in splits else []
-            )
             seconds = run_pipeline(args.config, work_dir, splits["paths"], unlabeled + args.overrides)
         except subprocess.CalledProcessError as exc:
             print(f"bench.real: the pipeline failed (exit {exc.returncode}); no record written", file=sys.stderr)
