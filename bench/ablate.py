@@ -1,7 +1,8 @@
 """A student ablation on the eval split only: the Trainer's training on a finished run's soft labels.
 
     .venv/bin/python -m bench.ablate --name NAME [--run latest|ID]
-        [--soft-labels DIR --teacher DIR] [--augmented-fraction F] [--config pipeline.yaml]
+        [--soft-labels DIR --teacher DIR] [--augmented-fraction F] [--without-method METHOD ...]
+        [--config pipeline.yaml]
         [--set key=value ...]
         [--output bench/results/ablation.jsonl]
 
@@ -13,7 +14,8 @@ match and eval fraction of teacher (the teacher's eval exact match from its fine
 augmentation the run did not have), `--teacher` the fine-tuned teacher that wrote it.
 `--augmented-fraction F` trains on every gold row and a fixed fraction F of the augmented rows
 (chosen by a hash of the row id): a point of the learning curve, student eval exact match
-against the number of teacher-labelled rows.
+against the number of teacher-labelled rows. `--without-method cross_lingual` leaves out the
+rows one augmentation method made: what that method is worth to the student.
 The record also splits eval into the rows whose every word some gold training row of their
 language has, and the rows with an unseen word, with the student's and the teacher's exact match
 on each: on real data the student loses to the teacher mostly on the latter (names, places);
@@ -35,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import tensorflow as tf
 
@@ -49,6 +51,7 @@ from pqrnn.projection import Projection
 from pqrnn.train import TrainedStudent, configure_cpu_threads, exact_match, train_student
 from review.artifacts import SUMMARY_FILE, read_json
 from schemas.features import (
+    AUG_METHOD,
     AUGMENTED,
     EVAL,
     ID,
@@ -178,16 +181,24 @@ def teacher_exact_match_by(pattern: str, key: Callable[[Any], str]) -> Dict[str,
     return {name: right[name] / rows[name] for name in sorted(rows)}
 
 
-def subsample_augmented(pattern: str, fraction: float, out_dir: str) -> Tuple[str, Dict[str, int]]:
+def subsample_augmented(
+    pattern: str, fraction: float, out_dir: str, without_methods: Sequence[str] = ()
+) -> Tuple[str, Dict[str, int], Dict[str, int]]:
     """A copy of a split's TFRecords with every gold row and `fraction` of the augmented ones
     (those whose id hashes below it, so a smaller fraction's rows are a subset of a larger
-    one's); its file pattern and the rows kept of each kind."""
+    one's), none of those made by `without_methods` (their `aug_method`); its file pattern, the
+    rows kept of each kind and the rows left out by each of `without_methods`."""
     kept = {"gold": 0, "augmented": 0}
+    left_out = {method: 0 for method in without_methods}
     path = os.path.join(out_dir, "train.tfrecord.gz")
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for record in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern)), compression_type="GZIP"):
             features = tf.train.Example.FromString(record.numpy()).features.feature
             if any(features[AUGMENTED].int64_list.value):
+                method = _text(features, AUG_METHOD)[0]
+                if method in left_out:
+                    left_out[method] += 1
+                    continue
                 digest = hashlib.sha256(features[ID].bytes_list.value[0]).digest()
                 if int.from_bytes(digest[:8], "big") >= fraction * 2**64:
                     continue
@@ -195,7 +206,7 @@ def subsample_augmented(pattern: str, fraction: float, out_dir: str) -> Tuple[st
             else:
                 kept["gold"] += 1
             writer.write(record.numpy())
-    return path, kept
+    return path, kept, left_out
 
 
 def train_and_score(
@@ -251,6 +262,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         default=1.0,
         help="train on every gold row and this fraction of the augmented rows (a learning-curve point)",
     )
+    parser.add_argument(
+        "--without-method",
+        action="append",
+        default=[],
+        metavar="METHOD",
+        help="leave out the augmented rows this augmentation method made (e.g. cross_lingual); repeatable",
+    )
     parser.add_argument("--output", default="bench/results/ablation.jsonl")
     args = parser.parse_args(argv)
     if not 0.0 <= args.augmented_fraction <= 1.0:
@@ -275,9 +293,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     eval_pattern = split_file_pattern(soft_labels_dir, EVAL)
     started, provenance = time.time(), commit_and_machine()  # the commit the ablation runs, not a later one
     with tempfile.TemporaryDirectory() as subsample_dir:
-        train_pattern, train_rows = subsample_augmented(
-            split_file_pattern(soft_labels_dir, TRAIN), args.augmented_fraction, subsample_dir
+        train_pattern, train_rows, left_out = subsample_augmented(
+            split_file_pattern(soft_labels_dir, TRAIN), args.augmented_fraction, subsample_dir, args.without_method
         )
+        absent = [method for method, rows in left_out.items() if not rows]
+        if absent:
+            print(f"--without-method {', '.join(absent)}: no augmented training row was made by it", file=sys.stderr)
+            return 2
         trained, (by_language,) = train_and_score(config, train_pattern, eval_pattern, labels)
         coverage = word_coverage(train_pattern)
         student_by_coverage = exact_match_by(
@@ -295,6 +317,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "overrides": args.overrides,
         "run": source,
         "augmented_fraction": args.augmented_fraction,
+        "left_out_rows_by_method": left_out,
         "train_rows": sum(train_rows.values()),
         "gold_train_rows": train_rows["gold"],
         "augmented_train_rows": train_rows["augmented"],

@@ -520,12 +520,13 @@ def _intent_rows(records: List[Dict[str, Any]]) -> List[str]:
 def _learning_curve(records: List[Dict[str, Any]]) -> List[str]:
     """Student eval EM against the teacher-labelled rows it trained on: the ablations that
     subsample one run's augmented rows (`--augmented-fraction`) and change nothing else but the
-    epoch budget, per run, fewest rows first."""
+    epoch budget (no method's rows left out), per run, fewest rows first."""
     points = [
         r
         for r in records
         if r.get("augmented_fraction") is not None
         and r.get("augmented_train_rows")
+        and not any((r.get("left_out_rows_by_method") or {}).values())
         and all(o.startswith("training.epochs=") for o in r.get("overrides") or [])
     ]
     if not points:

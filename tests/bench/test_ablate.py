@@ -30,13 +30,26 @@ def test_subsample_keeps_gold_rows_and_a_nested_fraction_of_augmented_rows(tmp_p
     for fraction in (0.0, 0.25, 0.5, 1.0):
         out = tmp_path / f"f{fraction}"
         out.mkdir()
-        path, counts = subsample_augmented(pattern, fraction, str(out))
+        path, counts, _ = subsample_augmented(pattern, fraction, str(out))
         kept[fraction] = set(_ids(path))
         assert counts["gold"] == 20 and counts["augmented"] == len(kept[fraction]) - 20
     assert kept[0.0] == {f"t:train:{i}" for i in range(20)}
     assert len(kept[1.0]) == 400
     assert kept[0.0] < kept[0.25] < kept[0.5] < kept[1.0]
     assert 0.15 < (len(kept[0.25]) - 20) / 380 < 0.35 and 0.4 < (len(kept[0.5]) - 20) / 380 < 0.6
+
+
+def test_subsample_leaves_out_the_rows_of_named_methods(tmp_path):
+    rows = [example_row(i, f"turn on light {i}", "on", ["O"] * 4, "train") for i in range(30)]
+    for i, row in enumerate(rows[10:]):
+        row.update(augmented=1, aug_method=("word_swap", "cross_lingual")[i % 2])
+    write_examples(tmp_path / "ds", rows)
+    pattern = str(tmp_path / "ds" / "Split-train" / "*.gz")
+    path, counts, left_out = subsample_augmented(pattern, 1.0, str(tmp_path), ["cross_lingual", "round_trip"])
+    kept = [decode(r.numpy()) for r in tf.data.TFRecordDataset([path], compression_type="GZIP")]
+    assert counts == {"gold": 10, "augmented": 10} and left_out == {"cross_lingual": 10, "round_trip": 0}
+    assert {row["aug_method"][0] for row in kept if row.get("augmented", [0])[0]} == {"word_swap"}
+    assert len(kept) == 20
 
 
 def test_word_coverage_splits_eval_by_words_no_gold_training_row_has(tmp_path):
