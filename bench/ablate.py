@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.ablate --name NAME [--run latest|ID]
         [--soft-labels DIR --teacher DIR] [--augmented-fraction F] [--without-method METHOD ...]
-        [--config pipeline.yaml]
+        [--min-teacher-confidence P] [--config pipeline.yaml]
         [--set key=value ...]
         [--output bench/results/ablation.jsonl]
 
@@ -15,7 +15,9 @@ augmentation the run did not have), `--teacher` the fine-tuned teacher that wrot
 `--augmented-fraction F` trains on every gold row and a fixed fraction F of the augmented rows
 (chosen by a hash of the row id): a point of the learning curve, student eval exact match
 against the number of teacher-labelled rows. `--without-method cross_lingual` leaves out the
-rows one augmentation method made: what that method is worth to the student.
+rows one augmentation method made: what that method is worth to the student;
+`--min-teacher-confidence P` the augmented rows the teacher labels with a top probability under P
+(its intent's or any word's slot): what its unsure labels are worth.
 The record also splits eval into the rows whose every word some gold training row of their
 language has, and the rows with an unseen word, with the student's and the teacher's exact match
 on each: on real data the student loses to the teacher mostly on the latter (names, places);
@@ -39,6 +41,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from bench.common import INTENT_ROW_BUCKETS, SEEN, UNSEEN, commit_and_machine
@@ -59,12 +62,16 @@ from schemas.features import (
     LANG,
     SLOT_TAGS,
     TEACHER_INTENT,
+    TEACHER_INTENT_LOGITS,
     TEACHER_METRICS_FILE,
+    TEACHER_SLOT_LOGITS,
     TEACHER_SLOT_TAGS,
     TOKENS,
     TRAIN,
     split_file_pattern,
 )
+
+LOW_CONFIDENCE = "teacher unsure"  # the reason `--min-teacher-confidence` leaves a row out
 
 
 def split_records(pattern: str) -> Iterator[Tuple[bytes, Any]]:
@@ -181,23 +188,43 @@ def teacher_exact_match_by(pattern: str, key: Callable[[Any], str]) -> Dict[str,
     return {name: right[name] / rows[name] for name in sorted(rows)}
 
 
+def teacher_confidence(features: Any) -> float:
+    """How sure the teacher is of a soft-label row: the least of its intent's and each word's slot
+    top softmax probability."""
+    intent = np.asarray(features[TEACHER_INTENT_LOGITS].float_list.value)
+    slots = np.asarray(features[TEACHER_SLOT_LOGITS].float_list.value)
+    slots = slots.reshape(len(features[TOKENS].bytes_list.value), -1) if slots.size else slots.reshape(0, 1)
+    top = [1.0 / np.exp(logits - logits.max(-1, keepdims=True)).sum(-1) for logits in (intent[None], slots)]
+    return float(np.concatenate(top).min())
+
+
 def subsample_augmented(
-    pattern: str, fraction: float, out_dir: str, without_methods: Sequence[str] = ()
+    pattern: str,
+    fraction: float,
+    out_dir: str,
+    without_methods: Sequence[str] = (),
+    min_teacher_confidence: float = 0.0,
 ) -> Tuple[str, Dict[str, int], Dict[str, int]]:
     """A copy of a split's TFRecords with every gold row and `fraction` of the augmented ones
     (those whose id hashes below it, so a smaller fraction's rows are a subset of a larger
-    one's), none of those made by `without_methods` (their `aug_method`); its file pattern, the
-    rows kept of each kind and the rows left out by each of `without_methods`."""
+    one's), none of those made by `without_methods` (their `aug_method`) or with a
+    `teacher_confidence` below `min_teacher_confidence`; its file pattern, the rows kept of each
+    kind and the rows left out for each of those reasons (a method's name, `LOW_CONFIDENCE`)."""
     kept = {"gold": 0, "augmented": 0}
     left_out = {method: 0 for method in without_methods}
+    if min_teacher_confidence:
+        left_out[LOW_CONFIDENCE] = 0
     path = os.path.join(out_dir, "train.tfrecord.gz")
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for record in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern)), compression_type="GZIP"):
             features = tf.train.Example.FromString(record.numpy()).features.feature
             if any(features[AUGMENTED].int64_list.value):
                 method = _text(features, AUG_METHOD)[0]
-                if method in left_out:
+                if method in without_methods:
                     left_out[method] += 1
+                    continue
+                if min_teacher_confidence and teacher_confidence(features) < min_teacher_confidence:
+                    left_out[LOW_CONFIDENCE] += 1
                     continue
                 digest = hashlib.sha256(features[ID].bytes_list.value[0]).digest()
                 if int.from_bytes(digest[:8], "big") >= fraction * 2**64:
@@ -269,11 +296,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         metavar="METHOD",
         help="leave out the augmented rows this augmentation method made (e.g. cross_lingual); repeatable",
     )
+    parser.add_argument(
+        "--min-teacher-confidence",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="leave out the augmented rows whose teacher's top probability (intent or any word's slot) is below P",
+    )
     parser.add_argument("--output", default="bench/results/ablation.jsonl")
     args = parser.parse_args(argv)
-    if not 0.0 <= args.augmented_fraction <= 1.0:
-        print(f"--augmented-fraction {args.augmented_fraction}: must be in [0, 1]", file=sys.stderr)
-        return 2
+    for flag, value in (
+        ("--augmented-fraction", args.augmented_fraction),
+        ("--min-teacher-confidence", args.min_teacher_confidence),
+    ):
+        if not 0.0 <= value <= 1.0:
+            print(f"{flag} {value}: must be in [0, 1]", file=sys.stderr)
+            return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)  # the epoch lines
     configure_cpu_threads()  # as the Trainer does
     config = load_config_or_exit(args.config, args.overrides)
@@ -294,9 +332,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     started, provenance = time.time(), commit_and_machine()  # the commit the ablation runs, not a later one
     with tempfile.TemporaryDirectory() as subsample_dir:
         train_pattern, train_rows, left_out = subsample_augmented(
-            split_file_pattern(soft_labels_dir, TRAIN), args.augmented_fraction, subsample_dir, args.without_method
+            split_file_pattern(soft_labels_dir, TRAIN),
+            args.augmented_fraction,
+            subsample_dir,
+            args.without_method,
+            args.min_teacher_confidence,
         )
-        absent = [method for method, rows in left_out.items() if not rows]
+        absent = [method for method in args.without_method if not left_out[method]]
         if absent:
             print(f"--without-method {', '.join(absent)}: no augmented training row was made by it", file=sys.stderr)
             return 2
@@ -317,7 +359,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "overrides": args.overrides,
         "run": source,
         "augmented_fraction": args.augmented_fraction,
-        "left_out_rows_by_method": left_out,
+        "min_teacher_confidence": args.min_teacher_confidence,
+        "left_out_rows": left_out,
         "train_rows": sum(train_rows.values()),
         "gold_train_rows": train_rows["gold"],
         "augmented_train_rows": train_rows["augmented"],

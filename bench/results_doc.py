@@ -526,7 +526,7 @@ def _learning_curve(records: List[Dict[str, Any]]) -> List[str]:
         for r in records
         if r.get("augmented_fraction") is not None
         and r.get("augmented_train_rows")
-        and not any((r.get("left_out_rows_by_method") or {}).values())
+        and not any((r.get("left_out_rows") or {}).values())
         and all(o.startswith("training.epochs=") for o in r.get("overrides") or [])
     ]
     if not points:

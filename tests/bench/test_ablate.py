@@ -3,11 +3,13 @@
 import tensorflow as tf
 
 from bench.ablate import (
+    LOW_CONFIDENCE,
     SEEN,
     UNSEEN,
     intent_rows,
     split_records,
     subsample_augmented,
+    teacher_confidence,
     teacher_exact_match_by,
     teacher_intent_accuracy_by,
     word_coverage,
@@ -50,6 +52,34 @@ def test_subsample_leaves_out_the_rows_of_named_methods(tmp_path):
     assert counts == {"gold": 10, "augmented": 10} and left_out == {"cross_lingual": 10, "round_trip": 0}
     assert {row["aug_method"][0] for row in kept if row.get("augmented", [0])[0]} == {"word_swap"}
     assert len(kept) == 20
+
+
+def _with_teacher(row, intent_logits, slot_logits):
+    return {**row, "teacher_intent_logits": intent_logits, "teacher_slot_logits": slot_logits}
+
+
+def test_teacher_confidence_is_the_least_top_probability_of_intent_and_words(tmp_path):
+    sure, unsure_word = [10.0, 0.0], [0.0, 0.0]  # top probabilities ~1.0 and 0.5
+    rows = [
+        _with_teacher(example_row(0, "a b", "on", ["O", "O"], "train"), sure, sure + sure),
+        _with_teacher(example_row(1, "a b", "on", ["O", "O"], "train"), sure, sure + unsure_word),
+        _with_teacher(example_row(2, "a b", "on", ["O", "O"], "train"), [0.0, 0.0, 0.0], sure + sure),
+    ]
+    write_examples(tmp_path, rows)
+    confidence = [teacher_confidence(f) for _, f in split_records(str(tmp_path / "Split-train" / "*.gz"))]
+    assert confidence[0] > 0.99 and abs(confidence[1] - 0.5) < 1e-6 and abs(confidence[2] - 1 / 3) < 1e-6
+
+
+def test_subsample_leaves_out_unsure_teacher_rows_but_never_gold_rows(tmp_path):
+    sure, unsure = [10.0, 0.0], [0.0, 0.0]
+    rows = []
+    for i in range(8):
+        row = _with_teacher(example_row(i, "a b", "on", ["O", "O"], "train"), sure, sure + (sure, unsure)[i % 2])
+        rows.append({**row, "augmented": 1, "aug_method": "word_swap"} if i >= 4 else row)
+    write_examples(tmp_path / "ds", rows)
+    pattern = str(tmp_path / "ds" / "Split-train" / "*.gz")
+    _, counts, left_out = subsample_augmented(pattern, 1.0, str(tmp_path), min_teacher_confidence=0.6)
+    assert counts == {"gold": 4, "augmented": 2} and left_out == {LOW_CONFIDENCE: 2}
 
 
 def test_word_coverage_splits_eval_by_words_no_gold_training_row_has(tmp_path):

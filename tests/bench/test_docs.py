@@ -146,7 +146,7 @@ def test_the_learning_curve_lists_each_runs_subsamples_by_their_teacher_labelled
     ]
     records.append({"name": "no-subsample", "run": "run-b", "student_eval_exact_match": 0.9})
     records.append({**point("b-bigger-state", "run-b", 500, 0.4), "overrides": ["student.qrnn.state_size=192"]})
-    records.append({**point("b-no-swaps", "run-b", 800, 0.44), "left_out_rows_by_method": {"word_swap": 200}})
+    records.append({**point("b-no-swaps", "run-b", 800, 0.44), "left_out_rows": {"word_swap": 200}})
     _write(tmp_path / "ablation.jsonl", records)
     curve = results_doc.render_results(str(tmp_path)).split("### Learning curve")[1].split("\n## ")[0]
     names = [line.split(" | ")[1] for line in curve.splitlines() if line.startswith("| `run-")]
