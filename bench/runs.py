@@ -7,8 +7,9 @@
 Reads the run (default: the latest of the config's pipeline in its `project.work_dir`) through
 MLMD and the Evaluator's TFMA output (`review.summary.summarize`): the scored split's teacher
 and student exact match, overall and per language, the fraction of teacher with its 95 %
-interval, the mean over languages, the verdict, where the teacher and the student stopped, the
-size ratio and the seconds of each stage that ran (a stage taken from the cache is listed under
+interval, the mean over languages, the verdict, where the teacher and the student stopped, where
+the student loses to the teacher (`rows_lost`, `span_errors`: the report's recount,
+`review.rescoring`), the size ratio and the seconds of each stage that ran (a stage taken from the cache is listed under
 `cached`). `--minutes` is the whole command's wall time as you measured it (e.g. `time make
 run`, install included); `pipeline_minutes` is read from the run's executions. The commit, the
 machine and the date are this checkout's and this machine's at the time of recording: record a
@@ -36,6 +37,7 @@ def run_record(metadata_path: str, pipeline_name: str, run: str = "latest") -> D
     """What a finished run measured, read from its MLMD store and artifacts: the fields
     `bench.real` and `bench.runs` records share."""
     from review.artifacts import read_json
+    from review.rescoring import rescore_predictions
     from review.run_store import read_run
     from review.summary import summarize
     from schemas.features import HEADLINE, TEACHER_METRICS_FILE
@@ -50,6 +52,8 @@ def run_record(metadata_path: str, pipeline_name: str, run: str = "latest") -> D
         return {lang: summary.per_language[lang].get(key) for lang in languages}
 
     fractions = by_language(HEADLINE)
+    # Where the student loses to the teacher (the report's recount on the scored split).
+    predictions = rescore_predictions(found, summary.overall) if summary.overall else None
     ran = [e for e in found.executions if e.state != "CACHED"]
     started = min((e.started_ms for e in found.executions), default=None)
     finished = max((e.finished_ms for e in found.executions), default=None)
@@ -77,6 +81,8 @@ def run_record(metadata_path: str, pipeline_name: str, run: str = "latest") -> D
         "teacher_mean_exact_match_over_languages": _mean(by_language("teacher_exact_match")),
         "intent_accuracy_by_language": {who: by_language(f"{who}_intent_accuracy") for who in ("teacher", "student")},
         "slot_f1_by_language": {who: by_language(f"{who}_slot_f1") for who in ("teacher", "student")},
+        "rows_lost": predictions["rows_lost"] if predictions else None,
+        "span_errors": predictions["span_errors"] if predictions else None,
         "stopped": summary.stopped,
         "teacher_train_rows_left_out": {k: len(v) for k, v in teacher.get("train_rows_left_out", {}).items()},
         "teacher_eval_rows_cut": len(teacher.get("eval_rows_cut", [])),

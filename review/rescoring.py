@@ -6,7 +6,7 @@ TFMA metric's own accumulator; its overall scores are checked against TFMA's."""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from review.artifacts import eval_split, read_examples
 from review.run_store import Run
@@ -16,6 +16,36 @@ from schemas.features import INTENT, OUTSIDE_TAG, SLOT_TAGS, TEACHER_INTENT, TEA
 TOP_CONFUSIONS = 10
 EXAMPLE_BATCH = 256
 WHO = ("student", "teacher")
+# How a gold slot span can be got wrong, and a predicted span that matches none.
+SPAN_ERRORS = ("boundary", "wrong slot", "missed", "spurious")
+# What a row's exact match can lose by.
+ROW_ERRORS = ("intent", "slots", "intent and slots")
+
+
+def span_errors(gold_tags: Sequence[str], predicted_tags: Sequence[str]) -> Dict[str, int]:
+    """The slot spans one prediction gets wrong, by kind: a gold span that a predicted span of its
+    slot overlaps with other ends ("boundary"), that only other slots' spans overlap ("wrong
+    slot"), that nothing overlaps ("missed"); and a predicted span that overlaps no gold span
+    ("spurious"). The first three add up to the gold spans not predicted exactly."""
+    gold, predicted = set(bio_spans(gold_tags)), set(bio_spans(predicted_tags))
+    errors = dict.fromkeys(SPAN_ERRORS, 0)
+
+    def overlapping(span: Tuple[int, int, str], spans: Set[Tuple[int, int, str]]) -> List[Tuple[int, int, str]]:
+        return [other for other in spans if other[0] < span[1] and span[0] < other[1]]
+
+    for span in gold - predicted:
+        slots = {slot for _, _, slot in overlapping(span, predicted)}
+        errors["boundary" if span[2] in slots else "wrong slot" if slots else "missed"] += 1
+    errors["spurious"] = sum(not overlapping(span, gold) for span in predicted - gold)
+    return errors
+
+
+def row_error(gold: Tuple[str, Sequence[str]], predicted: Tuple[str, Sequence[str]]) -> Optional[str]:
+    """What a prediction (intent, tags) gets wrong of the gold row: one of `ROW_ERRORS`, or None."""
+    intent_wrong, slots_wrong = gold[0] != predicted[0], list(gold[1]) != list(predicted[1])
+    if intent_wrong or slots_wrong:
+        return ROW_ERRORS[2] if intent_wrong and slots_wrong else ROW_ERRORS[0] if intent_wrong else ROW_ERRORS[1]
+    return None
 
 
 def _span_counts() -> Dict[str, int]:
@@ -65,6 +95,9 @@ def rescore_predictions(run: Run, overall_tfma: Dict[str, float]) -> Optional[Di
     confusion: Dict[str, Dict[Tuple[str, str], int]] = {who: {} for who in WHO}
     slots: Dict[str, Dict[str, Dict[str, int]]] = {who: {} for who in WHO}
     support: Dict[str, int] = {}
+    errors = {who: dict.fromkeys(SPAN_ERRORS, 0) for who in WHO}
+    # Rows one side gets right and the other not, by what the other got wrong.
+    lost = {who: dict.fromkeys(ROW_ERRORS, 0) for who in WHO}
     for start in range(0, len(records), EXAMPLE_BATCH):
         batch = records[start : start + EXAMPLE_BATCH]
         out = serve(examples=tf.constant(batch))
@@ -77,9 +110,13 @@ def rescore_predictions(run: Run, overall_tfma: Dict[str, float]) -> Optional[Di
             gold, gold_tags = row[INTENT][0], row.get(SLOT_TAGS, [])
             predicted = {"student": (intent, tags), "teacher": (row[TEACHER_INTENT][0], row.get(TEACHER_SLOT_TAGS, []))}
             counts.add_example(gold, gold_tags, **predicted)
+            wrong = {}
             for who, (pred, pred_tags) in predicted.items():
                 confusion[who][(gold, pred)] = confusion[who].get((gold, pred), 0) + 1
                 aligned = (list(pred_tags) + [OUTSIDE_TAG] * len(gold_tags))[: len(gold_tags)]
+                wrong[who] = row_error((gold, gold_tags), (pred, aligned))
+                for kind, n in span_errors(gold_tags, aligned).items():
+                    errors[who][kind] += n
                 gold_spans, pred_spans = set(bio_spans(gold_tags)), set(bio_spans(aligned))
                 for kind, spans in (
                     ("tp", gold_spans & pred_spans),
@@ -91,6 +128,9 @@ def rescore_predictions(run: Run, overall_tfma: Dict[str, float]) -> Optional[Di
                 if who == "student":
                     for _, _, slot in gold_spans:
                         support[slot] = support.get(slot, 0) + 1
+            for who, other in (WHO, WHO[::-1]):
+                if wrong[who] and not wrong[other]:
+                    lost[who][wrong[who]] += 1
     # Point values only: the intervals are resampled, so they are not recomputed here.
     scores = fraction_of_teacher.scores(counts, bootstrap_samples=0)
     compared = [k for k in scores if not math.isnan(scores[k]) and k in overall_tfma]
@@ -106,6 +146,8 @@ def rescore_predictions(run: Run, overall_tfma: Dict[str, float]) -> Optional[Di
         "top_confusions": [
             {"gold": g, "predicted": p, "student": n, "teacher": confusion["teacher"].get((g, p), 0)} for n, g, p in top
         ],
+        "span_errors": errors,
+        "rows_lost": lost,
         "slot_f1": {
             name: {
                 "support": support.get(name, 0),

@@ -98,6 +98,16 @@ TEMPLATE = r"""<!DOCTYPE html>
   {% for name, s in slot_rows %}<tr><td class="l">{{ name }}</td><td>{{ s.support }}</td><td>{{ s.student.precision | num }}</td><td>{{ s.student.recall | num }}</td><td>{{ s.student.f1 | num }}</td><td>{{ s.teacher.f1 | num }}</td></tr>{% endfor %}
   </table>
   {% if charts.slots %}<img alt="slot F1 per slot type" src="data:image/png;base64,{{ charts.slots }}">{% endif %}
+  <h3>Where the student loses to the teacher</h3>
+  <p class="muted">Rows one gets exactly right and the other not, by what the other got wrong; and every slot span
+   got wrong, by kind: a gold span overlapped by a predicted span of its slot with other ends (boundary), only by
+   other slots' spans (wrong slot), by nothing (missed), and predicted spans overlapping no gold span (spurious).</p>
+  <table><tr><th class="l">rows lost on</th><th>student loses</th><th>teacher loses</th></tr>
+  {% for kind in r.predictions.rows_lost.student %}<tr><td class="l">{{ kind }}</td><td>{{ r.predictions.rows_lost.student[kind] }}</td><td>{{ r.predictions.rows_lost.teacher[kind] }}</td></tr>{% endfor %}
+  </table>
+  <table><tr><th class="l">slot spans wrong</th><th>student</th><th>teacher</th></tr>
+  {% for kind in r.predictions.span_errors.student %}<tr><td class="l">{{ kind }}</td><td>{{ r.predictions.span_errors.student[kind] }}</td><td>{{ r.predictions.span_errors.teacher[kind] }}</td></tr>{% endfor %}
+  </table>
  {% endif %}
 {% else %}<p class="muted">Not available: the run has no evaluation.</p>{% endif %}
 

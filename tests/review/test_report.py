@@ -118,7 +118,14 @@ def test_recomputed_confusion_and_slot_f1_agree_with_tfma(runs):
         # Per-slot-type counts add up to the metric's micro slot F1.
         tp, fp, fn = (sum(s[who][k] for s in predictions["slot_f1"].values()) for k in ("tp", "fp", "fn"))
         assert math.isclose(2 * tp / (2 * tp + fp + fn), overall[f"{who}_slot_f1"])
+        # Every gold span not predicted exactly is a boundary, wrong-slot or missed error.
+        errors = predictions["span_errors"][who]
+        assert errors["boundary"] + errors["wrong slot"] + errors["missed"] == fn
+        assert errors["spurious"] <= fp
+        wrong_rows = round((1 - overall[f"{who}_exact_match"]) * overall["eval_examples"])
+        assert sum(predictions["rows_lost"][who].values()) <= wrong_rows
     assert "intent confusion matrix" in html and "slot F1 per slot type" in html
+    assert "Where the student loses to the teacher" in html
 
 
 def test_sections_agree_with_the_artifacts(runs):
