@@ -71,7 +71,7 @@ from schemas.features import (
     split_file_pattern,
 )
 
-LOW_CONFIDENCE = "teacher unsure"  # the reason `--min-teacher-confidence` leaves a row out
+LOW_CONFIDENCE = "teacher unsure"  # why `--min-teacher-confidence` leaves a row out: "teacher unsure: <method>"
 
 
 def split_records(pattern: str) -> Iterator[Tuple[bytes, Any]]:
@@ -209,11 +209,10 @@ def subsample_augmented(
     (those whose id hashes below it, so a smaller fraction's rows are a subset of a larger
     one's), none of those made by `without_methods` (their `aug_method`) or with a
     `teacher_confidence` below `min_teacher_confidence`; its file pattern, the rows kept of each
-    kind and the rows left out for each of those reasons (a method's name, `LOW_CONFIDENCE`)."""
+    kind and the rows left out for each of those reasons (a method's name; `LOW_CONFIDENCE`: and
+    the method)."""
     kept = {"gold": 0, "augmented": 0}
     left_out = {method: 0 for method in without_methods}
-    if min_teacher_confidence:
-        left_out[LOW_CONFIDENCE] = 0
     path = os.path.join(out_dir, "train.tfrecord.gz")
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for record in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern)), compression_type="GZIP"):
@@ -224,7 +223,8 @@ def subsample_augmented(
                     left_out[method] += 1
                     continue
                 if min_teacher_confidence and teacher_confidence(features) < min_teacher_confidence:
-                    left_out[LOW_CONFIDENCE] += 1
+                    reason = f"{LOW_CONFIDENCE}: {method}"
+                    left_out[reason] = left_out.get(reason, 0) + 1
                     continue
                 digest = hashlib.sha256(features[ID].bytes_list.value[0]).digest()
                 if int.from_bytes(digest[:8], "big") >= fraction * 2**64:

@@ -79,7 +79,7 @@ def test_subsample_leaves_out_unsure_teacher_rows_but_never_gold_rows(tmp_path):
     write_examples(tmp_path / "ds", rows)
     pattern = str(tmp_path / "ds" / "Split-train" / "*.gz")
     _, counts, left_out = subsample_augmented(pattern, 1.0, str(tmp_path), min_teacher_confidence=0.6)
-    assert counts == {"gold": 4, "augmented": 2} and left_out == {LOW_CONFIDENCE: 2}
+    assert counts == {"gold": 4, "augmented": 2} and left_out == {f"{LOW_CONFIDENCE}: word_swap": 2}
 
 
 def test_word_coverage_splits_eval_by_words_no_gold_training_row_has(tmp_path):
