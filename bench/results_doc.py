@@ -202,6 +202,25 @@ def _run_facts(record: Dict[str, Any]) -> List[str]:
     return _table(["", ""], facts)
 
 
+def _losses(record: Dict[str, Any]) -> List[str]:
+    """Where the student loses to the teacher on the scored split (`rows_lost`, `span_errors`)."""
+    lost, spans = record.get("rows_lost"), record.get("span_errors")
+    if not lost or not spans:
+        return []
+    rows = [
+        [f"rows lost on {kind}", str(lost["student"][kind]), str(lost["teacher"][kind])] for kind in lost["student"]
+    ]
+    rows += [
+        [f"slot spans: {kind}", str(spans["student"][kind]), str(spans["teacher"][kind])] for kind in spans["student"]
+    ]
+    return [
+        "",
+        "Where the student loses to the teacher: the rows one gets exactly right and the other not, by what the "
+        "other got wrong; the slot spans each gets wrong, by kind ([report.md](report.md)):",
+        "",
+    ] + _table(["", "student", "teacher"], rows, (1, 2))
+
+
 def _stages(record: Dict[str, Any]) -> List[str]:
     stages = record.get("stage_seconds") or {}
     if not stages:
@@ -227,7 +246,7 @@ def _runs_section(results_dir: str) -> List[str]:
         return out + ["Not measured yet."]
     record = current[0]
     older = sum(1 for r in records if r.get("name") == HEADLINE_RUN) - 1
-    out += _run_facts(record) + ["", "Per language:", ""] + _per_language(record) + _stages(record)
+    out += _run_facts(record) + ["", "Per language:", ""] + _per_language(record) + _losses(record) + _stages(record)
     others = [r for r in newest(records, lambda r: r.get("name")) if r.get("name") != HEADLINE_RUN]
     if others:
         out += ["", "Other configurations (the newest record of each):", ""]
@@ -296,7 +315,8 @@ def _real_section(results_dir: str) -> List[str]:
         ]
     else:
         out += [f"The newest `{HEADLINE_REAL}` record with the shipped defaults:", ""]
-        out += _run_facts(record) + ["", "Per language:", ""] + _per_language(record) + _stages(record)
+        out += _run_facts(record) + ["", "Per language:", ""] + _per_language(record) + _losses(record)
+        out += _stages(record)
     current = newest(records, _real_key)
     if current:
         out += ["", "Every data set and setting (the newest record of each):", ""]

@@ -93,6 +93,19 @@ def test_the_mtop_row_is_the_newest_record_with_the_shipped_defaults(tmp_path):
     assert "`training.epochs=2`" in page and "0.900" not in page.split("Every data set")[1]
 
 
+def test_the_headline_records_say_where_the_student_loses(tmp_path):
+    losses = {
+        "rows_lost": {"student": {"intent": 7, "slots": 30}, "teacher": {"intent": 2, "slots": 4}},
+        "span_errors": {"student": {"missed": 25, "boundary": 11}, "teacher": {"missed": 3, "boundary": 9}},
+    }
+    _write(tmp_path / "runs.jsonl", [_run(0.97, "aaaaaaa", **losses)])
+    _write(tmp_path / "real.jsonl", [{**_run(0.8, "bbbbbbb"), "name": "mtop", "overrides": []}])
+    page = results_doc.render_results(str(tmp_path))
+    embedded, real = page.split("## Real data")[0], page.split("## Real data")[1].split("\n## ")[0]
+    assert "| rows lost on slots | 30 | 4 |" in embedded and "| slot spans: missed | 25 | 3 |" in embedded
+    assert "Where the student loses" not in real  # a record without the counts shows no table
+
+
 def test_the_readme_block_is_replaced_between_the_markers():
     text = "a\n<!-- results:begin -->\nold\n<!-- results:end -->\nb\n"
     assert results_doc.replace_block(text, "new\n") == "a\n<!-- results:begin -->\nnew\n<!-- results:end -->\nb\n"
