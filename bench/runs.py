@@ -9,8 +9,8 @@ MLMD and the Evaluator's TFMA output (`review.summary.summarize`): the scored sp
 and student exact match, overall and per language, the fraction of teacher with its 95 %
 interval, the mean over languages, the verdict, where the teacher and the student stopped, where
 the student loses to the teacher (`rows_lost`, `span_errors`: the report's recount,
-`review.rescoring`), the size ratio and the seconds of each stage that ran (a stage taken from the cache is listed under
-`cached`). `--minutes` is the whole command's wall time as you measured it (e.g. `time make
+`review.rescoring`), the size ratio and the seconds of each stage that ran (a stage taken from
+the cache is listed under `cached`). `--minutes` is the whole command's wall time as you measured it (e.g. `time make
 run`, install included); `pipeline_minutes` is read from the run's executions. The commit, the
 machine and the date are this checkout's and this machine's at the time of recording: record a
 run right after it, in its checkout. `python -m bench.docs` then puts the newest record in
