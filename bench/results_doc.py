@@ -208,10 +208,9 @@ def _losses(record: Dict[str, Any]) -> List[str]:
     if not lost or not spans:
         return []
     rows = [
-        [f"rows lost on {kind}", str(lost["student"][kind]), str(lost["teacher"][kind])] for kind in lost["student"]
-    ]
-    rows += [
-        [f"slot spans: {kind}", str(spans["student"][kind]), str(spans["teacher"][kind])] for kind in spans["student"]
+        [f"{label} {kind}", str(counts["student"][kind]), str(counts["teacher"][kind])]
+        for label, counts in (("rows lost on", lost), ("slot spans:", spans))
+        for kind in counts["student"]
     ]
     return [
         "",

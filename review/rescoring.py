@@ -11,7 +11,15 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 from review.artifacts import eval_split, read_examples
 from review.run_store import Run
 from schemas.examples import decode
-from schemas.features import INTENT, OUTSIDE_TAG, SLOT_TAGS, TEACHER_INTENT, TEACHER_SLOT_TAGS, bio_spans
+from schemas.features import (
+    INTENT,
+    OUTSIDE_TAG,
+    SLOT_TAGS,
+    TEACHER_INTENT,
+    TEACHER_SLOT_TAGS,
+    Span,
+    bio_spans,
+)
 
 TOP_CONFUSIONS = 10
 EXAMPLE_BATCH = 256
@@ -27,12 +35,14 @@ def span_errors(gold_tags: Sequence[str], predicted_tags: Sequence[str]) -> Dict
     slot overlaps with other ends ("boundary"), that only other slots' spans overlap ("wrong
     slot"), that nothing overlaps ("missed"); and a predicted span that overlaps no gold span
     ("spurious"). The first three add up to the gold spans not predicted exactly."""
-    gold, predicted = set(bio_spans(gold_tags)), set(bio_spans(predicted_tags))
-    errors = dict.fromkeys(SPAN_ERRORS, 0)
+    return _span_errors(set(bio_spans(gold_tags)), set(bio_spans(predicted_tags)))
 
-    def overlapping(span: Tuple[int, int, str], spans: Set[Tuple[int, int, str]]) -> List[Tuple[int, int, str]]:
+
+def _span_errors(gold: Set[Span], predicted: Set[Span]) -> Dict[str, int]:
+    def overlapping(span: Span, spans: Set[Span]) -> List[Span]:
         return [other for other in spans if other[0] < span[1] and span[0] < other[1]]
 
+    errors = dict.fromkeys(SPAN_ERRORS, 0)
     for span in gold - predicted:
         slots = {slot for _, _, slot in overlapping(span, predicted)}
         errors["boundary" if span[2] in slots else "wrong slot" if slots else "missed"] += 1
@@ -42,10 +52,8 @@ def span_errors(gold_tags: Sequence[str], predicted_tags: Sequence[str]) -> Dict
 
 def row_error(gold: Tuple[str, Sequence[str]], predicted: Tuple[str, Sequence[str]]) -> Optional[str]:
     """What a prediction (intent, tags) gets wrong of the gold row: one of `ROW_ERRORS`, or None."""
-    intent_wrong, slots_wrong = gold[0] != predicted[0], list(gold[1]) != list(predicted[1])
-    if intent_wrong or slots_wrong:
-        return ROW_ERRORS[2] if intent_wrong and slots_wrong else ROW_ERRORS[0] if intent_wrong else ROW_ERRORS[1]
-    return None
+    wrong = [part for part, g, p in zip(("intent", "slots"), gold, predicted) if list(g) != list(p)]
+    return " and ".join(wrong) or None
 
 
 def _span_counts() -> Dict[str, int]:
@@ -115,9 +123,9 @@ def rescore_predictions(run: Run, overall_tfma: Dict[str, float]) -> Optional[Di
                 confusion[who][(gold, pred)] = confusion[who].get((gold, pred), 0) + 1
                 aligned = (list(pred_tags) + [OUTSIDE_TAG] * len(gold_tags))[: len(gold_tags)]
                 wrong[who] = row_error((gold, gold_tags), (pred, aligned))
-                for kind, n in span_errors(gold_tags, aligned).items():
-                    errors[who][kind] += n
                 gold_spans, pred_spans = set(bio_spans(gold_tags)), set(bio_spans(aligned))
+                for kind, n in _span_errors(gold_spans, pred_spans).items():
+                    errors[who][kind] += n
                 for kind, spans in (
                     ("tp", gold_spans & pred_spans),
                     ("fp", pred_spans - gold_spans),
